@@ -1,0 +1,60 @@
+# RedFlag's developer entry points. `make help` lists them.
+
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VERSION ?= v0.0.0-dev
+LDFLAGS := -s -w -X github.com/redflag-io/redflag/internal/version.Version=$(VERSION)
+CONTROLLER_GEN := go tool controller-gen
+# Packages whose markers make CRDs, RBAC and deepcopy code.
+GEN_PATHS := ./api/...;./controllers/...;./internal/...
+
+##@ General
+
+.PHONY: help
+help: ## Show the targets.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: generate
+generate: ## Generate deepcopy code for the API types.
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths="./api/..."
+
+.PHONY: manifests
+manifests: ## Generate CRDs and RBAC into config/.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="$(GEN_PATHS)" \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: fmt
+fmt: ## Format the Go code.
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: vet
+vet: ## Run go vet, for Linux and for the agent's Windows build.
+	go vet ./...
+	GOOS=windows go vet ./agent/...
+
+.PHONY: envtest
+envtest: ## Build (once) kube-apiserver and etcd for tests; prints their directory.
+	@hack/envtest.sh
+
+.PHONY: test
+test: vet verify ## Run every test: unit, integration (real API server) and end-to-end.
+	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -count=1 ./...
+
+.PHONY: verify
+verify: ## Fail when generated files, formatting or go.mod drift.
+	hack/verify.sh
+
+##@ Build
+
+.PHONY: build
+build: ## Build bin/redflag-manager and bin/redflag-agent.
+	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/redflag-manager .
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/redflag-agent ./agent/cmd/redflag-agent
+
+.PHONY: run
+run: ## Run the manager against the cluster in your kubeconfig.
+	go run -ldflags '$(LDFLAGS)' . $(ARGS)

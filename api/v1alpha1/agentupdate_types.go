@@ -1,0 +1,286 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Bounds on an AgentUpdate.
+const (
+	// MaxTargetAgents bounds spec.agents; larger fleets use a selector.
+	MaxTargetAgents = 100
+	// MaxSlots bounds status.slots, and so the effective concurrency.
+	MaxSlots = 250
+	// MaxFailureRecords bounds status.failures (the most recent kept).
+	MaxFailureRecords = 20
+)
+
+// PackageScope says which pending updates a package rollout installs.
+// +kubebuilder:validation:Enum=Named;All;Security
+type PackageScope string
+
+// Package scopes.
+const (
+	ScopeNamed    PackageScope = "Named"
+	ScopeAll      PackageScope = "All"
+	ScopeSecurity PackageScope = "Security"
+)
+
+// PackageSelection chooses the packages a rollout installs.
+// +kubebuilder:validation:XValidation:rule="self.scope == 'Named' ? (has(self.names) && size(self.names) > 0) : !has(self.names) || size(self.names) == 0",message="spec.packages.names is required when scope is Named and not allowed otherwise"
+type PackageSelection struct {
+	// Scope is Named (only spec.packages.names), All pending updates, or
+	// Security updates only.
+	Scope PackageScope `json:"scope"`
+	// Names of the packages (or images) to update, for scope Named.
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MaxLength=128
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9][A-Za-z0-9+._:/@-]*$`
+	// +listType=set
+	// +optional
+	Names []string `json:"names,omitempty"`
+	// Exclude holds glob patterns (as in path.Match) of package names
+	// never to install, such as "linux-image-*".
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=128
+	// +listType=set
+	// +optional
+	Exclude []string `json:"exclude,omitempty"`
+	// Managers limits the rollout to these package managers. Empty means all.
+	// +kubebuilder:validation:MaxItems=5
+	// +listType=set
+	// +optional
+	Managers []PackageManager `json:"managers,omitempty"`
+	// AllowNewDependencies lets an install pull in packages the rollout
+	// did not name. Without it, a dry run that resolves new packages fails
+	// the host before anything is installed.
+	// +optional
+	AllowNewDependencies bool `json:"allowNewDependencies,omitempty"`
+}
+
+// RolloutStrategy sets the pace and the failure budget.
+type RolloutStrategy struct {
+	// MaxConcurrent is how many hosts work at once: a count (1 to 250) or
+	// a percentage of the targets (1% to 100%). Defaults to 1.
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? (self >= 1 && self <= 250) : self.matches('^([1-9][0-9]?|100)%$')",message="spec.strategy.maxConcurrent must be a count from 1 to 250 or a percentage from 1% to 100%"
+	// +kubebuilder:default=1
+	// +optional
+	MaxConcurrent *intstr.IntOrString `json:"maxConcurrent,omitempty"`
+	// MaxFailures is how many hosts may fail before the rollout halts: a
+	// count (0 to 10000) or a percentage (0% to 100%). Defaults to 0: the
+	// first failure halts the rollout.
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? (self >= 0 && self <= 10000) : self.matches('^([0-9]|[1-9][0-9]|100)%$')",message="spec.strategy.maxFailures must be a count from 0 to 10000 or a percentage from 0% to 100%"
+	// +kubebuilder:default=0
+	// +optional
+	MaxFailures *intstr.IntOrString `json:"maxFailures,omitempty"`
+	// Canary is the number of hosts that go first, alone; all must succeed
+	// before the rest start.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	Canary int32 `json:"canary,omitempty"`
+}
+
+// Weekday is a day of the week, in English, as in Go's time package.
+// +kubebuilder:validation:Enum=Monday;Tuesday;Wednesday;Thursday;Friday;Saturday;Sunday
+type Weekday string
+
+// MaintenanceWindow limits when hosts may start work and reboot.
+// +kubebuilder:validation:XValidation:rule="self.start != self.end",message="spec.window.start and spec.window.end must differ"
+type MaintenanceWindow struct {
+	// Days the window opens on. Empty means every day.
+	// +kubebuilder:validation:MaxItems=7
+	// +listType=set
+	// +optional
+	Days []Weekday `json:"days,omitempty"`
+	// Start is the local time the window opens, HH:MM (24-hour).
+	// +kubebuilder:validation:Pattern=`^([01][0-9]|2[0-3]):[0-5][0-9]$`
+	Start string `json:"start"`
+	// End is the local time the window closes, HH:MM. An end before the
+	// start means the window runs past midnight into the next day.
+	// +kubebuilder:validation:Pattern=`^([01][0-9]|2[0-3]):[0-5][0-9]$`
+	End string `json:"end"`
+	// TimeZone is an IANA time zone name such as Europe/Berlin. Defaults
+	// to UTC. Window edges follow the zone's daylight-saving changes.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9_+/-]*$`
+	// +kubebuilder:default=UTC
+	// +optional
+	TimeZone string `json:"timeZone,omitempty"`
+}
+
+// RebootPolicy says whether hosts reboot after installing.
+// +kubebuilder:validation:Enum=Never;IfRequired;Always
+type RebootPolicy string
+
+// Reboot policies.
+const (
+	RebootNever      RebootPolicy = "Never"
+	RebootIfRequired RebootPolicy = "IfRequired"
+	RebootAlways     RebootPolicy = "Always"
+)
+
+// AgentUpdateSpec is one rollout: which hosts, what to install, how fast.
+// +kubebuilder:validation:XValidation:rule="has(self.selector) || (has(self.agents) && size(self.agents) > 0)",message="set spec.selector or spec.agents to choose the target hosts"
+// +kubebuilder:validation:XValidation:rule="has(self.packages) != has(self.agentVersion)",message="set exactly one of spec.packages and spec.agentVersion"
+// +kubebuilder:validation:XValidation:rule="!has(self.agentVersion) || !has(self.reboot) || self.reboot == 'Never'",message="spec.reboot must be Never for an agentVersion rollout"
+type AgentUpdateSpec struct {
+	// Selector chooses target Agents in the rollout's namespace by label.
+	// +kubebuilder:validation:XValidation:rule="(!has(self.matchLabels) || size(self.matchLabels) <= 32) && (!has(self.matchExpressions) || (size(self.matchExpressions) <= 8 && self.matchExpressions.all(e, !has(e.values) || size(e.values) <= 32)))",message="selector may have at most 32 matchLabels and 8 matchExpressions of at most 32 values each"
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+	// Agents names up to 100 target Agents; with a selector, both are
+	// targeted. Larger fleets are chosen by label.
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +listType=set
+	// +optional
+	Agents []string `json:"agents,omitempty"`
+	// Packages installs pending package and image updates.
+	// +optional
+	Packages *PackageSelection `json:"packages,omitempty"`
+	// AgentVersion moves the agents to this signed release.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`
+	// +optional
+	AgentVersion string `json:"agentVersion,omitempty"`
+	// Strategy sets the pace and the failure budget.
+	// +optional
+	Strategy RolloutStrategy `json:"strategy,omitempty"`
+	// Window limits when hosts may start work and reboot. Unset means any time.
+	// +optional
+	Window *MaintenanceWindow `json:"window,omitempty"`
+	// Reboot says whether hosts reboot after installing. Defaults to Never.
+	// +kubebuilder:default=Never
+	// +optional
+	Reboot RebootPolicy `json:"reboot,omitempty"`
+	// DryRun resolves what each host would install and reports it,
+	// installing nothing.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
+	// Paused stops new hosts from starting; hosts already working finish.
+	// +optional
+	Paused bool `json:"paused,omitempty"`
+}
+
+// RolloutPhase is where a rollout stands.
+// +kubebuilder:validation:Enum=Pending;Waiting;Progressing;Paused;Halted;Succeeded;Failed
+type RolloutPhase string
+
+// Rollout phases.
+const (
+	RolloutPending     RolloutPhase = "Pending"
+	RolloutWaiting     RolloutPhase = "Waiting"
+	RolloutProgressing RolloutPhase = "Progressing"
+	RolloutPaused      RolloutPhase = "Paused"
+	RolloutHalted      RolloutPhase = "Halted"
+	RolloutSucceeded   RolloutPhase = "Succeeded"
+	RolloutFailed      RolloutPhase = "Failed"
+)
+
+// RolloutCounts counts target hosts by state.
+type RolloutCounts struct {
+	// +optional
+	Total int32 `json:"total"`
+	// +optional
+	Pending int32 `json:"pending"`
+	// +optional
+	InProgress int32 `json:"inProgress"`
+	// +optional
+	Succeeded int32 `json:"succeeded"`
+	// +optional
+	Failed int32 `json:"failed"`
+	// +optional
+	Skipped int32 `json:"skipped"`
+}
+
+// Slot is a host allowed to work now. Slots are written to status before
+// the host is told to start, so a controller restart never overshoots
+// maxConcurrent.
+type Slot struct {
+	// Agent holding the slot.
+	// +kubebuilder:validation:MaxLength=253
+	Agent string `json:"agent"`
+	// Since is when the slot was taken.
+	Since metav1.Time `json:"since"`
+}
+
+// HostFailure records one host's failure.
+type HostFailure struct {
+	// Agent that failed.
+	// +kubebuilder:validation:MaxLength=253
+	Agent string `json:"agent"`
+	// Time of the failure.
+	Time metav1.Time `json:"time"`
+	// Reason is a short CamelCase cause.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Message is the host's explanation.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// AgentUpdateStatus is the rollout's progress.
+type AgentUpdateStatus struct {
+	CommonStatus `json:",inline"`
+	// Phase is where the rollout stands.
+	// +optional
+	Phase RolloutPhase `json:"phase,omitempty"`
+	// Counts of target hosts by state.
+	// +optional
+	Counts RolloutCounts `json:"counts,omitempty"`
+	// Slots are the hosts allowed to work now.
+	// +kubebuilder:validation:MaxItems=250
+	// +listType=map
+	// +listMapKey=agent
+	// +optional
+	Slots []Slot `json:"slots,omitempty"`
+	// Failures lists the most recent failed hosts.
+	// +kubebuilder:validation:MaxItems=20
+	// +optional
+	Failures []HostFailure `json:"failures,omitempty"`
+	// WaitingOn names another AgentUpdate that holds hosts this one targets.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	WaitingOn string `json:"waitingOn,omitempty"`
+}
+
+// AgentUpdate is a rollout. Applying one is the approval: it installs
+// package updates on, or moves the agent binary of, a set of hosts.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=au;rollout;rollouts,categories=redflag
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Total",type=integer,JSONPath=`.status.counts.total`
+// +kubebuilder:printcolumn:name="Done",type=integer,JSONPath=`.status.counts.succeeded`
+// +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.status.counts.failed`
+// +kubebuilder:printcolumn:name="Working",type=integer,JSONPath=`.status.counts.inProgress`
+// +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.spec.agentVersion`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type AgentUpdate struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec AgentUpdateSpec `json:"spec"`
+	// +optional
+	Status AgentUpdateStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// AgentUpdateList is a list of AgentUpdates.
+type AgentUpdateList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []AgentUpdate `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&AgentUpdate{}, &AgentUpdateList{})
+}

@@ -1,0 +1,214 @@
+package v1alpha1_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/redflag-io/redflag/internal/testenv"
+)
+
+// TestSamplesAreAccepted applies every file in config/samples, as a user
+// following the docs would.
+func TestSamplesAreAccepted(t *testing.T) {
+	dir := filepath.Join(testenv.RepoRoot(), "config", "samples")
+	files, err := filepath.Glob(filepath.Join(dir, "redflag_*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no samples found in %s: %v", dir, err)
+	}
+	ns := newNamespace(t)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			obj := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal(data, &obj.Object); err != nil {
+				t.Fatalf("parsing %s: %v", f, err)
+			}
+			obj.SetNamespace(ns)
+			if err := env.Client.Create(context.Background(), obj); err != nil {
+				t.Fatalf("the API server refused sample %s: %v", filepath.Base(f), err)
+			}
+		})
+	}
+}
+
+// invalidCase is an object the API server must refuse, and the words its
+// refusal must contain (the field it names and the reason).
+type invalidCase struct {
+	name string
+	yaml string
+	want []string
+}
+
+var invalidObjects = []invalidCase{
+	// RegistrationToken
+	{"token with ttl and expiresAt", `
+kind: RegistrationToken
+spec: {ttl: 1h, expiresAt: "2030-01-01T00:00:00Z"}`, []string{"spec.ttl", "spec.expiresAt", "at most one"}},
+	{"token ttl too short", `
+kind: RegistrationToken
+spec: {ttl: 10s}`, []string{"spec.ttl", "between 1m and 8760h"}},
+	{"token ttl not a duration", `
+kind: RegistrationToken
+spec: {ttl: tomorrow}`, []string{"spec.ttl"}},
+	{"token maxUses zero", `
+kind: RegistrationToken
+spec: {maxUses: 0}`, []string{"spec.maxUses", "greater than or equal to 1"}},
+	{"token reserved label", `
+kind: RegistrationToken
+spec: {agentLabels: {"redflag.io/os": linux}}`, []string{"spec.agentLabels", "reserved"}},
+	{"token invalid label key", `
+kind: RegistrationToken
+spec: {agentLabels: {"bad key!": x}}`, []string{"spec.agentLabels", "valid Kubernetes label"}},
+	// Agent
+	{"agent without machineID", `
+kind: Agent
+spec: {publicKey: "MCowBQYDK2VwAyEAq7Sx1Zc4ZtS6nJHb2vH0aKxwZbQ="}`, []string{"spec.machineID", "Required"}},
+	{"agent bad public key", `
+kind: Agent
+spec: {machineID: abc, publicKey: "not-a-key"}`, []string{"spec.publicKey", "should match"}},
+	{"agent check-in interval too short", `
+kind: Agent
+spec: {machineID: abc, publicKey: "MCowBQYDK2VwAyEAq7Sx1Zc4ZtS6nJHb2vH0aKxwZbQ=", checkInInterval: 1s}`, []string{"spec.checkInInterval", "between 5s and 1h"}},
+	{"agent bad desired version", `
+kind: Agent
+spec: {machineID: abc, publicKey: "MCowBQYDK2VwAyEAq7Sx1Zc4ZtS6nJHb2vH0aKxwZbQ=", desiredVersion: latest}`, []string{"spec.desiredVersion", "should match"}},
+	// ScanSchedule
+	{"schedule interval too short", `
+kind: ScanSchedule
+spec: {subsystems: {updates: {interval: 30s}}}`, []string{"spec.subsystems.updates.interval", "between 1m and 168h"}},
+	{"schedule with nothing enabled", `
+kind: ScanSchedule
+spec: {subsystems: {updates: {interval: 1h, enabled: false}}}`, []string{"spec.subsystems", "at least one subsystem"}},
+	{"schedule with no subsystems", `
+kind: ScanSchedule
+spec: {subsystems: {}}`, []string{"spec.subsystems", "at least one subsystem"}},
+	{"schedule splay longer than interval", `
+kind: ScanSchedule
+spec: {splay: 2h, subsystems: {updates: {interval: 6h}, storage: {interval: 1h}}}`, []string{"spec.splay", "shorter than every subsystem interval"}},
+	// AgentUpdate
+	{"rollout without targets", `
+kind: AgentUpdate
+spec: {packages: {scope: All}}`, []string{"spec.selector", "spec.agents"}},
+	{"rollout with packages and agentVersion", `
+kind: AgentUpdate
+spec: {agents: [web-01], packages: {scope: All}, agentVersion: v1.2.3}`, []string{"spec.packages", "spec.agentVersion", "exactly one"}},
+	{"rollout with neither packages nor agentVersion", `
+kind: AgentUpdate
+spec: {agents: [web-01]}`, []string{"spec.packages", "spec.agentVersion", "exactly one"}},
+	{"rollout named scope without names", `
+kind: AgentUpdate
+spec: {agents: [web-01], packages: {scope: Named}}`, []string{"spec.packages.names", "required when scope is Named"}},
+	{"rollout names with scope All", `
+kind: AgentUpdate
+spec: {agents: [web-01], packages: {scope: All, names: [openssl]}}`, []string{"spec.packages.names", "not allowed otherwise"}},
+	{"rollout maxConcurrent zero", `
+kind: AgentUpdate
+spec: {agents: [web-01], packages: {scope: All}, strategy: {maxConcurrent: 0}}`, []string{"spec.strategy.maxConcurrent", "from 1 to 250"}},
+	{"rollout maxConcurrent 150 percent", `
+kind: AgentUpdate
+spec: {agents: [web-01], packages: {scope: All}, strategy: {maxConcurrent: "150%"}}`, []string{"spec.strategy.maxConcurrent", "1% to 100%"}},
+	{"rollout maxFailures negative", `
+kind: AgentUpdate
+spec: {agents: [web-01], packages: {scope: All}, strategy: {maxFailures: -1}}`, []string{"spec.strategy.maxFailures", "from 0 to 10000"}},
+	{"rollout maxFailures not a percentage", `
+kind: AgentUpdate
+spec: {agents: [web-01], packages: {scope: All}, strategy: {maxFailures: "ten"}}`, []string{"spec.strategy.maxFailures", "percentage"}},
+	{"rollout empty window", `
+kind: AgentUpdate
+spec: {agents: [web-01], packages: {scope: All}, window: {start: "02:00", end: "02:00"}}`, []string{"spec.window", "must differ"}},
+	{"rollout window bad time", `
+kind: AgentUpdate
+spec: {agents: [web-01], packages: {scope: All}, window: {start: "25:00", end: "02:00"}}`, []string{"spec.window.start", "should match"}},
+	{"rollout bad weekday", `
+kind: AgentUpdate
+spec: {agents: [web-01], packages: {scope: All}, window: {days: [Funday], start: "01:00", end: "02:00"}}`, []string{"spec.window.days", "Unsupported value"}},
+	{"self-update with reboot", `
+kind: AgentUpdate
+spec: {agents: [web-01], agentVersion: v1.2.3, reboot: Always}`, []string{"spec.reboot", "Never for an agentVersion rollout"}},
+	{"rollout bad reboot policy", `
+kind: AgentUpdate
+spec: {agents: [web-01], packages: {scope: All}, reboot: Sometimes}`, []string{"spec.reboot", "Unsupported value"}},
+}
+
+// TestInvalidObjectsAreRefused creates each invalid object and expects the
+// API server to refuse it with a message that names the field.
+func TestInvalidObjectsAreRefused(t *testing.T) {
+	ns := newNamespace(t)
+	for _, tc := range invalidObjects {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal([]byte(tc.yaml), &obj.Object); err != nil {
+				t.Fatalf("bad test YAML: %v", err)
+			}
+			obj.SetAPIVersion("redflag.io/v1alpha1")
+			obj.SetNamespace(ns)
+			obj.SetName("invalid")
+			err := env.Client.Create(context.Background(), obj)
+			if err == nil {
+				t.Fatalf("the API server accepted an invalid %s", obj.GetKind())
+			}
+			if !apierrors.IsInvalid(err) {
+				t.Fatalf("want an Invalid error, got %v", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("refusal does not mention %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// TestMachineIDIsImmutable changes an Agent's machine ID after creation.
+func TestMachineIDIsImmutable(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	agent := mustParse(t, `
+apiVersion: redflag.io/v1alpha1
+kind: Agent
+metadata: {name: host-a}
+spec: {machineID: first-id, publicKey: "MCowBQYDK2VwAyEAq7Sx1Zc4ZtS6nJHb2vH0aKxwZbQ="}`)
+	agent.SetNamespace(ns)
+	if err := env.Client.Create(ctx, agent); err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedField(agent.Object, "second-id", "spec", "machineID"); err != nil {
+		t.Fatal(err)
+	}
+	err := env.Client.Update(ctx, agent)
+	if err == nil || !strings.Contains(err.Error(), "spec.machineID is immutable") {
+		t.Fatalf("changing spec.machineID: want refusal naming the field, got %v", err)
+	}
+	// Other fields stay changeable.
+	fresh := &unstructured.Unstructured{}
+	fresh.SetGroupVersionKind(agent.GroupVersionKind())
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(agent), fresh); err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedField(fresh.Object, true, "spec", "paused"); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Update(ctx, fresh); err != nil {
+		t.Fatalf("pausing an agent was refused: %v", err)
+	}
+}
+
+func mustParse(t *testing.T, doc string) *unstructured.Unstructured {
+	t.Helper()
+	obj := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(doc), &obj.Object); err != nil {
+		t.Fatalf("bad test YAML: %v", err)
+	}
+	return obj
+}
