@@ -1,0 +1,20 @@
+// Package dnf scans an RPM-based host (RHEL, Rocky, Alma, Fedora) for
+// pending updates with dnf, in both its dnf4 and dnf5 generations.
+//
+// Three outputs are combined:
+//
+//   - `dnf check-update` (ParseCheckUpdate): one "name.arch  [epoch:]version-release  repo"
+//     line per upgrade, long lines wrapped onto an indented continuation
+//     line (dnf4), then an "Obsoleting Packages" section whose indented
+//     lines name the installed packages being replaced. Exit code 100 means
+//     upgrades are listed, 0 none, anything else an error.
+//   - `dnf updateinfo list --security` (ParseAdvisories): dnf4 prints
+//     "RHSA-2024:1234 Important/Sec. openssl-1:3.0.7-27.el9.x86_64",
+//     dnf5 a table "Name Type Severity Package Issued". A package named by
+//     a security advisory marks its upgrade Security.
+//   - `rpm -qa --qf InstalledQueryFormat` (ParseInstalled): the installed
+//     versions, since check-update prints only the candidate.
+//
+// Merge joins them into PendingUpdates; Runner runs the three commands with
+// fixed arguments and the C locale.
+package dnf

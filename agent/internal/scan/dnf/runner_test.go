@@ -1,0 +1,82 @@
+package dnf
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/redflag-io/redflag/agent/internal/scan"
+)
+
+// fakeTools writes stand-ins for dnf and rpm that replay the recorded
+// RHEL 9 fixtures, but only for the exact argument lists and the C locale
+// the runner must use. checkExit is check-update's exit code.
+func fakeTools(t *testing.T, checkExit string) Runner {
+	t.Helper()
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh to stand in for dnf and rpm")
+	}
+	td, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	dnf := `#!/bin/sh
+[ "$LC_ALL" = C ] && [ "$LANG" = C ] || { echo "not the C locale" >&2; exit 1; }
+case "$*" in
+"check-update") cat '` + td + `/dnf4-rhel9-check-update.txt'; exit ` + checkExit + ` ;;
+"updateinfo list --security") cat '` + td + `/dnf4-rhel9-updateinfo-security.txt' ;;
+*) echo "Error: unexpected arguments: $*" >&2; exit 2 ;;
+esac
+`
+	rpm := `#!/bin/sh
+[ "$1" = -qa ] && [ "$2" = --qf ] && [ "$3" = '` + InstalledQueryFormat + `' ] && [ $# = 3 ] || { echo "bad rpm args: $*" >&2; exit 2; }
+cat '` + td + `/rpm-qa-rhel9.txt'
+`
+	for name, body := range map[string]string{"dnf": dnf, "rpm": rpm} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return Runner{DNF: filepath.Join(dir, "dnf"), RPM: filepath.Join(dir, "rpm")}
+}
+
+func TestRunnerUpdates(t *testing.T) {
+	t.Setenv("LANG", "de_DE.UTF-8")
+	got, err := fakeTools(t, "100").Scan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAll(t, got)
+	if len(got) != 14 {
+		t.Fatalf("got %d updates, want 14: %+v", len(got), got)
+	}
+	if k := got[5]; k.Name != "kernel" || k.CurrentVersion != "5.14.0-427.13.1.el9_4" || !k.Security {
+		t.Errorf("kernel = %+v", k)
+	}
+}
+
+func TestRunnerNoUpdates(t *testing.T) {
+	got, err := fakeTools(t, "0").Scan(context.Background())
+	if err != nil || got != nil {
+		t.Fatalf("Scan() = %+v, %v; want nothing", got, err)
+	}
+}
+
+func TestRunnerDNFError(t *testing.T) {
+	_, err := fakeTools(t, "1").Scan(context.Background())
+	var ee *scan.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode != 1 {
+		t.Fatalf("err = %v, want exit status 1", err)
+	}
+}
+
+func TestRunnerNotInstalled(t *testing.T) {
+	_, err := Runner{DNF: "/nonexistent/dnf"}.Scan(context.Background())
+	if !errors.Is(err, scan.ErrNotInstalled) {
+		t.Fatalf("err = %v, want ErrNotInstalled", err)
+	}
+}
