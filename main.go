@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -17,6 +18,7 @@ import (
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/controllers"
+	"github.com/redflag-io/redflag/internal/gateway"
 	"github.com/redflag-io/redflag/internal/version"
 )
 
@@ -29,6 +31,10 @@ type options struct {
 	leaderElectionNS string
 	leaderElectionID string
 	showVersion      bool
+	runControllers   bool
+	runGateway       bool
+	gateway          gateway.Options
+	extraDNSNames    string
 }
 
 func main() {
@@ -38,14 +44,29 @@ func main() {
 	}
 }
 
+func envOr(key, fallback string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return fallback
+}
+
 func run() error {
 	var o options
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; \"0\" turns it off.")
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so only one replica runs the controllers (use with several replicas).")
-	flag.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease (defaults to the pod's namespace).")
+	flag.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease (defaults to --namespace).")
 	flag.StringVar(&o.leaderElectionID, "leader-election-id", "redflag-manager.redflag.io", "Name of the leader-election Lease.")
 	flag.BoolVar(&o.showVersion, "version", false, "Print the version and exit.")
+	flag.BoolVar(&o.runControllers, "controllers", true, "Run the controllers (leader-elected). Turn off to run a gateway-only replica.")
+	flag.BoolVar(&o.runGateway, "gateway", true, "Run the HTTPS gateway that hosts talk to (on every replica).")
+	flag.StringVar(&o.gateway.BindAddress, "gateway-bind-address", ":9443", "Address the gateway's HTTPS server binds to.")
+	flag.StringVar(&o.gateway.PublicURL, "gateway-public-url", "", "URL hosts use to reach the gateway; its host goes into a self-signed certificate.")
+	flag.StringVar(&o.gateway.Namespace, "namespace", envOr("POD_NAMESPACE", "redflag-system"), "Namespace of the manager's own Secrets (gateway TLS and work-signing key).")
+	flag.StringVar(&o.gateway.TLSSecretName, "gateway-tls-secret", "redflag-gateway-tls", "Secret (cert-manager format: tls.crt, tls.key, ca.crt) with the gateway's certificate; created self-signed when absent.")
+	flag.StringVar(&o.gateway.SigningSecretName, "work-signing-secret", "redflag-work-signing", "Secret holding the Ed25519 key that signs work documents; created when absent.")
+	flag.StringVar(&o.extraDNSNames, "gateway-dns-names", "", "Comma-separated extra names or IPs for a self-signed gateway certificate.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -55,6 +76,9 @@ func run() error {
 		return nil
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	if o.leaderElectionNS == "" {
+		o.leaderElectionNS = o.gateway.Namespace
+	}
 	setupLog := ctrl.Log.WithName("setup")
 
 	scheme := runtime.NewScheme()
@@ -70,10 +94,11 @@ func run() error {
 		return fmt.Errorf("finding the cluster (set --kubeconfig or KUBECONFIG): %w", err)
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                  scheme,
-		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
-		HealthProbeBindAddress:  o.probeAddr,
-		LeaderElection:          o.leaderElect,
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress: o.probeAddr,
+		// A gateway-only replica needs no leader: every replica serves.
+		LeaderElection:          o.leaderElect && o.runControllers,
 		LeaderElectionID:        o.leaderElectionID,
 		LeaderElectionNamespace: o.leaderElectionNS,
 		// Give up leadership at once on shutdown so a new leader starts
@@ -83,8 +108,31 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
-	if err := controllers.SetupAll(mgr); err != nil {
-		return err
+	if o.runControllers {
+		if err := controllers.SetupAll(mgr); err != nil {
+			return err
+		}
+	}
+	if o.runGateway {
+		if o.extraDNSNames != "" {
+			o.gateway.ExtraDNSNames = strings.Split(o.extraDNSNames, ",")
+		}
+		gw, err := gateway.New(o.gateway, gateway.Deps{
+			Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Cache: mgr.GetCache(),
+			Events: mgr.GetEventRecorder(gateway.EventSource), Log: ctrl.Log,
+		})
+		if err != nil {
+			return fmt.Errorf("configuring the gateway: %w", err)
+		}
+		if err := mgr.Add(gw); err != nil {
+			return fmt.Errorf("adding the gateway: %w", err)
+		}
+		if err := mgr.AddReadyzCheck("gateway", gw.Ready); err != nil {
+			return fmt.Errorf("adding gateway ready check: %w", err)
+		}
+	}
+	if !o.runControllers && !o.runGateway {
+		return fmt.Errorf("nothing to run: --controllers=false and --gateway=false")
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding health check: %w", err)

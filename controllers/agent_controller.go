@@ -3,37 +3,153 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/conditions"
+	"github.com/redflag-io/redflag/internal/events"
+	"github.com/redflag-io/redflag/internal/history"
+	"github.com/redflag-io/redflag/internal/timing"
 )
 
-// AgentReconciler reconciles Agent objects.
-//
-// It only observes for now: its behaviour arrives with its issue, and until
-// then it writes nothing to status rather than pretend to have acted.
+// AgentFinalizer holds a deleted Agent until its revocation is recorded; the
+// gateway refuses the host from the moment deletion starts.
+const AgentFinalizer = "redflag.io/agent-revocation"
+
+// Ready reasons of an Agent.
+const (
+	reasonCheckingIn      = "CheckingIn"
+	reasonAwaitingCheckIn = "AwaitingCheckIn"
+	reasonRevoked         = "Revoked"
+)
+
+// AgentReconciler turns what the gateway stores (status.lastSeen) into the
+// Agent's Ready condition, with an Event and a history entry on every
+// transition and none in between.
 type AgentReconciler struct {
 	client.Client
+	Recorder *events.Recorder
+	Clock    clock.PassiveClock
 }
 
 // +kubebuilder:rbac:groups=redflag.io,resources=agents,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=redflag.io,resources=agents/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=redflag.io,resources=agents/finalizers,verbs=update
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile observes one Agent.
+// Reconcile sets Ready from the agent's last check-in and requeues for the
+// instant it would fall silent.
 func (r *AgentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var obj redflagv1.Agent
-	if err := r.Get(ctx, req.NamespacedName, &obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{}, fmt.Errorf("reading Agent %s: %w", req.NamespacedName, err)
+	var agent redflagv1.Agent
+	if err := r.Get(ctx, req.NamespacedName, &agent); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	log.FromContext(ctx).V(1).Info("observed", "generation", obj.Generation)
-	return ctrl.Result{}, nil
+	if !agent.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, &agent)
+	}
+	if !controllerutil.ContainsFinalizer(&agent, AgentFinalizer) {
+		base := agent.DeepCopy()
+		controllerutil.AddFinalizer(&agent, AgentFinalizer)
+		if err := r.Patch(ctx, &agent, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding finalizer to %s: %w", req.NamespacedName, err)
+		}
+	}
+
+	now := r.Clock.Now()
+	base := agent.DeepCopy()
+	next, pending := r.evaluate(&agent, now)
+	agent.Status.ObservedGeneration = agent.Generation
+	if !equality.Semantic.DeepEqual(base.Status, agent.Status) {
+		if err := r.Status().Patch(ctx, &agent, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+			if apierrors.IsConflict(err) {
+				return ctrl.Result{Requeue: true}, nil
+			}
+			return ctrl.Result{}, fmt.Errorf("writing %s status: %w", req.NamespacedName, err)
+		}
+		// Events only once the history holding the same entries is stored,
+		// so a failed write and its retry never send an Event twice.
+		for _, e := range pending {
+			r.Recorder.Emit(&agent, e)
+		}
+	}
+	return ctrl.Result{RequeueAfter: next}, nil
+}
+
+// evaluate sets the Ready condition and history in agent's status and returns
+// when to look again and the entries to announce as Events.
+func (r *AgentReconciler) evaluate(agent *redflagv1.Agent, now time.Time) (time.Duration, []redflagv1.HistoryEntry) {
+	st := &agent.Status
+	gen := agent.Generation
+	prev := meta.FindStatusCondition(st.Conditions, redflagv1.ConditionReady)
+	var pending []redflagv1.HistoryEntry
+	announce := func(reason events.Reason, msg string) {
+		e := r.Recorder.Entry(reason, msg, nil)
+		st.History = history.Append(st.History, e)
+		pending = append(pending, e)
+	}
+	if prev == nil {
+		announce(events.AgentRegistered, fmt.Sprintf("host %s enrolled (machine ID %s)", st.Hostname, agent.Spec.MachineID))
+	}
+
+	interval := r.interval(agent)
+	switch {
+	case agent.Spec.Revoked:
+		if prev == nil || prev.Reason != reasonRevoked {
+			announce(events.AgentRevoked, "spec.revoked is set: the gateway refuses every request from this host")
+		}
+		conditions.MarkNotReady(&st.Conditions, gen, reasonRevoked, "the agent is revoked; clear spec.revoked to let it back")
+		return 0, pending
+	case st.LastSeen == nil:
+		conditions.MarkUnknown(&st.Conditions, gen, reasonAwaitingCheckIn, "the agent has not checked in yet")
+		return 0, pending
+	}
+	silentAfter := timing.SilentAfter(interval)
+	age := now.Sub(st.LastSeen.Time)
+	if age >= silentAfter {
+		if prev == nil || prev.Reason != events.AgentSilent.Name {
+			announce(events.AgentSilent, fmt.Sprintf("no check-in since %s (expected every %s)", st.LastSeen.UTC().Format(time.RFC3339), interval))
+		}
+		conditions.MarkUnknown(&st.Conditions, gen, events.AgentSilent.Name,
+			fmt.Sprintf("no check-in since %s; expected every %s", st.LastSeen.UTC().Format(time.RFC3339), interval))
+		return 0, pending
+	}
+	if prev != nil && prev.Reason == events.AgentSilent.Name {
+		announce(events.AgentReturned, fmt.Sprintf("checking in again after silence since %s", prev.LastTransitionTime.UTC().Format(time.RFC3339)))
+	}
+	conditions.MarkReady(&st.Conditions, gen, reasonCheckingIn, fmt.Sprintf("checking in every %s", interval))
+	// Look again the moment it would fall silent; a new lastSeen from the
+	// gateway triggers a reconcile sooner anyway.
+	return silentAfter - age + time.Second, pending
+}
+
+func (r *AgentReconciler) interval(agent *redflagv1.Agent) time.Duration {
+	var d time.Duration
+	if agent.Spec.CheckInInterval != nil {
+		d = agent.Spec.CheckInInterval.Duration
+	}
+	return timing.Interval(d)
+}
+
+// finalize records the revocation of a deleted Agent and lets it go.
+func (r *AgentReconciler) finalize(ctx context.Context, agent *redflagv1.Agent) error {
+	if !controllerutil.ContainsFinalizer(agent, AgentFinalizer) {
+		return nil
+	}
+	r.Recorder.Emit(agent, r.Recorder.Entry(events.AgentRevoked, "the Agent was deleted: the gateway refuses every request from this host", nil))
+	base := agent.DeepCopy()
+	controllerutil.RemoveFinalizer(agent, AgentFinalizer)
+	if err := r.Patch(ctx, agent, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return client.IgnoreNotFound(fmt.Errorf("removing finalizer from %s/%s: %w", agent.Namespace, agent.Name, err))
+	}
+	return nil
 }
 
 // SetupWithManager registers the reconciler with the manager.

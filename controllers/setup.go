@@ -3,17 +3,39 @@ package controllers
 import (
 	"fmt"
 
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/redflag-io/redflag/internal/events"
 )
+
+// RegistrationTokenEventSource is the reportingController of the
+// RegistrationToken controller's Events.
+const RegistrationTokenEventSource = "redflag.io/registrationtoken-controller"
+
+// AgentEventSource is the reportingController of the Agent controller's Events.
+const AgentEventSource = "redflag.io/agent-controller"
 
 // SetupAll registers every RedFlag reconciler with the manager.
 func SetupAll(mgr ctrl.Manager) error {
 	c := mgr.GetClient()
+	clk := clock.RealClock{}
 	reconcilers := map[string]interface{ SetupWithManager(ctrl.Manager) error }{
-		"RegistrationToken": &RegistrationTokenReconciler{Client: c},
-		"Agent":             &AgentReconciler{Client: c},
-		"ScanSchedule":      &ScanScheduleReconciler{Client: c},
-		"AgentUpdate":       &AgentUpdateReconciler{Client: c},
+		"RegistrationToken": &RegistrationTokenReconciler{
+			Client:    c,
+			APIReader: mgr.GetAPIReader(),
+			// GetEventRecorder (events.k8s.io/v1) replaces the
+			// deprecated GetEventRecorderFor.
+			Recorder: events.NewRecorder(mgr.GetEventRecorder(RegistrationTokenEventSource), clk),
+			Clock:    clk,
+		},
+		"Agent": &AgentReconciler{
+			Client:   c,
+			Recorder: events.NewRecorder(mgr.GetEventRecorder(AgentEventSource), clk),
+			Clock:    clk,
+		},
+		"ScanSchedule": &ScanScheduleReconciler{Client: c},
+		"AgentUpdate":  &AgentUpdateReconciler{Client: c},
 	}
 	for kind, r := range reconcilers {
 		if err := r.SetupWithManager(mgr); err != nil {
@@ -22,3 +44,7 @@ func SetupAll(mgr ctrl.Manager) error {
 	}
 	return nil
 }
+
+// The manager's own needs beside the reconcilers': leader election.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch

@@ -280,6 +280,11 @@ type AgentStatus struct {
 	// every few minutes, not on each check-in).
 	// +optional
 	LastSeen *metav1.Time `json:"lastSeen,omitempty"`
+	// FactsHash is the agent's hash of the facts last stored here; the
+	// gateway asks for a facts report only when the agent's differs.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	FactsHash string `json:"factsHash,omitempty"`
 	// System holds slow-changing facts.
 	// +optional
 	System SystemFacts `json:"system,omitempty"`

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"time"
 
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -68,6 +70,9 @@ func Start() (*Env, error) {
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
 	}
+	// kube-apiserver drains open watches on SIGTERM for up to a minute; a
+	// test that stops it wants it gone, so it is killed after a few seconds.
+	env.ControlPlaneStopTimeout = 5 * time.Second
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("starting envtest from %s: %w", assets, err)
@@ -78,6 +83,32 @@ func Start() (*Env, error) {
 		return nil, fmt.Errorf("building client: %w", err)
 	}
 	return &Env{Config: cfg, Client: c, Scheme: scheme, env: env}, nil
+}
+
+// StopAPIServer stops kube-apiserver alone (etcd keeps running), to test
+// how clients behave when the API server is unreachable.
+func (e *Env) StopAPIServer() error {
+	// Stop answers an error when it had to kill the process after the
+	// timeout; the server is gone either way, which is what callers want.
+	err := e.env.ControlPlane.APIServer.Stop()
+	if err != nil && !strings.Contains(err.Error(), "timeout waiting for process") {
+		return fmt.Errorf("stopping kube-apiserver: %w", err)
+	}
+	return nil
+}
+
+// AddAdmin returns a kubeconfig for a new cluster-admin user, for running the
+// real manager binary (or kubectl) against this control plane.
+func (e *Env) AddAdmin() ([]byte, error) {
+	user, err := e.env.AddUser(envtest.User{Name: "redflag-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("adding an admin user: %w", err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return nil, fmt.Errorf("writing the admin kubeconfig: %w", err)
+	}
+	return kubeconfig, nil
 }
 
 // Stop stops the control plane.

@@ -3,40 +3,135 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
+	"github.com/redflag-io/redflag/agent/internal/config"
+	"github.com/redflag-io/redflag/agent/internal/daemon"
 	"github.com/redflag-io/redflag/internal/version"
 )
 
 const usage = `redflag-agent manages OS and package updates on this host for a RedFlag cluster.
 
 Usage:
-  redflag-agent version    print the agent's version and platform
+  redflag-agent register --server URL --token TOKEN [--ca-file FILE]
+                         enroll this host (safe to re-run: same host, same Agent)
+  redflag-agent run      check in with the gateway and deliver reports until stopped
+  redflag-agent status   show the enrolled identity and the daemon's last check-in
+  redflag-agent version  print the agent's version and platform
 
-Enrollment (register), the run loop (run), local scans (scan --once) and
-status arrive with their issues; see docs/architecture.md.
+Every command takes --config FILE (default /etc/redflag/agent.json, or
+$REDFLAG_CONFIG) and --state-dir DIR (default /var/lib/redflag, or
+$REDFLAG_STATE_DIR). HTTPS_PROXY, NO_PROXY and ALL_PROXY are honoured.
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	switch args[0] {
+	cmd, rest := args[0], args[1:]
+	fs := flag.NewFlagSet("redflag-agent "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFlag := fs.String("config", "", "config file (default /etc/redflag/agent.json or $REDFLAG_CONFIG)")
+	stateFlag := fs.String("state-dir", "", "state directory (default /var/lib/redflag or $REDFLAG_STATE_DIR)")
+	var reg daemon.RegisterOptions
+	if cmd == "register" {
+		fs.StringVar(&reg.ServerURL, "server", "", "gateway URL, such as https://redflag.example.com:9443")
+		fs.StringVar(&reg.Token, "token", "", "registration token (<id>.<secret>) from the RegistrationToken's Secret")
+		fs.StringVar(&reg.CAFile, "ca-file", "", "PEM file of the gateway's CA, pinned for every later request")
+	}
+	jsonOut := false
+	if cmd == "status" {
+		fs.BoolVar(&jsonOut, "json", false, "print JSON")
+	}
+	switch cmd {
 	case "version", "--version":
 		fmt.Fprintln(stdout, version.String())
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "register", "run", "status":
 	default:
-		fmt.Fprintf(stderr, "redflag-agent: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "redflag-agent: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
+	if err := fs.Parse(rest); err != nil {
+		return 2
+	}
+	paths, err := config.ResolvePaths(*configFlag, *stateFlag, os.LookupEnv)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	switch cmd {
+	case "register":
+		reg.Paths = paths
+		cfg, err := daemon.Register(ctx, reg)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		fmt.Fprintf(stdout, "enrolled as Agent %s/%s; config written to %s\n", cfg.Namespace, cfg.AgentName, paths.ConfigFile)
+		return 0
+	case "run":
+		if err := daemon.Run(ctx, paths, log); err != nil {
+			return fail(stderr, err)
+		}
+		return 0
+	default:
+		return status(paths, jsonOut, stdout, stderr)
+	}
+}
+
+func status(paths config.Paths, jsonOut bool, stdout, stderr io.Writer) int {
+	cfg, _, err := config.Load(paths.ConfigFile)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	st, stErr := daemon.ReadState(paths.StateDir)
+	if jsonOut {
+		_ = json.NewEncoder(stdout).Encode(map[string]any{"agent": cfg.Namespace + "/" + cfg.AgentName, "server": cfg.ServerURL, "state": st})
+		return 0
+	}
+	fmt.Fprintf(stdout, "agent:   %s/%s\nserver:  %s\nmachine: %s\n", cfg.Namespace, cfg.AgentName, cfg.ServerURL, cfg.MachineID)
+	if stErr != nil {
+		fmt.Fprintf(stdout, "daemon:  no state yet (%v)\n", stErr)
+		return 0
+	}
+	fmt.Fprintf(stdout, "daemon:  pid %d, %s, started %s\n", st.PID, st.Version, st.StartedAt.Format("2006-01-02 15:04:05Z07:00"))
+	if st.LastCheckIn != nil {
+		fmt.Fprintf(stdout, "last check-in: %s\n", st.LastCheckIn.Format("2006-01-02 15:04:05Z07:00"))
+	}
+	if st.NextCheckIn != nil {
+		fmt.Fprintf(stdout, "next check-in: %s\n", st.NextCheckIn.Format("2006-01-02 15:04:05Z07:00"))
+	}
+	if st.LastError != "" {
+		fmt.Fprintf(stdout, "last error: %s\n", st.LastError)
+	}
+	fmt.Fprintf(stdout, "reports: %d pending, %d dropped\n", st.PendingReports, st.DroppedReports)
+	return 0
+}
+
+func fail(stderr io.Writer, err error) int {
+	fmt.Fprintln(stderr, "redflag-agent:", err)
+	if errors.Is(err, os.ErrPermission) {
+		fmt.Fprintln(stderr, "redflag-agent: (run as root, or move the files with --config and --state-dir)")
+	}
+	return 1
 }

@@ -1,0 +1,114 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/redflag-io/redflag/agent/internal/config"
+	"github.com/redflag-io/redflag/agent/internal/facts"
+	"github.com/redflag-io/redflag/agent/internal/identity"
+	"github.com/redflag-io/redflag/agent/internal/lock"
+	"github.com/redflag-io/redflag/internal/hostclient"
+	"github.com/redflag-io/redflag/internal/protocol"
+	"github.com/redflag-io/redflag/internal/version"
+)
+
+// EnvMachineIDFile points the agent at another machine-ID file, for hosts
+// whose /etc/machine-id is shared (cloned images) and for tests that run
+// several agents on one machine.
+const EnvMachineIDFile = "REDFLAG_MACHINE_ID_FILE"
+
+// RegisterOptions are the flags of `redflag-agent register`.
+type RegisterOptions struct {
+	Paths     config.Paths
+	ServerURL string
+	Token     string
+	CAFile    string
+}
+
+// Register enrolls this host and writes the config file. Re-running it on an
+// enrolled host keeps the host's key, so the gateway answers with the same
+// Agent and uses no second seat.
+func Register(ctx context.Context, o RegisterOptions) (*config.Config, error) {
+	if o.ServerURL == "" || o.Token == "" {
+		return nil, errors.New("register needs --server and --token")
+	}
+	held, err := lock.Acquire(o.Paths.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = held.Release() }()
+
+	cfg, _, err := config.Load(o.Paths.ConfigFile)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		cfg = config.New()
+	case err != nil:
+		return nil, err
+	}
+	key, err := cfg.Ed25519PrivateKey()
+	if err != nil || cfg.PrivateKey == "" {
+		if key, err = identity.GenerateKey(); err != nil {
+			return nil, err
+		}
+		if err := cfg.SetKey(key); err != nil {
+			return nil, err
+		}
+	}
+	machineID, err := readMachineID()
+	if err != nil {
+		return nil, err
+	}
+	f, err := facts.Collect(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("collecting host facts: %w", err)
+	}
+	caPEM, err := readCA(o.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	client, err := hostclient.New(o.ServerURL, caPEM)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Register(ctx, protocol.RegisterRequest{
+		Token: o.Token, MachineID: machineID, Hostname: f.Hostname, OS: f.OS,
+		AgentVersion: version.Version, PublicKey: cfg.PublicKey,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("registering with %s: %w", o.ServerURL, err)
+	}
+	cfg.ServerURL = strings.TrimRight(o.ServerURL, "/")
+	cfg.CAFile = o.CAFile
+	cfg.AgentName, cfg.Namespace, cfg.MachineID = resp.AgentName, resp.Namespace, machineID
+	cfg.WorkPublicKey = resp.WorkPublicKey
+	if resp.CheckInInterval.Duration > 0 {
+		cfg.CheckInInterval = resp.CheckInInterval.String()
+	}
+	if err := cfg.Save(o.Paths.ConfigFile); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func readMachineID() (string, error) {
+	if p, ok := os.LookupEnv(EnvMachineIDFile); ok && p != "" {
+		return identity.ReadMachineIDFrom(p)
+	}
+	return identity.ReadMachineID()
+}
+
+// readCA reads the pinned gateway CA; no file means the system roots.
+func readCA(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the gateway CA: %w", err)
+	}
+	return data, nil
+}

@@ -1,0 +1,259 @@
+package daemon
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/redflag-io/redflag/agent/internal/config"
+	"github.com/redflag-io/redflag/agent/internal/facts"
+	"github.com/redflag-io/redflag/agent/internal/lock"
+	"github.com/redflag-io/redflag/agent/internal/outbox"
+	"github.com/redflag-io/redflag/internal/hostclient"
+	"github.com/redflag-io/redflag/internal/protocol"
+	"github.com/redflag-io/redflag/internal/version"
+)
+
+// factsEvery is how often the daemon looks at its facts between the
+// gateway's requests for them; only a change is reported.
+const factsEvery = 5 * time.Minute
+
+// daemon is one running agent.
+type daemon struct {
+	paths   config.Paths
+	cfg     *config.Config
+	client  *hostclient.Client
+	id      hostclient.Identity
+	workKey ed25519.PublicKey
+	outbox  *outbox.Outbox
+	log     *slog.Logger
+	backoff *backoff
+
+	state        State
+	factsHash    string
+	factsCheckAt time.Time
+}
+
+// Run checks in and delivers reports until ctx ends. It refuses to start
+// when another agent holds the state directory, or the config is not an
+// enrolled one.
+func Run(ctx context.Context, paths config.Paths, log *slog.Logger) error {
+	held, err := lock.Acquire(paths.StateDir)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = held.Release() }()
+
+	d, migration, err := newDaemon(paths, log)
+	if err != nil {
+		return err
+	}
+	if migration != nil {
+		log.Info("migrated config file", "migration", migration.String())
+		d.queueEvent("ConfigMigrated", migration.String(), map[string]string{
+			"fromVersion": fmt.Sprint(migration.FromVersion), "toVersion": fmt.Sprint(config.CurrentSchemaVersion),
+		})
+	}
+	d.queueEvent("AgentStarted", "redflag-agent "+version.Version+" started", map[string]string{"version": version.Version})
+	d.refreshFacts(ctx, true)
+
+	// A deterministic per-agent offset spreads a fleet that starts at once
+	// (a datacenter power-on) over the first seconds.
+	wait := d.startOffset()
+	log.Info("agent running", "agent", d.id.Agent, "server", d.cfg.ServerURL, "firstCheckInIn", wait)
+	for {
+		select {
+		case <-ctx.Done():
+			d.saveState()
+			return nil
+		case <-time.After(wait):
+		}
+		wait = d.cycle(ctx)
+	}
+}
+
+func newDaemon(paths config.Paths, log *slog.Logger) (*daemon, *config.Migration, error) {
+	cfg, mig, err := config.Load(paths.ConfigFile)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil, fmt.Errorf("%w: enroll this host first with `redflag-agent register --server URL --token TOKEN`", err)
+		}
+		return nil, nil, err
+	}
+	if err := cfg.Registered(); err != nil {
+		return nil, nil, fmt.Errorf("config %s is not enrolled (%w): run `redflag-agent register` first", paths.ConfigFile, err)
+	}
+	key, err := cfg.Ed25519PrivateKey()
+	if err != nil {
+		return nil, nil, fmt.Errorf("config %s: %w", paths.ConfigFile, err)
+	}
+	workKey, err := cfg.WorkKey()
+	if err != nil {
+		return nil, nil, fmt.Errorf("config %s: %w", paths.ConfigFile, err)
+	}
+	if workKey == nil {
+		// Without the manager's key no work document can be trusted.
+		return nil, nil, fmt.Errorf("config %s has no workPublicKey: run `redflag-agent register` again", paths.ConfigFile)
+	}
+	caPEM, err := readCA(cfg.CAFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := hostclient.New(cfg.ServerURL, caPEM)
+	if err != nil {
+		return nil, nil, err
+	}
+	if proxy, err := cfg.ProxyURL(); err != nil {
+		return nil, nil, err
+	} else if proxy != nil {
+		client.HTTP.Transport.(*http.Transport).Proxy = http.ProxyURL(proxy)
+	}
+	ob, err := outbox.Open(filepath.Join(paths.StateDir, "outbox"), 0, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	d := &daemon{
+		paths: paths, cfg: cfg, client: client, workKey: workKey, outbox: ob, log: log,
+		id:      hostclient.Identity{Agent: cfg.Namespace + "/" + cfg.AgentName, MachineID: cfg.MachineID, Key: key},
+		backoff: newBackoff(),
+	}
+	d.state = State{Agent: d.id.Agent, Server: cfg.ServerURL, Version: version.Version, PID: os.Getpid(), StartedAt: time.Now().UTC()}
+	return d, mig, nil
+}
+
+// cycle delivers pending reports, checks in and returns how long to wait.
+func (d *daemon) cycle(ctx context.Context) time.Duration {
+	defer d.saveState()
+	if err := d.flush(ctx); err != nil {
+		return d.failed(err)
+	}
+	sd, err := d.client.CheckIn(ctx, d.id, protocol.CheckInRequest{AgentVersion: version.Version, FactsHash: d.factsHash})
+	if err != nil {
+		return d.failed(err)
+	}
+	now := time.Now()
+	doc, err := protocol.OpenDocument(sd, d.workKey, d.id.Agent, d.id.MachineID, now)
+	if err != nil {
+		// A document that does not verify is never acted on.
+		return d.failed(fmt.Errorf("refusing the gateway's work document: %w", err))
+	}
+	d.backoff.reset()
+	d.state.LastCheckIn, d.state.LastError, d.state.LastErrorAt = &now, "", nil
+	d.state.HeartbeatUntil = doc.HeartbeatUntil
+	d.refreshFacts(ctx, doc.SendFacts)
+	if err := d.flush(ctx); err != nil {
+		d.log.Warn("delivering reports", "err", err)
+	}
+	next := jitter(doc.NextCheckIn.Duration)
+	at := now.Add(next)
+	d.state.NextCheckIn = &at
+	return next
+}
+
+// failed records an error and returns the backoff, honouring Retry-After.
+func (d *daemon) failed(err error) time.Duration {
+	now := time.Now()
+	d.state.LastError, d.state.LastErrorAt = err.Error(), &now
+	var refusal *hostclient.Error
+	var retryAfter time.Duration
+	if errors.As(err, &refusal) {
+		retryAfter = refusal.RetryAfter
+	}
+	wait := d.backoff.next(retryAfter)
+	at := now.Add(wait)
+	d.state.NextCheckIn = &at
+	d.log.Warn("check-in failed; backing off", "err", err, "retryIn", wait.Round(time.Millisecond))
+	return wait
+}
+
+// flush delivers stored reports oldest first. A report the gateway refuses
+// for good (4xx other than 429) is dropped with a log line: it would never
+// be accepted. A temporary failure stops the flush and is returned.
+func (d *daemon) flush(ctx context.Context) error {
+	items, err := d.outbox.Pending()
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		_, err := d.client.Report(ctx, d.id, it.Report)
+		var refusal *hostclient.Error
+		if err != nil && (!errors.As(err, &refusal) || refusal.Temporary()) {
+			return fmt.Errorf("delivering report %s: %w", it.Report.IdempotencyKey, err)
+		}
+		if err != nil {
+			d.log.Error("gateway refused a report; dropping it", "kind", it.Report.Kind, "err", err)
+		}
+		if err := d.outbox.Ack(it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refreshFacts collects facts when asked or when due, and queues a report
+// when they changed (or the gateway asked).
+func (d *daemon) refreshFacts(ctx context.Context, asked bool) {
+	if !asked && time.Now().Before(d.factsCheckAt) {
+		return
+	}
+	d.factsCheckAt = time.Now().Add(factsEvery)
+	f, err := facts.Collect(ctx)
+	if err != nil {
+		d.log.Warn("collecting facts", "err", err)
+		return
+	}
+	coarse := f.Coarse()
+	hash := coarse.Hash()
+	if hash == d.factsHash && !asked {
+		return
+	}
+	d.factsHash = hash
+	d.state.FactsHash = hash
+	d.queue(protocol.Report{Kind: protocol.ReportFacts, Facts: &protocol.Facts{
+		AgentVersion: version.Version, Hostname: f.Hostname, OS: f.OS, System: f.System, Storage: f.Storage, Hash: hash,
+	}})
+}
+
+func (d *daemon) queueEvent(reason, message string, meta map[string]string) {
+	d.queue(protocol.Report{Kind: protocol.ReportEvent, Event: &protocol.AgentEvent{Reason: reason, Message: message, Metadata: meta}})
+}
+
+// queue stores a report with a fresh idempotency key; the key is stored
+// with it, so every retry of the report carries the same one.
+func (d *daemon) queue(r protocol.Report) {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	r.IdempotencyKey = hex.EncodeToString(b)
+	r.Time = time.Now().UTC()
+	if err := d.outbox.Put(r); err != nil {
+		d.log.Error("storing a report in the outbox", "kind", r.Kind, "err", err)
+	}
+}
+
+func (d *daemon) saveState() {
+	if items, err := d.outbox.Pending(); err == nil {
+		d.state.PendingReports = len(items)
+	}
+	d.state.DroppedReports = d.outbox.Dropped()
+	if err := writeState(d.paths.StateDir, d.state); err != nil {
+		d.log.Warn("writing state file", "err", err)
+	}
+}
+
+// startOffset is a per-agent offset in [0, min(interval, 10s)): the same
+// for one agent every time, different across agents.
+func (d *daemon) startOffset() time.Duration {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(d.id.Agent))
+	span := min(d.cfg.CheckInDuration(), 10*time.Second)
+	return time.Duration(h.Sum64() % uint64(span))
+}

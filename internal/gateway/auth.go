@@ -1,0 +1,66 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/redflag-io/redflag/internal/events"
+	"github.com/redflag-io/redflag/internal/protocol"
+)
+
+// authenticate checks a signed request in the order that costs least first
+// and leaks least: headers, known agent, revocation, timestamp, signature,
+// machine ID, then the nonce (recorded only for a request that verified, so
+// garbage cannot fill the cache). It answers the refusal itself and returns
+// nil then.
+func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, body []byte, now time.Time) *agentRecord {
+	a, err := protocol.ParseRequestAuth(r.Header)
+	if err != nil {
+		fail(w, http.StatusUnauthorized, protocol.CodeBadSignature, "%v", err)
+		return nil
+	}
+	rec := g.agents.get(a.Agent)
+	if rec == nil {
+		fail(w, http.StatusUnauthorized, protocol.CodeUnknownAgent, "no agent %q is enrolled; register again", a.Agent)
+		return nil
+	}
+	if rec.revoked {
+		fail(w, http.StatusForbidden, protocol.CodeAgentRevoked, "agent %s is revoked", a.Agent)
+		return nil
+	}
+	if skew := now.Sub(a.Timestamp); skew > g.opts.ClockSkew || -skew > g.opts.ClockSkew {
+		fail(w, http.StatusUnauthorized, protocol.CodeStaleTimestamp,
+			"request timestamp is %s away from the gateway's clock (allowed: %s); check the host's clock", skew.Round(time.Second), g.opts.ClockSkew)
+		return nil
+	}
+	if !protocol.VerifyRequest(rec.publicKey, r.Method, r.URL.RequestURI(), a, body) {
+		g.warn(rec, events.BadSignature, "a request signed with another key was refused")
+		fail(w, http.StatusUnauthorized, protocol.CodeBadSignature, "signature does not verify with agent %s's key", a.Agent)
+		return nil
+	}
+	if a.MachineID != rec.machineID {
+		g.warn(rec, events.MachineIDMismatch, "a request from machine ID "+truncate(a.MachineID, 128)+" was refused: the agent is bound to another machine ID")
+		fail(w, http.StatusForbidden, protocol.CodeMachineIDMismatch,
+			"agent %s is bound to another machine ID; a cloned or rebuilt host must enroll as a new agent", a.Agent)
+		return nil
+	}
+	if !g.nonces.firstUse(a.Agent, a.Nonce, now) {
+		g.warn(rec, events.ReplayRejected, "a replayed request (nonce seen before) was refused")
+		fail(w, http.StatusUnauthorized, protocol.CodeReplay, "nonce was used before; requests cannot be replayed")
+		return nil
+	}
+	if ok, wait := g.agentLimits.allow(rec.key, now); !ok {
+		failRetry(w, http.StatusTooManyRequests, protocol.CodeRateLimited, retryAfterSeconds(wait), "agent %s is sending too many requests", a.Agent)
+		return nil
+	}
+	return rec
+}
+
+// truncate cuts s to at most n bytes without splitting a character.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}

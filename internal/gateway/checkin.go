@@ -1,0 +1,65 @@
+package gateway
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/redflag-io/redflag/internal/protocol"
+)
+
+// documentLifetime is how many intervals a work document stays valid: long
+// enough to survive a late check-in, short enough that a captured one is
+// soon useless.
+const documentLifetime = 3
+
+// handleCheckIn answers with the agent's desired state. It reads only memory:
+// no API request, and a write only when liveness persistence is due.
+func (g *Gateway) handleCheckIn(w http.ResponseWriter, r *http.Request) {
+	now := g.clock.Now()
+	body, ok := readBody(w, r, protocol.MaxCheckInBody)
+	if !ok {
+		return
+	}
+	rec := g.authenticate(w, r, body, now)
+	if rec == nil {
+		return
+	}
+	var req protocol.CheckInRequest
+	if !decode(w, body, &req) {
+		return
+	}
+	interval := g.intervalOf(rec)
+	g.live.seen(rec, truncate(req.AgentVersion, 64), interval, now)
+
+	next := interval
+	doc := protocol.WorkDocument{
+		Agent: rec.key, MachineID: rec.machineID,
+		IssuedAt:          now.UTC(),
+		CheckInInterval:   protocol.Duration{Duration: interval},
+		HeartbeatInterval: protocol.Duration{Duration: g.opts.HeartbeatInterval},
+		SendFacts:         req.FactsHash == "" || req.FactsHash != rec.factsHash,
+		Paused:            rec.paused,
+	}
+	if rec.heartbeatUntil.After(now) {
+		until := rec.heartbeatUntil.UTC()
+		doc.HeartbeatUntil = &until
+		next = g.opts.HeartbeatInterval
+	}
+	doc.NextCheckIn = protocol.Duration{Duration: next}
+	doc.ExpiresAt = now.Add(documentLifetime * max(next, interval)).UTC()
+	signed, err := protocol.SignDocument(doc, g.signingKey)
+	if err != nil {
+		g.log.Error(err, "signing work document", "agent", rec.key)
+		fail(w, http.StatusInternalServerError, protocol.CodeInternal, "could not sign the work document")
+		return
+	}
+	reply(w, protocol.CheckInResponse{Work: signed})
+}
+
+// intervalOf is the agent's normal check-in interval.
+func (g *Gateway) intervalOf(rec *agentRecord) time.Duration {
+	if rec.interval > 0 {
+		return rec.interval
+	}
+	return g.opts.DefaultCheckInInterval
+}

@@ -1,0 +1,104 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/hostclient"
+	"github.com/redflag-io/redflag/internal/protocol"
+	"github.com/redflag-io/redflag/internal/testenv"
+)
+
+// TestRateLimitsAnswer429WithRetryAfter runs a gateway with tight limits.
+func TestRateLimitsAnswer429WithRetryAfter(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	strict, strictHost, err := startGateway(ctx, env, Options{
+		BindAddress: "127.0.0.1:0", RegisterRate: 0.01, RegisterBurst: 2, PerAgentRate: 0.01, PerAgentBurst: 3,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := newNamespace(t)
+	_, token := newToken(t, ns, redflagv1.RegistrationTokenSpec{}, time.Hour)
+
+	// Enrollment: the third attempt from one address within the burst is
+	// refused, whatever the token, so secrets cannot be guessed at speed.
+	h := newHost(t, "limited")
+	var last error
+	for range 3 {
+		_, last = strictHost.Register(ctx, h.registerRequest(token))
+	}
+	e := refusal(t, last)
+	if e.Status != http.StatusTooManyRequests || e.Code != protocol.CodeRateLimited || e.RetryAfter < time.Second {
+		t.Errorf("third registration: %d %s retry-after %s; want 429 RateLimited with Retry-After", e.Status, e.Code, e.RetryAfter)
+	}
+
+	// Per agent: a flood from one agent is cut off after its burst.
+	resp, err := host.Register(ctx, h.registerRequest(token)) // through the lenient gateway
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := hostclient.Identity{Agent: resp.Namespace + "/" + resp.AgentName, MachineID: h.machineID, Key: h.key}
+	eventually(t, "strict gateway knows the agent", func() bool { return strict.agents.get(id.Agent) != nil })
+	limited := 0
+	for range 6 {
+		if _, err := strictHost.CheckIn(ctx, id, protocol.CheckInRequest{}); err != nil {
+			if e := refusal(t, err); e.Status == http.StatusTooManyRequests && e.RetryAfter >= time.Second {
+				limited++
+			} else {
+				t.Errorf("unexpected refusal %v", e)
+			}
+		}
+	}
+	if limited != 3 {
+		t.Errorf("%d of 6 rapid check-ins were limited, want 3 (burst 3)", limited)
+	}
+}
+
+// TestAPIServerDownAnswers503 stops the API server under a running gateway:
+// writes answer 503 with Retry-After, while check-ins, served from memory,
+// keep working.
+func TestAPIServerDownAnswers503(t *testing.T) {
+	own, err := testenv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = own.Stop() }()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g, c, err := startGateway(ctx, own, Options{BindAddress: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The shared fixtures talk to the package's env and gateway; point
+	// them at this one for the test.
+	saveEnv, saveGW, saveHost := env, gw, host
+	env, gw, host = own, g, c
+	defer func() { env, gw, host = saveEnv, saveGW, saveHost }()
+
+	ns := newNamespace(t)
+	_, token := newToken(t, ns, redflagv1.RegistrationTokenSpec{}, time.Hour)
+	h := newHost(t, "survivor")
+	h.enroll(t, token)
+
+	if err := own.StopAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := host.CheckIn(ctx, h.id, protocol.CheckInRequest{AgentVersion: "v0.1.0"}); err != nil {
+		t.Errorf("check-in with the API server down: %v; want it served from memory", err)
+	}
+	rep := protocol.Report{IdempotencyKey: "k1", Kind: protocol.ReportFacts, Time: time.Now(), Facts: &protocol.Facts{Hash: "h1"}}
+	_, err = host.Report(ctx, h.id, rep)
+	if e := refusal(t, err); e.Status != http.StatusServiceUnavailable || e.RetryAfter < time.Second {
+		t.Errorf("report with the API server down: %v; want 503 with Retry-After", e)
+	}
+	other := newHost(t, "late-comer")
+	_, err = host.Register(ctx, other.registerRequest(token))
+	if e := refusal(t, err); e.Status != http.StatusServiceUnavailable || e.RetryAfter < time.Second {
+		t.Errorf("registration with the API server down: %v; want 503 with Retry-After", e)
+	}
+}

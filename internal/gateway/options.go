@@ -1,0 +1,91 @@
+package gateway
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/redflag-io/redflag/internal/timing"
+)
+
+// Options configure the gateway. The zero value of each field means its
+// default (see Defaults).
+type Options struct {
+	// BindAddress is where the HTTPS server listens, such as ":9443".
+	BindAddress string
+	// PublicURL is the address hosts use; its host name goes into the
+	// self-signed serving certificate.
+	PublicURL string
+	// Namespace holds the gateway's Secrets (TLS and work-signing key).
+	Namespace string
+	// TLSSecretName is a Secret in cert-manager's format (tls.crt, tls.key,
+	// ca.crt). When absent, the gateway creates a self-signed CA and
+	// certificate and stores them there.
+	TLSSecretName string
+	// SigningSecretName holds the Ed25519 key that signs work documents.
+	SigningSecretName string
+	// ExtraDNSNames go into a self-signed certificate besides localhost.
+	ExtraDNSNames []string
+	// ClockSkew is how far a request's timestamp may be from the gateway's
+	// clock.
+	ClockSkew time.Duration
+	// DefaultCheckInInterval applies to Agents without spec.checkInInterval.
+	DefaultCheckInInterval time.Duration
+	// HeartbeatInterval is the check-in interval in heartbeat mode.
+	HeartbeatInterval time.Duration
+	// PerIPRate and PerIPBurst limit requests per client address.
+	PerIPRate  float64
+	PerIPBurst int
+	// PerAgentRate and PerAgentBurst limit requests per agent.
+	PerAgentRate  float64
+	PerAgentBurst int
+	// RegisterRate and RegisterBurst limit enrollment attempts per address,
+	// so token secrets cannot be guessed at speed.
+	RegisterRate  float64
+	RegisterBurst int
+}
+
+// Defaults fills unset options.
+func (o Options) Defaults() Options {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if o.BindAddress == "" {
+		o.BindAddress = ":9443"
+	}
+	if o.Namespace == "" {
+		o.Namespace = "redflag-system"
+	}
+	if o.TLSSecretName == "" {
+		o.TLSSecretName = "redflag-gateway-tls"
+	}
+	if o.SigningSecretName == "" {
+		o.SigningSecretName = "redflag-work-signing"
+	}
+	set(&o.ClockSkew, 2*time.Minute)
+	set(&o.DefaultCheckInInterval, timing.DefaultCheckInInterval)
+	set(&o.HeartbeatInterval, timing.HeartbeatInterval)
+	if o.PerIPRate == 0 {
+		o.PerIPRate, o.PerIPBurst = 200, 400
+	}
+	if o.PerAgentRate == 0 {
+		// Heartbeat mode is one check-in per 5s; reports come in bursts.
+		o.PerAgentRate, o.PerAgentBurst = 2, 20
+	}
+	if o.RegisterRate == 0 {
+		o.RegisterRate, o.RegisterBurst = 1, 10
+	}
+	return o
+}
+
+// Validate reports options that cannot work.
+func (o Options) Validate() error {
+	if o.ClockSkew < 10*time.Second || o.ClockSkew > 15*time.Minute {
+		return fmt.Errorf("gateway clock skew %s must be between 10s and 15m", o.ClockSkew)
+	}
+	if o.HeartbeatInterval < time.Second {
+		return fmt.Errorf("gateway heartbeat interval %s is under 1s", o.HeartbeatInterval)
+	}
+	return nil
+}

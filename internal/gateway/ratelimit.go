@@ -1,0 +1,62 @@
+package gateway
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// limiterSet holds one token bucket per key (client address or agent),
+// dropping buckets idle for a while so the map does not grow without bound.
+type limiterSet struct {
+	limit rate.Limit
+	burst int
+
+	mu        sync.Mutex
+	buckets   map[string]*bucket
+	nextSweep time.Time
+}
+
+type bucket struct {
+	lim      *rate.Limiter
+	lastUsed time.Time
+}
+
+func newLimiterSet(perSecond float64, burst int) *limiterSet {
+	return &limiterSet{limit: rate.Limit(perSecond), burst: burst, buckets: map[string]*bucket{}}
+}
+
+// allow takes one token for key. When none is left it returns false and how
+// long to wait, for Retry-After.
+func (l *limiterSet) allow(key string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.After(l.nextSweep) {
+		for k, b := range l.buckets {
+			if now.Sub(b.lastUsed) > 10*time.Minute {
+				delete(l.buckets, k)
+			}
+		}
+		l.nextSweep = now.Add(time.Minute)
+	}
+	b, ok := l.buckets[key]
+	if !ok {
+		b = &bucket{lim: rate.NewLimiter(l.limit, l.burst)}
+		l.buckets[key] = b
+	}
+	b.lastUsed = now
+	if b.lim.AllowN(now, 1) {
+		return true, 0
+	}
+	r := b.lim.ReserveN(now, 1)
+	wait := r.DelayFrom(now)
+	r.CancelAt(now)
+	return false, wait
+}
+
+// retryAfterSeconds rounds a wait up to whole seconds, at least one.
+func retryAfterSeconds(d time.Duration) int {
+	return max(1, int(math.Ceil(d.Seconds())))
+}

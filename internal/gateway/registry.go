@@ -1,0 +1,184 @@
+package gateway
+
+import (
+	"crypto/ed25519"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
+)
+
+// agentRecord is the little the gateway needs of an Agent, copied out of the
+// informer cache once per change. Records are never mutated after they are
+// stored, so handlers read them without locks.
+type agentRecord struct {
+	key               string // namespace/name
+	namespace, name   string
+	uid               types.UID
+	machineID         string
+	publicKey         ed25519.PublicKey
+	revoked           bool // spec.revoked, or the Agent is being deleted
+	paused            bool
+	interval          time.Duration // zero: the gateway's default
+	heartbeatUntil    time.Time
+	persistedLastSeen time.Time
+	ready             metav1.ConditionStatus
+	factsHash         string
+	agentVersion      string
+}
+
+// ref is a reference to the Agent, enough to address Events to it.
+func (r *agentRecord) ref() *redflagv1.Agent {
+	a := &redflagv1.Agent{}
+	a.Namespace, a.Name, a.UID = r.namespace, r.name, r.uid
+	a.APIVersion, a.Kind = redflagv1.GroupVersion.String(), "Agent"
+	return a
+}
+
+func recordOf(a *redflagv1.Agent) *agentRecord {
+	r := &agentRecord{
+		key: a.Namespace + "/" + a.Name, namespace: a.Namespace, name: a.Name, uid: a.UID,
+		machineID: a.Spec.MachineID, revoked: a.Spec.Revoked || a.DeletionTimestamp != nil, paused: a.Spec.Paused,
+		factsHash: a.Status.FactsHash, agentVersion: a.Status.AgentVersion, ready: metav1.ConditionUnknown,
+	}
+	// A key the schema let through but that does not parse leaves the
+	// record keyless: every request from it fails verification.
+	r.publicKey, _ = protocol.ParsePublicKey(a.Spec.PublicKey)
+	if a.Spec.CheckInInterval != nil {
+		r.interval = a.Spec.CheckInInterval.Duration
+	}
+	if a.Spec.Heartbeat != nil {
+		r.heartbeatUntil = a.Spec.Heartbeat.Until.Time
+	}
+	if a.Status.LastSeen != nil {
+		r.persistedLastSeen = a.Status.LastSeen.Time
+	}
+	if c := meta.FindStatusCondition(a.Status.Conditions, redflagv1.ConditionReady); c != nil {
+		r.ready = c.Status
+	}
+	return r
+}
+
+// registry indexes agentRecords by namespace/name, fed by the Agent informer.
+type registry struct {
+	mu     sync.RWMutex
+	agents map[string]*agentRecord
+}
+
+func newRegistry() *registry { return &registry{agents: map[string]*agentRecord{}} }
+
+func (r *registry) get(key string) *agentRecord {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.agents[key]
+}
+
+func (r *registry) put(a *redflagv1.Agent) {
+	rec := recordOf(a)
+	r.mu.Lock()
+	r.agents[rec.key] = rec
+	r.mu.Unlock()
+}
+
+func (r *registry) remove(key string) {
+	r.mu.Lock()
+	delete(r.agents, key)
+	r.mu.Unlock()
+}
+
+func (r *registry) size() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.agents)
+}
+
+// handler keeps the registry in step with the informer.
+func (r *registry) handler() toolscache.ResourceEventHandler {
+	return toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { r.upsert(obj) },
+		UpdateFunc: func(_, obj any) { r.upsert(obj) },
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if a, ok := obj.(*redflagv1.Agent); ok {
+				r.remove(a.Namespace + "/" + a.Name)
+			}
+		},
+	}
+}
+
+func (r *registry) upsert(obj any) {
+	if a, ok := obj.(*redflagv1.Agent); ok {
+		r.put(a)
+	}
+}
+
+// tokenIndex maps a token's public id to its object, fed by the
+// RegistrationToken informer, so enrollment finds a token without a list.
+type tokenIndex struct {
+	mu   sync.RWMutex
+	byID map[string]types.NamespacedName
+	ids  map[types.NamespacedName]string
+}
+
+func newTokenIndex() *tokenIndex {
+	return &tokenIndex{byID: map[string]types.NamespacedName{}, ids: map[types.NamespacedName]string{}}
+}
+
+func (t *tokenIndex) lookup(id string) (types.NamespacedName, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	n, ok := t.byID[id]
+	return n, ok
+}
+
+func (t *tokenIndex) set(tok *redflagv1.RegistrationToken) {
+	n := types.NamespacedName{Namespace: tok.Namespace, Name: tok.Name}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := t.ids[n]; ok {
+		delete(t.byID, old)
+		delete(t.ids, n)
+	}
+	if id := tok.Status.TokenID; id != "" {
+		t.byID[id] = n
+		t.ids[n] = id
+	}
+}
+
+func (t *tokenIndex) remove(n types.NamespacedName) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := t.ids[n]; ok {
+		delete(t.byID, old)
+		delete(t.ids, n)
+	}
+}
+
+func (t *tokenIndex) handler() toolscache.ResourceEventHandler {
+	return toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { t.upsert(obj) },
+		UpdateFunc: func(_, obj any) { t.upsert(obj) },
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if tok, ok := obj.(*redflagv1.RegistrationToken); ok {
+				t.remove(types.NamespacedName{Namespace: tok.Namespace, Name: tok.Name})
+			}
+		},
+	}
+}
+
+func (t *tokenIndex) upsert(obj any) {
+	if tok, ok := obj.(*redflagv1.RegistrationToken); ok {
+		t.set(tok)
+	}
+}

@@ -1,0 +1,168 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/events"
+	"github.com/redflag-io/redflag/internal/history"
+	"github.com/redflag-io/redflag/internal/protocol"
+)
+
+// agentEventReasons are the reasons an agent may report about itself; any
+// other reason is refused, so a host cannot forge controller or security
+// events.
+var agentEventReasons = map[string]events.Reason{
+	events.AgentStarted.Name:   events.AgentStarted,
+	events.ConfigMigrated.Name: events.ConfigMigrated,
+}
+
+// handleReport applies a report from a host once per idempotency key.
+func (g *Gateway) handleReport(w http.ResponseWriter, r *http.Request) {
+	now := g.clock.Now()
+	body, ok := readBody(w, r, protocol.MaxReportBody)
+	if !ok {
+		return
+	}
+	rec := g.authenticate(w, r, body, now)
+	if rec == nil {
+		return
+	}
+	var rep protocol.Report
+	if !decode(w, body, &rep) {
+		return
+	}
+	if rep.IdempotencyKey == "" || len(rep.IdempotencyKey) > 128 {
+		fail(w, http.StatusBadRequest, protocol.CodeBadRequest, "idempotencyKey must be 1-128 characters")
+		return
+	}
+	if g.applied.seen(rec.key, rep.IdempotencyKey) {
+		reply(w, protocol.ReportResponse{Duplicate: true})
+		return
+	}
+	var err error
+	switch {
+	case rep.Kind == protocol.ReportFacts && rep.Facts != nil:
+		err = g.applyFacts(r.Context(), rec, rep.Facts)
+	case rep.Kind == protocol.ReportEvent && rep.Event != nil:
+		reason, known := agentEventReasons[rep.Event.Reason]
+		if !known {
+			fail(w, http.StatusBadRequest, protocol.CodeBadRequest, "event reason %q is not one an agent may report", truncate(rep.Event.Reason, 64))
+			return
+		}
+		err = g.agentEvent(r.Context(), rec, reason, rep.Event)
+	default:
+		fail(w, http.StatusBadRequest, protocol.CodeBadRequest, "report kind %q with no matching payload", truncate(string(rep.Kind), 32))
+		return
+	}
+	if err != nil {
+		if isUnavailable(err) {
+			failRetry(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, 10, "the cluster cannot be reached; keep the report and retry")
+			return
+		}
+		g.log.Error(err, "applying report", "agent", rec.key, "kind", rep.Kind)
+		fail(w, http.StatusInternalServerError, protocol.CodeInternal, "could not apply the report")
+		return
+	}
+	g.applied.add(rec.key, rep.IdempotencyKey)
+	reply(w, protocol.ReportResponse{})
+}
+
+// applyFacts merge-patches the facts the gateway owns, and only when their
+// hash changed, so an unchanged report writes nothing.
+func (g *Gateway) applyFacts(ctx context.Context, rec *agentRecord, f *protocol.Facts) error {
+	if f.Hash == "" || len(f.Hash) > 64 {
+		return nil
+	}
+	if f.Hash == rec.factsHash {
+		return nil
+	}
+	storage := f.Storage
+	if len(storage) > redflagv1.MaxMounts {
+		storage = storage[:redflagv1.MaxMounts]
+	}
+	clamped := make([]redflagv1.MountStatus, 0, len(storage))
+	for _, m := range storage {
+		clamped = append(clamped, redflagv1.MountStatus{
+			MountPoint: truncate(m.MountPoint, 256), Device: truncate(m.Device, 256), FSType: truncate(m.FSType, 32),
+			SizeBytes: max(m.SizeBytes, 0), UsedBytes: max(m.UsedBytes, 0),
+		})
+	}
+	sys := f.System
+	sys.CPUModel, sys.RebootReason = truncate(sys.CPUModel, 128), truncate(sys.RebootReason, 256)
+	status := map[string]any{
+		"hostname": truncate(f.Hostname, 253), "os": clampOS(f.OS), "system": sys,
+		"storage": clamped, "factsHash": f.Hash,
+	}
+	if f.AgentVersion != "" {
+		status["agentVersion"] = truncate(f.AgentVersion, 64)
+	}
+	patch, err := json.Marshal(map[string]any{"status": status})
+	if err != nil {
+		return fmt.Errorf("encoding facts patch: %w", err)
+	}
+	a := &redflagv1.Agent{}
+	a.Namespace, a.Name = rec.namespace, rec.name
+	if err := g.client.Status().Patch(ctx, a, client.RawPatch("application/merge-patch+json", patch)); err != nil {
+		return fmt.Errorf("patching %s facts: %w", rec.key, err)
+	}
+	return nil
+}
+
+// agentEvent appends the event to the Agent's history (optimistic
+// concurrency: the controller writes history too) and, once stored, emits
+// the same entry as a Kubernetes Event.
+func (g *Gateway) agentEvent(ctx context.Context, rec *agentRecord, reason events.Reason, e *protocol.AgentEvent) error {
+	entry := g.recorder.Entry(reason, e.Message, e.Metadata)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var a redflagv1.Agent
+		if err := g.reader.Get(ctx, client.ObjectKey{Namespace: rec.namespace, Name: rec.name}, &a); err != nil {
+			return err
+		}
+		a.Status.History = history.Append(a.Status.History, entry)
+		return g.client.Status().Update(ctx, &a)
+	})
+	if err != nil {
+		return fmt.Errorf("recording %s on %s: %w", reason.Name, rec.key, err)
+	}
+	g.recorder.Emit(rec.ref(), entry)
+	return nil
+}
+
+// appliedKeys remembers the last idempotency keys applied per agent. It lives
+// in memory: a report retried across a gateway restart is applied again,
+// which is harmless for facts (same content) and shows as a repeated Event.
+type appliedKeys struct {
+	mu   sync.Mutex
+	keys map[string][]string
+}
+
+const appliedPerAgent = 64
+
+func (a *appliedKeys) seen(agent, key string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, k := range a.keys[agent] {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *appliedKeys) add(agent, key string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ks := append(a.keys[agent], key)
+	if len(ks) > appliedPerAgent {
+		ks = ks[len(ks)-appliedPerAgent:]
+	}
+	a.keys[agent] = ks
+}

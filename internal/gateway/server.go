@@ -1,0 +1,240 @@
+package gateway
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/events"
+	"github.com/redflag-io/redflag/internal/protocol"
+)
+
+// +kubebuilder:rbac:groups=redflag.io,resources=agents,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=redflag.io,resources=agents/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=redflag.io,resources=registrationtokens,verbs=get;list;watch
+// +kubebuilder:rbac:groups=redflag.io,resources=registrationtokens/status,verbs=get;update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// EventSource is the reportingController of the gateway's Events.
+const EventSource = "redflag.io/gateway"
+
+// Gateway is the HTTPS server hosts talk to.
+type Gateway struct {
+	opts     Options
+	client   client.Client // writes, and reads of cached kinds
+	reader   client.Reader // uncached reads (tokens and agents at enrollment, Secrets)
+	cache    cache.Cache
+	recorder *events.Recorder
+	clock    clock.PassiveClock
+	log      logr.Logger
+
+	agents         *registry
+	tokens         *tokenIndex
+	nonces         *nonceCache
+	live           *liveness
+	applied        appliedKeys
+	warned         warnLimiter
+	ipLimits       *limiterSet
+	agentLimits    *limiterSet
+	registerLimits *limiterSet
+
+	signingKey    ed25519.PrivateKey
+	workPublicKey string
+	caPEM         []byte
+	ready         atomic.Bool
+	addr          atomic.Value // net.Addr once listening
+}
+
+// Deps are what the gateway takes from the manager.
+type Deps struct {
+	Client client.Client
+	Reader client.Reader
+	Cache  cache.Cache
+	// Events receives the gateway's Events (mgr.GetEventRecorder).
+	Events events.Sink
+	Clock  clock.PassiveClock
+	Log    logr.Logger
+}
+
+// New builds a gateway; Start serves it.
+func New(opts Options, d Deps) (*Gateway, error) {
+	opts = opts.Defaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Clock == nil {
+		d.Clock = clock.RealClock{}
+	}
+	return &Gateway{
+		opts: opts, client: d.Client, reader: d.Reader, cache: d.Cache, clock: d.Clock,
+		recorder: events.NewRecorder(d.Events, d.Clock),
+		log:      d.Log.WithName("gateway"),
+		agents:   newRegistry(), tokens: newTokenIndex(), nonces: newNonceCache(opts.ClockSkew), live: newLiveness(),
+		applied:        appliedKeys{keys: map[string][]string{}},
+		warned:         warnLimiter{last: map[string]time.Time{}},
+		ipLimits:       newLimiterSet(opts.PerIPRate, opts.PerIPBurst),
+		agentLimits:    newLimiterSet(opts.PerAgentRate, opts.PerAgentBurst),
+		registerLimits: newLimiterSet(opts.RegisterRate, opts.RegisterBurst),
+	}, nil
+}
+
+// NeedLeaderElection is false: every replica serves hosts.
+func (g *Gateway) NeedLeaderElection() bool { return false }
+
+// Ready reports whether the gateway is serving, for the readiness probe.
+func (g *Gateway) Ready(*http.Request) error {
+	if !g.ready.Load() {
+		return errors.New("gateway is not serving yet")
+	}
+	return nil
+}
+
+// Addr is the address the gateway listens on, once it does.
+func (g *Gateway) Addr() net.Addr {
+	a, _ := g.addr.Load().(net.Addr)
+	return a
+}
+
+// CAPEM is the CA certificate hosts pin (nil for a publicly trusted one).
+func (g *Gateway) CAPEM() []byte { return g.caPEM }
+
+// Start loads keys, fills the indexes from the informers and serves until
+// ctx ends, then shuts down gracefully.
+func (g *Gateway) Start(ctx context.Context) error {
+	serving, err := ensureTLS(ctx, g.reader, g.client, g.opts.Namespace, g.opts.TLSSecretName, g.dnsNames())
+	if err != nil {
+		return err
+	}
+	g.caPEM = serving.caPEM
+	if g.signingKey, err = ensureSigningKey(ctx, g.reader, g.client, g.opts.Namespace, g.opts.SigningSecretName); err != nil {
+		return err
+	}
+	g.workPublicKey = base64.StdEncoding.EncodeToString(g.signingKey.Public().(ed25519.PublicKey))
+	if err := g.watch(ctx); err != nil {
+		return err
+	}
+	go g.live.run(ctx, g.client, g.log)
+
+	ln, err := net.Listen("tcp", g.opts.BindAddress)
+	if err != nil {
+		return fmt.Errorf("gateway listening on %s: %w", g.opts.BindAddress, err)
+	}
+	g.addr.Store(ln.Addr())
+	srv := &http.Server{
+		Handler:           g.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		TLSConfig: &tls.Config{
+			MinVersion:   tls.VersionTLS12,
+			Certificates: []tls.Certificate{serving.cert},
+		},
+		ErrorLog: nil,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	g.ready.Store(true)
+	g.log.Info("serving hosts", "address", ln.Addr().String(), "agents", g.agents.size())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("gateway server: %w", err)
+	case <-ctx.Done():
+	}
+	g.ready.Store(false)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("gateway shutdown: %w", err)
+	}
+	return nil
+}
+
+// watch feeds the indexes from the manager's informers and waits for them to
+// fill, so the first request after start sees every enrolled agent.
+func (g *Gateway) watch(ctx context.Context) error {
+	ai, err := g.cache.GetInformer(ctx, &redflagv1.Agent{})
+	if err != nil {
+		return fmt.Errorf("watching Agents: %w", err)
+	}
+	if _, err := ai.AddEventHandler(g.agents.handler()); err != nil {
+		return fmt.Errorf("watching Agents: %w", err)
+	}
+	ti, err := g.cache.GetInformer(ctx, &redflagv1.RegistrationToken{})
+	if err != nil {
+		return fmt.Errorf("watching RegistrationTokens: %w", err)
+	}
+	if _, err := ti.AddEventHandler(g.tokens.handler()); err != nil {
+		return fmt.Errorf("watching RegistrationTokens: %w", err)
+	}
+	if !g.cache.WaitForCacheSync(ctx) {
+		return errors.New("gateway: informer caches did not sync")
+	}
+	return nil
+}
+
+func (g *Gateway) dnsNames() []string {
+	names := append([]string(nil), g.opts.ExtraDNSNames...)
+	if g.opts.PublicURL != "" {
+		if u, err := parseHost(g.opts.PublicURL); err == nil {
+			names = append(names, u)
+		}
+	}
+	return names
+}
+
+// Handler routes the gateway's endpoints behind the per-address limit.
+func (g *Gateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+protocol.PathRegister, g.handleRegister)
+	mux.HandleFunc("POST "+protocol.PathCheckIn, g.handleCheckIn)
+	mux.HandleFunc("POST "+protocol.PathReport, g.handleReport)
+	mux.HandleFunc("GET "+protocol.PathHealth, func(w http.ResponseWriter, _ *http.Request) { reply(w, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET "+protocol.PathCA, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/x-pem-file")
+		_, _ = w.Write(g.caPEM)
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ok, wait := g.ipLimits.allow(clientIP(r), g.clock.Now()); !ok {
+			failRetry(w, http.StatusTooManyRequests, protocol.CodeRateLimited, retryAfterSeconds(wait), "too many requests from this address")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// clientIP is the peer address. Behind a proxy every host shares the
+// proxy's limit; trusting X-Forwarded-For would let a client pick its own.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// isUnavailable tells an unreachable or overloaded API server (answer 503,
+// the host retries) from a real failure.
+func isUnavailable(err error) bool {
+	var netErr net.Error
+	return apierrors.IsServiceUnavailable(err) || apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) ||
+		apierrors.IsTooManyRequests(err) || utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr)
+}

@@ -1,0 +1,21 @@
+// Package protocol is the contract between the gateway and redflag-agent:
+// the paths, the JSON bodies, how a host signs each request with its Ed25519
+// key, and how the manager signs the work document it hands back. Both sides
+// import this one package, so they cannot disagree.
+package protocol
+
+// Paths the gateway serves.
+const (
+	PathRegister = "/api/v1/register"
+	PathCheckIn  = "/api/v1/checkin"
+	PathReport   = "/api/v1/report"
+	PathCA       = "/ca.crt"
+	PathHealth   = "/healthz"
+)
+
+// Limits on what a host may send. The gateway refuses larger bodies with 413.
+const (
+	MaxRegisterBody = 16 << 10
+	MaxCheckInBody  = 16 << 10
+	MaxReportBody   = 1 << 20
+)

@@ -1,0 +1,116 @@
+package protocol
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Headers of a signed request.
+const (
+	HeaderAgent     = "X-RedFlag-Agent"
+	HeaderMachineID = "X-RedFlag-Machine-ID"
+	HeaderTimestamp = "X-RedFlag-Timestamp"
+	HeaderNonce     = "X-RedFlag-Nonce"
+	HeaderSignature = "X-RedFlag-Signature"
+)
+
+// signingDomain separates these signatures from any other use of the key.
+const signingDomain = "REDFLAG-REQUEST-V1"
+
+// RequestAuth is what a signed request claims about itself.
+type RequestAuth struct {
+	// Agent is "namespace/name".
+	Agent     string
+	MachineID string
+	Timestamp time.Time
+	Nonce     string
+	Signature []byte
+}
+
+// canonical is the exact byte string a host signs: every part that matters
+// for the request's meaning, so none can be changed without breaking it.
+func canonical(method, pathAndQuery string, a RequestAuth, body []byte) []byte {
+	sum := sha256.Sum256(body)
+	return []byte(strings.Join([]string{
+		signingDomain, method, pathAndQuery, a.Agent, a.MachineID,
+		strconv.FormatInt(a.Timestamp.Unix(), 10), a.Nonce, hex.EncodeToString(sum[:]),
+	}, "\n"))
+}
+
+// NewNonce returns 16 random bytes, base64url.
+func NewNonce() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("reading random nonce: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// SignRequest sets the signature headers on req for body, which must be the
+// exact bytes sent.
+func SignRequest(req *http.Request, body []byte, key ed25519.PrivateKey, agent, machineID string, now time.Time) error {
+	if len(key) != ed25519.PrivateKeySize {
+		return fmt.Errorf("signing key has %d bytes, want an Ed25519 private key of %d", len(key), ed25519.PrivateKeySize)
+	}
+	nonce, err := NewNonce()
+	if err != nil {
+		return err
+	}
+	a := RequestAuth{Agent: agent, MachineID: machineID, Timestamp: now, Nonce: nonce}
+	sig := ed25519.Sign(key, canonical(req.Method, req.URL.RequestURI(), a, body))
+	req.Header.Set(HeaderAgent, agent)
+	req.Header.Set(HeaderMachineID, machineID)
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set(HeaderNonce, nonce)
+	req.Header.Set(HeaderSignature, base64.StdEncoding.EncodeToString(sig))
+	return nil
+}
+
+// ErrMissingAuth is returned for a request without signature headers.
+var ErrMissingAuth = errors.New("request is not signed: the X-RedFlag-* headers are missing")
+
+// ParseRequestAuth reads the signature headers without checking them.
+func ParseRequestAuth(h http.Header) (RequestAuth, error) {
+	agent, mid, ts, nonce, sig := h.Get(HeaderAgent), h.Get(HeaderMachineID), h.Get(HeaderTimestamp), h.Get(HeaderNonce), h.Get(HeaderSignature)
+	if agent == "" || ts == "" || nonce == "" || sig == "" {
+		return RequestAuth{}, ErrMissingAuth
+	}
+	if len(agent) > 320 || len(mid) > 128 || len(nonce) > 64 || len(sig) > 128 {
+		return RequestAuth{}, errors.New("signature headers are too long")
+	}
+	unix, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return RequestAuth{}, fmt.Errorf("bad %s %q: %w", HeaderTimestamp, ts, err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(sig)
+	if err != nil || len(raw) != ed25519.SignatureSize {
+		return RequestAuth{}, fmt.Errorf("bad %s: not a base64 Ed25519 signature", HeaderSignature)
+	}
+	return RequestAuth{Agent: agent, MachineID: mid, Timestamp: time.Unix(unix, 0), Nonce: nonce, Signature: raw}, nil
+}
+
+// VerifyRequest checks a's signature over the request with the host's key.
+func VerifyRequest(key ed25519.PublicKey, method, pathAndQuery string, a RequestAuth, body []byte) bool {
+	return len(key) == ed25519.PublicKeySize && ed25519.Verify(key, canonical(method, pathAndQuery, a, body), a.Signature)
+}
+
+// ParsePublicKey decodes a base64 Ed25519 public key.
+func ParsePublicKey(s string) (ed25519.PublicKey, error) {
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("public key is not base64: %w", err)
+	}
+	if len(raw) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("public key has %d bytes, want %d", len(raw), ed25519.PublicKeySize)
+	}
+	return ed25519.PublicKey(raw), nil
+}

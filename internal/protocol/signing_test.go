@@ -1,0 +1,110 @@
+package protocol
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"net/http"
+	"testing"
+	"time"
+)
+
+func signed(t *testing.T, key ed25519.PrivateKey, body []byte, now time.Time) (*http.Request, RequestAuth) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "https://gw.example/api/v1/checkin?x=1", bytes.NewReader(body))
+	if err := SignRequest(req, body, key, "fleet/web-01", "machine-1", now); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ParseRequestAuth(req.Header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req, a
+}
+
+func TestSignedRequestVerifies(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	body := []byte(`{"agentVersion":"v1.0.0"}`)
+	now := time.Unix(1_800_000_000, 0)
+	req, a := signed(t, priv, body, now)
+	if !VerifyRequest(pub, req.Method, req.URL.RequestURI(), a, body) {
+		t.Fatal("a correctly signed request does not verify")
+	}
+	if !a.Timestamp.Equal(now) || a.Agent != "fleet/web-01" || a.MachineID != "machine-1" {
+		t.Fatalf("parsed auth %+v", a)
+	}
+}
+
+// TestTamperingBreaksTheSignature changes each signed part in turn.
+func TestTamperingBreaksTheSignature(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	otherPub, _, _ := ed25519.GenerateKey(nil)
+	body := []byte(`{"agentVersion":"v1.0.0"}`)
+	req, a := signed(t, priv, body, time.Unix(1_800_000_000, 0))
+	uri := req.URL.RequestURI()
+	cases := map[string]func() bool{
+		"body":       func() bool { return VerifyRequest(pub, "POST", uri, a, []byte(`{"agentVersion":"v9.9.9"}`)) },
+		"method":     func() bool { return VerifyRequest(pub, "PUT", uri, a, body) },
+		"path":       func() bool { return VerifyRequest(pub, "POST", "/api/v1/report?x=1", a, body) },
+		"query":      func() bool { return VerifyRequest(pub, "POST", "/api/v1/checkin?x=2", a, body) },
+		"agent":      func() bool { b := a; b.Agent = "fleet/web-02"; return VerifyRequest(pub, "POST", uri, b, body) },
+		"machine id": func() bool { b := a; b.MachineID = "machine-2"; return VerifyRequest(pub, "POST", uri, b, body) },
+		"timestamp": func() bool {
+			b := a
+			b.Timestamp = b.Timestamp.Add(time.Second)
+			return VerifyRequest(pub, "POST", uri, b, body)
+		},
+		"nonce": func() bool {
+			b := a
+			b.Nonce = "AAAAAAAAAAAAAAAAAAAAAA"
+			return VerifyRequest(pub, "POST", uri, b, body)
+		},
+		"key":       func() bool { return VerifyRequest(otherPub, "POST", uri, a, body) },
+		"short key": func() bool { return VerifyRequest(pub[:10], "POST", uri, a, body) },
+	}
+	for name, verify := range cases {
+		if verify() {
+			t.Errorf("changing the %s still verifies", name)
+		}
+	}
+}
+
+func TestParseRequestAuthRefusesGarbage(t *testing.T) {
+	base := http.Header{}
+	base.Set(HeaderAgent, "ns/a")
+	base.Set(HeaderMachineID, "m")
+	base.Set(HeaderTimestamp, "1800000000")
+	base.Set(HeaderNonce, "abc")
+	base.Set(HeaderSignature, "AAAA")
+	for name, h := range map[string]http.Header{
+		"no headers":      {},
+		"short signature": base,
+		"bad timestamp":   with(base, HeaderTimestamp, "yesterday"),
+		"long nonce":      with(base, HeaderNonce, string(bytes.Repeat([]byte("n"), 65))),
+	} {
+		if _, err := ParseRequestAuth(h); err == nil {
+			t.Errorf("%s: parsed without error", name)
+		}
+	}
+}
+
+func with(h http.Header, k, v string) http.Header {
+	c := h.Clone()
+	c.Set(k, v)
+	return c
+}
+
+func FuzzParseRequestAuth(f *testing.F) {
+	f.Add("ns/a", "m", "1800000000", "nonce", "AAAA")
+	f.Fuzz(func(t *testing.T, agent, mid, ts, nonce, sig string) {
+		h := http.Header{}
+		h.Set(HeaderAgent, agent)
+		h.Set(HeaderMachineID, mid)
+		h.Set(HeaderTimestamp, ts)
+		h.Set(HeaderNonce, nonce)
+		h.Set(HeaderSignature, sig)
+		a, err := ParseRequestAuth(h)
+		if err == nil && len(a.Signature) != ed25519.SignatureSize {
+			t.Fatalf("accepted a %d-byte signature", len(a.Signature))
+		}
+	})
+}
