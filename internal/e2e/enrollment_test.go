@@ -14,7 +14,11 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 )
@@ -28,7 +32,10 @@ type host struct {
 	env      []string
 	config   string
 	stateDir string
+	id       string
 }
+
+func (h *host) machineID() string { return h.id }
 
 func newHost(t *testing.T, machineID string) *host {
 	t.Helper()
@@ -39,7 +46,7 @@ func newHost(t *testing.T, machineID string) *host {
 		t.Fatal(err)
 	}
 	return &host{
-		t: t, bin: bin, dir: dir, env: []string{"REDFLAG_MACHINE_ID_FILE=" + idFile},
+		t: t, bin: bin, dir: dir, id: machineID, env: []string{"REDFLAG_MACHINE_ID_FILE=" + idFile},
 		config: filepath.Join(dir, "agent.json"), stateDir: filepath.Join(dir, "state"),
 	}
 }
@@ -63,18 +70,23 @@ func (h *host) run() *process {
 	return startProcess(h.t, "agent", h.bin, h.env, "run", "--config", h.config, "--state-dir", h.stateDir)
 }
 
-// tokenFor creates a RegistrationToken and reads the token from the Secret
-// its controller writes, as a user would with kubectl.
-func tokenFor(t *testing.T, c *cluster, ns string, spec redflagv1.RegistrationTokenSpec) string {
+// applyToken applies a RegistrationToken written as a user writes it for
+// kubectl, and reads the token from the Secret its controller writes.
+func applyToken(t *testing.T, c *cluster, ns, manifest string) string {
 	t.Helper()
 	ctx := context.Background()
 	if err := c.env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
 	}
-	tok := &redflagv1.RegistrationToken{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "fleet"}, Spec: spec}
-	if err := c.env.Client.Create(ctx, tok); err != nil {
-		t.Fatal(err)
+	obj := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(manifest), &obj.Object); err != nil {
+		t.Fatalf("token manifest: %v", err)
 	}
+	obj.SetNamespace(ns)
+	if err := c.env.Client.Create(ctx, obj); err != nil {
+		t.Fatalf("applying the token: %v", err)
+	}
+	tok := &redflagv1.RegistrationToken{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: obj.GetName()}}
 	eventually(t, 30*time.Second, "the token to become Active", func() bool {
 		_ = c.env.Client.Get(ctx, client.ObjectKeyFromObject(tok), tok)
 		return tok.Status.Phase == redflagv1.TokenActive && tok.Status.SecretName != ""
@@ -86,6 +98,23 @@ func tokenFor(t *testing.T, c *cluster, ns string, spec redflagv1.RegistrationTo
 	return string(secret.Data["token"])
 }
 
+// kstatusOf is what kstatus (Flux, Argo CD, kubectl wait tooling) makes of
+// an Agent.
+func kstatusOf(t *testing.T, a *redflagv1.Agent) status.Status {
+	t.Helper()
+	a = a.DeepCopy()
+	a.APIVersion, a.Kind = redflagv1.GroupVersion.String(), "Agent"
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := status.Compute(&unstructured.Unstructured{Object: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Status
+}
+
 func agentReady(a *redflagv1.Agent) (metav1.ConditionStatus, string) {
 	if c := meta.FindStatusCondition(a.Status.Conditions, redflagv1.ConditionReady); c != nil {
 		return c.Status, c.Reason
@@ -93,98 +122,117 @@ func agentReady(a *redflagv1.Agent) (metav1.ConditionStatus, string) {
 	return "", ""
 }
 
-// TestHostEnrollsChecksInFallsSilentAndReturns is the first slice end to end:
-// the real manager, the real agent binary, and what kubectl would show.
-func TestHostEnrollsChecksInFallsSilentAndReturns(t *testing.T) {
+const tokenManifest = `
+apiVersion: redflag.io/v1alpha1
+kind: RegistrationToken
+metadata:
+  name: web-fleet
+spec:
+  description: web tier
+  ttl: 1h
+  maxUses: 5
+  agentLabels:
+    tier: web
+`
+
+// TestTwoHostsEnrollCheckInAndOneFallsSilent is the first slice end to end:
+// the real manager binary, two real agent processes, and what kubectl and
+// kstatus show.
+func TestTwoHostsEnrollCheckInAndOneFallsSilent(t *testing.T) {
 	c := startCluster(t)
 	ctx := context.Background()
-	token := tokenFor(t, c, "fleet", redflagv1.RegistrationTokenSpec{
-		MaxUses: ptr(int32(5)), AgentLabels: map[string]redflagv1.LabelValue{"tier": "web"},
-	})
-	h := newHost(t, "0123456789abcdef0123456789abcdef")
-	out := h.register(c, token)
-	if !strings.Contains(out, "enrolled as Agent fleet/") {
-		t.Fatalf("register said %q", out)
+	token := applyToken(t, c, "fleet", tokenManifest)
+	web1 := newHost(t, "0123456789abcdef0123456789abcdef")
+	web2 := newHost(t, "fedcba9876543210fedcba9876543210")
+	for _, h := range []*host{web1, web2} {
+		if out := h.register(c, token); !strings.Contains(out, "enrolled as Agent fleet/") {
+			t.Fatalf("register said %q", out)
+		}
 	}
 	// Re-running the installer's register step: same Agent, no second seat.
-	h.register(c, token)
+	web1.register(c, token)
 
 	var agents redflagv1.AgentList
 	if err := c.env.Client.List(ctx, &agents, client.InNamespace("fleet")); err != nil {
 		t.Fatal(err)
 	}
-	if len(agents.Items) != 1 {
-		t.Fatalf("%d Agents after registering one host twice, want 1", len(agents.Items))
-	}
-	key := client.ObjectKeyFromObject(&agents.Items[0])
-	agent := &agents.Items[0]
-	if agent.Labels["tier"] != "web" || agent.Labels[redflagv1.LabelOS] == "" {
-		t.Errorf("agent labels %v: want the token's labels plus OS", agent.Labels)
+	if len(agents.Items) != 2 {
+		t.Fatalf("%d Agents after registering two hosts (one twice), want 2", len(agents.Items))
 	}
 	var tok redflagv1.RegistrationToken
-	_ = c.env.Client.Get(ctx, client.ObjectKey{Namespace: "fleet", Name: "fleet"}, &tok)
-	if tok.Status.UsedCount != 1 {
-		t.Errorf("token used %d seats, want 1", tok.Status.UsedCount)
+	_ = c.env.Client.Get(ctx, client.ObjectKey{Namespace: "fleet", Name: "web-fleet"}, &tok)
+	if tok.Status.UsedCount != 2 {
+		t.Errorf("token used %d seats, want 2", tok.Status.UsedCount)
 	}
-
-	// Check in every 5s, so silence shows within 15s.
-	agent.Spec.CheckInInterval = &metav1.Duration{Duration: 5 * time.Second}
-	if err := c.env.Client.Update(ctx, agent); err != nil {
-		t.Fatal(err)
+	keys := map[*host]client.ObjectKey{}
+	for _, a := range agents.Items {
+		if a.Labels["tier"] != "web" || a.Labels[redflagv1.LabelOS] == "" {
+			t.Errorf("agent %s labels %v: want the token's labels plus OS", a.Name, a.Labels)
+		}
+		// Check in every 5s, so silence shows within 15s.
+		a.Spec.CheckInInterval = &metav1.Duration{Duration: 5 * time.Second}
+		if err := c.env.Client.Update(ctx, &a); err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range []*host{web1, web2} {
+			if a.Spec.MachineID == h.machineID() {
+				keys[h] = client.ObjectKeyFromObject(&a)
+			}
+		}
 	}
-	daemon := h.run()
-	get := func() *redflagv1.Agent {
+	get := func(h *host) *redflagv1.Agent {
 		var a redflagv1.Agent
-		if err := c.env.Client.Get(ctx, key, &a); err != nil {
+		if err := c.env.Client.Get(ctx, keys[h], &a); err != nil {
 			t.Fatal(err)
 		}
 		return &a
 	}
-	eventually(t, 30*time.Second, "the agent to be Ready with its facts", func() bool {
-		a := get()
-		st, _ := agentReady(a)
-		return st == metav1.ConditionTrue && a.Status.FactsHash != "" && len(a.Status.Storage) > 0
-	})
-	a := get()
-	if a.Status.OS.Kernel == "" || a.Status.System.MemoryBytes == 0 || a.Status.Hostname == "" {
-		t.Errorf("facts missing from status: os=%+v system=%+v hostname=%q", a.Status.OS, a.Status.System, a.Status.Hostname)
+	daemon1 := web1.run()
+	web2.run()
+	for _, h := range []*host{web1, web2} {
+		eventually(t, 30*time.Second, "the agent to be Current (Ready) with its facts", func() bool {
+			a := get(h)
+			return kstatusOf(t, a) == status.CurrentStatus && a.Status.FactsHash != "" && len(a.Status.Storage) > 0
+		})
+		a := get(h)
+		if a.Status.OS.Kernel == "" || a.Status.System.MemoryBytes == 0 || a.Status.Hostname == "" {
+			t.Errorf("facts missing from status: os=%+v system=%+v hostname=%q", a.Status.OS, a.Status.System, a.Status.Hostname)
+		}
 	}
-	eventually(t, 20*time.Second, "an AgentStarted Event", func() bool { return slices.Contains(eventReasons(t, c, key), "AgentStarted") })
+	eventually(t, 20*time.Second, "an AgentStarted Event", func() bool { return slices.Contains(eventReasons(t, c, keys[web1]), "AgentStarted") })
 
-	// A second agent on the same config is refused.
-	out2, err := h.command("run").CombinedOutput()
-	if err == nil || !strings.Contains(string(out2), "already running") {
-		t.Errorf("a second agent on the same state dir: err=%v output=%s", err, out2)
+	// A second agent process on the same config is refused.
+	out, err := web1.command("run").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "already running") {
+		t.Errorf("a second agent on the same state dir: err=%v output=%s", err, out)
 	}
-	// status shows the last check-in.
-	st, err := h.command("status").CombinedOutput()
-	if err != nil || !strings.Contains(string(st), "last check-in:") {
+	if st, err := web1.command("status").CombinedOutput(); err != nil || !strings.Contains(string(st), "last check-in:") {
 		t.Errorf("redflag-agent status: %v\n%s", err, st)
 	}
 
-	// Power loss: the agent stops checking in; within three intervals
-	// (15s, plus the controller's reaction) it shows as silent.
-	daemon.kill()
+	// Power loss on web1: within three intervals (15s, plus the
+	// controller's reaction) it shows as silent, while web2 stays Ready.
+	daemon1.kill()
 	killedAt := time.Now()
-	eventually(t, 30*time.Second, "the agent to be shown silent", func() bool {
-		s, reason := agentReady(get())
+	eventually(t, 30*time.Second, "web1 to be shown silent", func() bool {
+		s, reason := agentReady(get(web1))
 		return s == metav1.ConditionUnknown && reason == "AgentSilent"
 	})
-	if took := time.Since(killedAt); took > 20*time.Second {
-		t.Errorf("silence showed after %s; want within three 5s intervals (plus a second)", took)
+	if took := time.Since(killedAt); took > 17*time.Second {
+		t.Errorf("silence showed after %s; want within three 5s intervals (plus 2s)", took)
+	}
+	if s := kstatusOf(t, get(web2)); s != status.CurrentStatus {
+		t.Errorf("web2 is %s while web1 is silent, want Current", s)
 	}
 
-	// It comes back.
-	h.run()
-	eventually(t, 30*time.Second, "the agent to be Ready again", func() bool {
-		s, _ := agentReady(get())
-		return s == metav1.ConditionTrue
-	})
+	// web1 comes back, under the same name.
+	web1.run()
+	eventually(t, 30*time.Second, "web1 to be Ready again", func() bool { return kstatusOf(t, get(web1)) == status.CurrentStatus })
 	var reasons []string
-	for _, e := range get().Status.History {
+	for _, e := range get(web1).Status.History {
 		reasons = append(reasons, e.Reason)
 	}
-	for _, want := range []string{"AgentRegistered", "AgentSilent", "AgentReturned"} {
+	for _, want := range []string{"AgentRegistered", "AgentStarted", "AgentSilent", "AgentReturned"} {
 		if !slices.Contains(reasons, want) {
 			t.Errorf("history %v lacks %s", reasons, want)
 		}
@@ -205,5 +253,3 @@ func eventReasons(t *testing.T, c *cluster, key client.ObjectKey) []string {
 	}
 	return out
 }
-
-func ptr[T any](v T) *T { return &v }
