@@ -56,5 +56,5 @@ build: ## Build bin/redflag-manager and bin/redflag-agent.
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/redflag-agent ./agent/cmd/redflag-agent
 
 .PHONY: run
-run: ## Run the manager against the cluster in your kubeconfig.
-	go run -ldflags '$(LDFLAGS)' . $(ARGS)
+run: build ## Run RedFlag here: a local control plane unless KUBECONFIG is set (ARGS=--with-agent adds a local agent).
+	go run ./hack/dev $(ARGS)
