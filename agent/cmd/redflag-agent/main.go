@@ -26,10 +26,14 @@ Usage:
                          enroll this host (safe to re-run: same host, same Agent)
   redflag-agent run      check in with the gateway and deliver reports until stopped
   redflag-agent status   show the enrolled identity and the daemon's last check-in
+  redflag-agent scan --once [--json] [--subsystem updates|storage|system|docker|all]
+                         scan this host now and print what was found; needs no
+                         server, enrollment or config, and runs beside the daemon
+                         (exit 1 only when every scanner present on the host failed)
   redflag-agent version  print the agent's version and platform
 
-Every command takes --config FILE (default /etc/redflag/agent.json, or
-$REDFLAG_CONFIG) and --state-dir DIR (default /var/lib/redflag, or
+register, run and status take --config FILE (default /etc/redflag/agent.json,
+or $REDFLAG_CONFIG) and --state-dir DIR (default /var/lib/redflag, or
 $REDFLAG_STATE_DIR). HTTPS_PROXY, NO_PROXY and ALL_PROXY are honoured.
 `
 
@@ -67,6 +71,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "scan":
+		// A local scan reads no config and takes no lock: it must work
+		// before enrollment and while the daemon runs.
+		return scanCommand(ctx, rest, stdout, stderr)
 	case "register", "run", "status":
 	default:
 		fmt.Fprintf(stderr, "redflag-agent: unknown command %q\n\n%s", cmd, usage)

@@ -1,0 +1,23 @@
+// Package scanrun runs the scanners of one subsystem the way the agent does
+// on its schedule, and shapes what they found into what an Agent's status
+// holds.
+//
+// Subsystem "updates" runs every package manager registered for this
+// platform (Config.Updates; UpdateScanners gives apt and dnf, or winget and
+// Windows Update on Windows); "docker" runs Config.Docker, the registration
+// point of the Docker image scanner. The scanners of a subsystem run
+// concurrently, each with its own timeout and circuit breaker, so one
+// broken or hung package manager never delays, blocks or fails the others.
+// A scanner reporting scan.ErrNotInstalled is absent from the host, not
+// failed. "storage" and "system" come from one facts collection.
+//
+// A Runner keeps its breaker state, and each manager's last good list, in
+// memory: a transient failure keeps that manager's last known updates in
+// the inventory instead of making them vanish and reappear, which would
+// cost a status write each way.
+//
+// Every Result carries a per-source Outcome, a SubsystemStatus rolled up
+// from them and, for updates, a merged v1alpha1.UpdateInventory with a
+// content hash that ignores ScannedAt, so the caller can skip resending an
+// unchanged result.
+package scanrun

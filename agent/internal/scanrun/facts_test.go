@@ -1,0 +1,110 @@
+package scanrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redflag-io/redflag/agent/internal/facts"
+	"github.com/redflag-io/redflag/api/v1alpha1"
+)
+
+func TestFactsSubsystems(t *testing.T) {
+	good := facts.Facts{
+		Hostname: "web-1",
+		OS:       v1alpha1.OSInfo{Family: "linux", Distribution: "debian", Kernel: "6.1.0"},
+		System:   v1alpha1.SystemFacts{CPUCores: 2, MemoryBytes: 4 << 30},
+		Storage:  []v1alpha1.MountStatus{{MountPoint: "/", SizeBytes: 100, UsedBytes: 40}},
+	}
+	noMounts := good
+	noMounts.Storage = nil
+	statfsErr := fmt.Errorf("storage: %w", errors.New("statfs /srv: permission denied"))
+	tests := []struct {
+		name          string
+		facts         facts.Facts
+		err           error
+		hang          bool
+		storage, sys  v1alpha1.RunResult
+		storageMsg    string
+		sysMsg        string
+		wantAllFailed bool
+	}{
+		{name: "clean", facts: good, storage: v1alpha1.RunSucceeded, sys: v1alpha1.RunSucceeded},
+		{name: "one mount unreadable", facts: good, err: errors.Join(statfsErr),
+			storage: v1alpha1.RunSucceeded, storageMsg: "partial: storage: statfs /srv", sys: v1alpha1.RunSucceeded},
+		{name: "hostname unreadable", facts: good, err: errors.Join(errors.New("hostname: no such file")),
+			storage: v1alpha1.RunSucceeded, sys: v1alpha1.RunSucceeded, sysMsg: "partial: hostname"},
+		{name: "no mount readable", facts: noMounts, err: errors.Join(errors.New("kernel release: gone"), statfsErr),
+			storage: v1alpha1.RunFailed, storageMsg: "statfs /srv", sys: v1alpha1.RunSucceeded, sysMsg: "partial: kernel release"},
+		{name: "nothing readable", facts: facts.Facts{}, err: errors.Join(errors.New("os-release: gone"), statfsErr),
+			storage: v1alpha1.RunFailed, sys: v1alpha1.RunFailed, storageMsg: "statfs", sysMsg: "os-release", wantAllFailed: true},
+		{name: "timeout", hang: true, storage: v1alpha1.RunTimedOut, sys: v1alpha1.RunTimedOut,
+			storageMsg: "no complete result within 30ms", sysMsg: "no complete result", wantAllFailed: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int32
+			r, _ := newTestRunner(t, Config{
+				FactsTimeout: 30 * time.Millisecond,
+				Facts: func(ctx context.Context) (facts.Facts, error) {
+					calls.Add(1)
+					if tt.hang {
+						<-ctx.Done()
+						return facts.Facts{}, fmt.Errorf("needs-restarting: %w", ctx.Err())
+					}
+					return tt.facts, tt.err
+				},
+			})
+			rep, err := r.Run(context.Background(), Storage, System)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if calls.Load() != 1 {
+				t.Errorf("facts collected %d times for two subsystems", calls.Load())
+			}
+			st, sys := rep.Results[0], rep.Results[1]
+			for _, c := range []struct {
+				res  Result
+				want v1alpha1.RunResult
+				msg  string
+			}{{st, tt.storage, tt.storageMsg}, {sys, tt.sys, tt.sysMsg}} {
+				o := c.res.Outcomes[0]
+				if o.Name != SourceFacts || o.Result != c.want || c.res.Status.Result != c.want {
+					t.Errorf("%s: %s / status %s, want %s (%q)", c.res.Subsystem, o.Result, c.res.Status.Result, c.want, o.Message)
+				}
+				if (c.msg == "") != (o.Message == "") || !strings.Contains(o.Message, c.msg) {
+					t.Errorf("%s: message %q, want %q", c.res.Subsystem, o.Message, c.msg)
+				}
+				if c.res.Hash == "" {
+					t.Errorf("%s: no hash", c.res.Subsystem)
+				}
+			}
+			if len(st.Storage) != len(tt.facts.Storage) || sys.OS == nil || *sys.OS != tt.facts.OS || sys.Hostname != tt.facts.Hostname {
+				t.Errorf("payload: storage %v, os %v, host %q", st.Storage, sys.OS, sys.Hostname)
+			}
+			if rep.AllFailed() != tt.wantAllFailed {
+				t.Errorf("AllFailed = %v", rep.AllFailed())
+			}
+		})
+	}
+}
+
+// TestStorageHashIgnoresSmallGrowth: the storage hash moves when a disk
+// fills by a percent, not when a log file grows.
+func TestStorageHashIgnoresSmallGrowth(t *testing.T) {
+	hash := func(used int64) string {
+		f := facts.Facts{Storage: []v1alpha1.MountStatus{{MountPoint: "/", SizeBytes: 100 << 30, UsedBytes: used}}}
+		r, _ := newTestRunner(t, Config{Facts: func(context.Context) (facts.Facts, error) { return f, nil }})
+		return runOne(t, r, Storage).Hash
+	}
+	if hash(40<<30) != hash(40<<30+1<<20) {
+		t.Error("a MiB more changed the storage hash")
+	}
+	if hash(40<<30) == hash(42<<30) {
+		t.Error("two percent more left the storage hash unchanged")
+	}
+}

@@ -1,0 +1,16 @@
+//go:build !windows
+
+package scanrun
+
+import (
+	"github.com/redflag-io/redflag/agent/internal/scan"
+	"github.com/redflag-io/redflag/agent/internal/scan/apt"
+	"github.com/redflag-io/redflag/agent/internal/scan/dnf"
+)
+
+// UpdateScanners returns the package managers of subsystem "updates" on
+// this platform. Both are listed everywhere: the one the host lacks
+// reports scan.ErrNotInstalled and is shown as absent.
+func UpdateScanners() []scan.Scanner {
+	return []scan.Scanner{apt.Runner{}, dnf.Runner{}}
+}
