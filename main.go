@@ -31,6 +31,7 @@ type options struct {
 	leaderElectionNS string
 	leaderElectionID string
 	showVersion      bool
+	pprofAddr        string
 	runControllers   bool
 	runGateway       bool
 	gateway          gateway.Options
@@ -59,6 +60,7 @@ func run() error {
 	flag.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader-election Lease (defaults to --namespace).")
 	flag.StringVar(&o.leaderElectionID, "leader-election-id", "redflag-manager.redflag.io", "Name of the leader-election Lease.")
 	flag.BoolVar(&o.showVersion, "version", false, "Print the version and exit.")
+	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address for Go's pprof endpoints (off when empty), for profiling.")
 	flag.BoolVar(&o.runControllers, "controllers", true, "Run the controllers (leader-elected). Turn off to run a gateway-only replica.")
 	flag.BoolVar(&o.runGateway, "gateway", true, "Run the HTTPS gateway that hosts talk to (on every replica).")
 	flag.StringVar(&o.gateway.BindAddress, "gateway-bind-address", ":9443", "Address the gateway's HTTPS server binds to.")

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,16 +26,29 @@ func TestRateLimitsAnswer429WithRetryAfter(t *testing.T) {
 	ns := newNamespace(t)
 	_, token := newToken(t, ns, redflagv1.RegistrationTokenSpec{}, time.Hour)
 
-	// Enrollment: the third attempt from one address within the burst is
-	// refused, whatever the token, so secrets cannot be guessed at speed.
-	h := newHost(t, "limited")
-	var last error
-	for range 3 {
-		_, last = strictHost.Register(ctx, h.registerRequest(token))
+	// Enrollment: good registrations are not limited (a fleet behind one
+	// NAT enrolls at speed)...
+	for i := range 4 {
+		good := newHost(t, "good")
+		good.hostname = "good-" + string(rune('a'+i))
+		if _, err := strictHost.Register(ctx, good.registerRequest(token)); err != nil {
+			t.Fatalf("good registration %d: %v", i, err)
+		}
 	}
+	// ...but after the burst of failed ones, the address is refused, even
+	// with a good token, so secrets cannot be guessed at speed.
+	h := newHost(t, "limited")
+	wrong := token[:7] + strings.Repeat("0", 32)
+	for range 2 {
+		_, err := strictHost.Register(ctx, h.registerRequest(wrong))
+		if e := refusal(t, err); e.Code != protocol.CodeInvalidToken {
+			t.Fatalf("wrong secret: %v", e)
+		}
+	}
+	_, last := strictHost.Register(ctx, h.registerRequest(token))
 	e := refusal(t, last)
 	if e.Status != http.StatusTooManyRequests || e.Code != protocol.CodeRateLimited || e.RetryAfter < time.Second {
-		t.Errorf("third registration: %d %s retry-after %s; want 429 RateLimited with Retry-After", e.Status, e.Code, e.RetryAfter)
+		t.Errorf("registration after two failures: %d %s retry-after %s; want 429 RateLimited with Retry-After", e.Status, e.Code, e.RetryAfter)
 	}
 
 	// Per agent: a flood from one agent is cut off after its burst.

@@ -56,6 +56,27 @@ func (l *limiterSet) allow(key string, now time.Time) (bool, time.Duration) {
 	return false, wait
 }
 
+// blocked reports whether key's bucket is empty, without taking a token, and
+// how long until one is back. Paired with take, it limits only the requests
+// that turn out badly (failed enrollments), not the good ones.
+func (l *limiterSet) blocked(key string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		return false, 0
+	}
+	if tokens := b.lim.TokensAt(now); tokens < 1 {
+		return true, time.Duration((1 - tokens) / float64(l.limit) * float64(time.Second))
+	}
+	return false, 0
+}
+
+// take spends one token of key's bucket, even into debt.
+func (l *limiterSet) take(key string, now time.Time) {
+	l.allow(key, now)
+}
+
 // retryAfterSeconds rounds a wait up to whole seconds, at least one.
 func retryAfterSeconds(d time.Duration) int {
 	return max(1, int(math.Ceil(d.Seconds())))

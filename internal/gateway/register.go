@@ -47,8 +47,12 @@ var invalidToken = refuse(http.StatusUnauthorized, protocol.CodeInvalidToken, "r
 
 func (g *Gateway) handleRegister(w http.ResponseWriter, r *http.Request) {
 	now := g.clock.Now()
-	if ok, wait := g.registerLimits.allow(clientIP(r), now); !ok {
-		failRetry(w, http.StatusTooManyRequests, protocol.CodeRateLimited, retryAfterSeconds(wait), "too many registration attempts from this address")
+	// Failed enrollments (a wrong or dead token) spend this address's
+	// budget; good ones do not, so a fleet behind one NAT can enroll at
+	// speed while guessing token secrets cannot.
+	ip := clientIP(r)
+	if blocked, wait := g.registerLimits.blocked(ip, now); blocked {
+		failRetry(w, http.StatusTooManyRequests, protocol.CodeRateLimited, retryAfterSeconds(wait), "too many failed registration attempts from this address")
 		return
 	}
 	body, ok := readBody(w, r, protocol.MaxRegisterBody)
@@ -60,11 +64,13 @@ func (g *Gateway) handleRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := validateRegister(&req); err != nil {
+		g.registerLimits.take(ip, now)
 		fail(w, http.StatusBadRequest, protocol.CodeBadRequest, "%v", err)
 		return
 	}
 	agent, err := g.register(r.Context(), &req, now)
 	if err != nil {
+		g.registerLimits.take(ip, now)
 		var refusal *errRegistration
 		switch {
 		case errors.As(err, &refusal):
@@ -108,8 +114,10 @@ func (g *Gateway) register(ctx context.Context, req *protocol.RegisterRequest, n
 	if !ok {
 		return nil, invalidToken
 	}
+	// The cached copy is enough to check the secret and expiry; the seat
+	// is taken on a fresh read (takeSeat), which checks again.
 	var tok redflagv1.RegistrationToken
-	if err := g.reader.Get(ctx, ref, &tok); err != nil {
+	if err := g.client.Get(ctx, ref, &tok); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, invalidToken
 		}
@@ -178,6 +186,11 @@ func usable(tok *redflagv1.RegistrationToken, now time.Time) error {
 // registrations racing for the last seat cannot both win, because the second
 // update carries a stale resourceVersion and re-reads.
 func (g *Gateway) takeSeat(ctx context.Context, ns, tokenName, agent string, now time.Time) error {
+	// One seat at a time per token in this replica: concurrent enrollments
+	// would otherwise mostly conflict and retry. Other replicas still race,
+	// and the optimistic update settles that.
+	unlock := g.seatLocks.lock(ns + "/" + tokenName)
+	defer unlock()
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		var tok redflagv1.RegistrationToken
 		if err := g.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: tokenName}, &tok); err != nil {

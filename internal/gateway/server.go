@@ -53,6 +53,7 @@ type Gateway struct {
 	ipLimits       *limiterSet
 	agentLimits    *limiterSet
 	registerLimits *limiterSet
+	seatLocks      keyedMutex
 
 	signingKey    ed25519.PrivateKey
 	workPublicKey string
