@@ -1,0 +1,78 @@
+package loadtest
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/hostclient"
+	"github.com/redflag-io/redflag/internal/protocol"
+)
+
+// simAgent is one simulated host.
+type simAgent struct {
+	hostname  string
+	machineID string
+	key       ed25519.PrivateKey
+	pub       string
+	client    *hostclient.Client
+	id        hostclient.Identity
+}
+
+// newFleet makes n agents spread over the given number of source addresses
+// (127.0.x.y), each address with its own HTTP client and connections, as
+// hosts behind different addresses would be.
+func newFleet(n, sources int, gatewayURL string, caPEM []byte) ([]*simAgent, error) {
+	clients := make([]*hostclient.Client, sources)
+	for i := range clients {
+		c, err := hostclient.New(gatewayURL, caPEM)
+		if err != nil {
+			return nil, err
+		}
+		src := &net.TCPAddr{IP: net.IPv4(127, 0, byte(1+i/250), byte(2+i%250))}
+		tr := c.HTTP.Transport.(*http.Transport)
+		tr.DialContext = (&net.Dialer{LocalAddr: src, Timeout: 10 * time.Second}).DialContext
+		tr.MaxIdleConnsPerHost = 64
+		tr.MaxConnsPerHost = 64
+		clients[i] = c
+	}
+	fleet := make([]*simAgent, n)
+	for i := range fleet {
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("generating agent key: %w", err)
+		}
+		mid := make([]byte, 16)
+		_, _ = rand.Read(mid)
+		fleet[i] = &simAgent{
+			hostname: fmt.Sprintf("load-%05d", i), machineID: hex.EncodeToString(mid), key: priv,
+			pub: base64.StdEncoding.EncodeToString(pub), client: clients[i%sources],
+		}
+	}
+	return fleet, nil
+}
+
+func (a *simAgent) register(ctx context.Context, token string) error {
+	resp, err := a.client.Register(ctx, protocol.RegisterRequest{
+		Token: token, MachineID: a.machineID, Hostname: a.hostname, AgentVersion: "v0.1.0", PublicKey: a.pub,
+		OS: redflagv1.OSInfo{Family: "linux", Distribution: "debian", Version: "12", Arch: "amd64", Kernel: "6.1.0-28-amd64"},
+	})
+	if err != nil {
+		return err
+	}
+	a.id = hostclient.Identity{Agent: resp.Namespace + "/" + resp.AgentName, MachineID: a.machineID, Key: a.key}
+	return nil
+}
+
+// checkIn is one steady-state check-in: nothing new to say.
+func (a *simAgent) checkIn(ctx context.Context) error {
+	_, err := a.client.CheckIn(ctx, a.id, protocol.CheckInRequest{AgentVersion: "v0.1.0", FactsHash: "steady"})
+	return err
+}

@@ -1,0 +1,373 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/hostclient"
+	"github.com/redflag-io/redflag/internal/testenv"
+)
+
+// Options size a run.
+type Options struct {
+	Agents              int
+	Concurrency         int
+	Duration            time.Duration
+	ManagerBin          string
+	Sources             int
+	RegisterConcurrency int
+	// GatewayPort; zero picks a free one.
+	GatewayPort int
+	// Rate, when positive, paces check-ins at this many per second (open
+	// loop) instead of as fast as Concurrency allows. Latency is then
+	// measured from each check-in's scheduled time, so a stall counts for
+	// every check-in it delayed.
+	Rate float64
+}
+
+// Report is what a run measured.
+type Report struct {
+	Agents            int
+	RegisterSeconds   float64
+	RegistrationsPerS float64
+	CheckIns          int64
+	Errors            int64
+	FirstError        string
+	CheckInsPerS      float64
+	P50, P90, P99     time.Duration
+	Max               time.Duration
+	// SteadyRequests are the API-server requests made during the
+	// check-in phase, by "VERB resource".
+	SteadyRequests   map[string]float64
+	WritesPerCheckIn float64
+	// CPU seconds per check-in of the manager, the API server and etcd.
+	ManagerCPUPerCheckIn   time.Duration
+	APIServerCPUPerCheckIn time.Duration
+	EtcdCPUPerCheckIn      time.Duration
+	ManagerRSSMiB          float64
+}
+
+// Run starts a control plane and the manager, enrolls the fleet and drives it.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	env, err := testenv.Start()
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = env.Stop() }()
+	dir, err := os.MkdirTemp("", "redflag-load-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+
+	mgr, gatewayURL, err := startManager(ctx, env, o, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer mgr.stop()
+	caPEM, token, err := tokenAndCA(ctx, env, mgr)
+	if err != nil {
+		return nil, err
+	}
+	fleet, err := newFleet(o.Agents, o.Sources, gatewayURL, caPEM)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Agents: o.Agents}
+	if err := register(ctx, fleet, token, o.RegisterConcurrency, rep); err != nil {
+		return nil, err
+	}
+	// Let registration's trailing writes (status, events) settle so the
+	// steady phase counts only what check-ins cause.
+	time.Sleep(2 * time.Second)
+
+	apiURL, _ := url.Parse(env.Config.Host)
+	apiPID := findPID("kube-apiserver", "--secure-port="+apiURL.Port())
+	etcdPID := 0
+	if apiPID != 0 {
+		etcdPID = findEtcd(apiPID)
+	}
+	before, err := scrapeRequests(ctx, env.Config)
+	if err != nil {
+		return nil, err
+	}
+	mgrCPU, apiCPU, etcdCPU := cpuSeconds(mgr.pid()), cpuSeconds(apiPID), cpuSeconds(etcdPID)
+	steady(ctx, fleet, o, rep)
+	after, err := scrapeRequests(ctx, env.Config)
+	if err != nil {
+		return nil, err
+	}
+	rep.SteadyRequests = after.minus(before)
+	if rep.CheckIns > 0 {
+		n := float64(rep.CheckIns)
+		rep.WritesPerCheckIn = requestCounts(rep.SteadyRequests).writes() / n
+		per := func(d float64) time.Duration { return time.Duration(d / n * float64(time.Second)) }
+		rep.ManagerCPUPerCheckIn = per(cpuSeconds(mgr.pid()) - mgrCPU)
+		if apiPID != 0 {
+			rep.APIServerCPUPerCheckIn = per(cpuSeconds(apiPID) - apiCPU)
+		}
+		if etcdPID != 0 {
+			rep.EtcdCPUPerCheckIn = per(cpuSeconds(etcdPID) - etcdCPU)
+		}
+	}
+	rep.ManagerRSSMiB = rssMiB(mgr.pid())
+	return rep, nil
+}
+
+// findEtcd finds the etcd serving the API server, by its client URL.
+func findEtcd(apiPID int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", apiPID))
+	if err != nil {
+		return 0
+	}
+	for _, arg := range strings.Split(string(data), "\x00") {
+		if v, ok := strings.CutPrefix(arg, "--etcd-servers="); ok {
+			return findPID("etcd", "--listen-client-urls="+v)
+		}
+	}
+	return 0
+}
+
+func register(ctx context.Context, fleet []*simAgent, token string, par int, rep *Report) error {
+	start := time.Now()
+	work := make(chan *simAgent)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for range max(par, 1) {
+		wg.Go(func() {
+			for a := range work {
+				err := a.register(ctx, token)
+				for attempt := 0; err != nil && attempt < 20 && isTemporary(err); attempt++ {
+					time.Sleep(retryDelay(err))
+					err = a.register(ctx, token)
+				}
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("registering %s: %w", a.hostname, err)
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, a := range fleet {
+		work <- a
+	}
+	close(work)
+	wg.Wait()
+	rep.RegisterSeconds = time.Since(start).Seconds()
+	rep.RegistrationsPerS = float64(len(fleet)) / rep.RegisterSeconds
+	return firstErr
+}
+
+func isTemporary(err error) bool {
+	var e *hostclient.Error
+	return errors.As(err, &e) && e.Temporary()
+}
+
+func retryDelay(err error) time.Duration {
+	var e *hostclient.Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		return e.RetryAfter
+	}
+	return 100 * time.Millisecond
+}
+
+// steady runs a closed loop of check-ins over the fleet.
+func steady(ctx context.Context, fleet []*simAgent, o Options, rep *Report) {
+	ctx, cancel := context.WithTimeout(ctx, o.Duration)
+	defer cancel()
+	var next, count, errs atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	var firstErr string
+	start := time.Now()
+	tickets := pace(ctx, o.Rate)
+	var wg sync.WaitGroup
+	for range max(o.Concurrency, 1) {
+		wg.Go(func() {
+			local := make([]time.Duration, 0, 4096)
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				if tickets != nil {
+					var ok bool
+					if t0, ok = <-tickets; !ok {
+						break
+					}
+				}
+				a := fleet[int(next.Add(1))%len(fleet)]
+				err := a.checkIn(ctx)
+				if ctx.Err() != nil {
+					break
+				}
+				if err != nil {
+					errs.Add(1)
+					mu.Lock()
+					if firstErr == "" {
+						firstErr = err.Error()
+					}
+					mu.Unlock()
+					continue
+				}
+				local = append(local, time.Since(t0))
+				count.Add(1)
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	rep.CheckIns, rep.Errors, rep.FirstError = count.Load(), errs.Load(), firstErr
+	rep.CheckInsPerS = float64(rep.CheckIns) / elapsed
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+	}
+	rep.P50, rep.P90, rep.P99 = pct(0.50), pct(0.90), pct(0.99)
+	if len(lat) > 0 {
+		rep.Max = lat[len(lat)-1]
+	}
+}
+
+// pace sends the scheduled time of each check-in at rate per second until
+// ctx ends; nil when rate is zero (closed loop).
+func pace(ctx context.Context, rate float64) <-chan time.Time {
+	if rate <= 0 {
+		return nil
+	}
+	ch := make(chan time.Time, 1<<16)
+	go func() {
+		defer close(ch)
+		start := time.Now()
+		interval := time.Duration(float64(time.Second) / rate)
+		for i := 0; ; i++ {
+			at := start.Add(time.Duration(i) * interval)
+			if d := time.Until(at); d > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(d):
+				}
+			}
+			select {
+			case ch <- at:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch
+}
+
+// managerProc is the manager binary under test.
+type managerProc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	out  *os.File
+}
+
+func (m *managerProc) pid() int { return m.cmd.Process.Pid }
+
+func (m *managerProc) stop() {
+	_ = m.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-m.done:
+	case <-time.After(15 * time.Second):
+		_ = m.cmd.Process.Kill()
+		<-m.done
+	}
+	_ = m.out.Close()
+}
+
+func startManager(ctx context.Context, env *testenv.Env, o Options, dir string) (*managerProc, string, error) {
+	kubeconfig, err := env.AddAdmin()
+	if err != nil {
+		return nil, "", err
+	}
+	kc := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kc, kubeconfig, 0o600); err != nil {
+		return nil, "", err
+	}
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "redflag-system"}}); err != nil {
+		return nil, "", err
+	}
+	port := o.GatewayPort
+	if port == 0 {
+		if port, err = freePort(); err != nil {
+			return nil, "", err
+		}
+	}
+	log, err := os.Create(filepath.Join(dir, "manager.log"))
+	if err != nil {
+		return nil, "", err
+	}
+	cmd := exec.Command(o.ManagerBin, "--kubeconfig", kc, "--namespace", "redflag-system",
+		"--gateway-bind-address", "127.0.0.1:"+strconv.Itoa(port),
+		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return nil, "", fmt.Errorf("starting %s (make build): %w", o.ManagerBin, err)
+	}
+	m := &managerProc{cmd: cmd, done: make(chan struct{}), out: log}
+	go func() { _ = cmd.Wait(); close(m.done) }()
+	return m, "https://127.0.0.1:" + strconv.Itoa(port), nil
+}
+
+// tokenAndCA creates a token for the fleet and returns it with the CA.
+func tokenAndCA(ctx context.Context, env *testenv.Env, m *managerProc) ([]byte, string, error) {
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "load"}}); err != nil {
+		return nil, "", err
+	}
+	tok := &redflagv1.RegistrationToken{ObjectMeta: metav1.ObjectMeta{Namespace: "load", Name: "fleet"}}
+	if err := env.Client.Create(ctx, tok); err != nil {
+		return nil, "", err
+	}
+	var secret corev1.Secret
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		select {
+		case <-m.done:
+			return nil, "", errors.New("the manager exited during start-up")
+		default:
+		}
+		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(tok), tok)
+		errTLS := env.Client.Get(ctx, client.ObjectKey{Namespace: "redflag-system", Name: "redflag-gateway-tls"}, &secret)
+		if tok.Status.Phase == redflagv1.TokenActive && errTLS == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, "", errors.New("the token or gateway certificate did not appear within 2 minutes")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var tokSecret corev1.Secret
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "load", Name: tok.Status.SecretName}, &tokSecret); err != nil {
+		return nil, "", err
+	}
+	// Wait until the gateway listens.
+	time.Sleep(time.Second)
+	return secret.Data["ca.crt"], string(tokSecret.Data["token"]), nil
+}
