@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -169,9 +170,18 @@ func TestTwoHostsEnrollCheckInAndOneFallsSilent(t *testing.T) {
 		if a.Labels["tier"] != "web" || a.Labels[redflagv1.LabelOS] == "" {
 			t.Errorf("agent %s labels %v: want the token's labels plus OS", a.Name, a.Labels)
 		}
-		// Check in every 5s, so silence shows within 15s.
-		a.Spec.CheckInInterval = &metav1.Duration{Duration: 5 * time.Second}
-		if err := c.env.Client.Update(ctx, &a); err != nil {
+		// Check in every 5s, so silence shows within 15s. The controller
+		// may be writing the Agent too: retry on conflict, as kubectl edit
+		// users do.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			var fresh redflagv1.Agent
+			if err := c.env.Client.Get(ctx, client.ObjectKeyFromObject(&a), &fresh); err != nil {
+				return err
+			}
+			fresh.Spec.CheckInInterval = &metav1.Duration{Duration: 5 * time.Second}
+			return c.env.Client.Update(ctx, &fresh)
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 		for _, h := range []*host{web1, web2} {

@@ -51,12 +51,8 @@ func TestCheckInReturnsSignedDesiredState(t *testing.T) {
 	}
 
 	// Heartbeat mode: spec.heartbeat.until ahead means 5s check-ins.
-	agent := getAgent(t, h.id.Agent)
 	until := metav1.NewTime(time.Now().Add(time.Minute).Truncate(time.Second))
-	agent.Spec.Heartbeat = &redflagv1.HeartbeatSpec{Until: until}
-	if err := env.Client.Update(context.Background(), agent); err != nil {
-		t.Fatal(err)
-	}
+	updateAgent(t, h.id.Agent, func(a *redflagv1.Agent) { a.Spec.Heartbeat = &redflagv1.HeartbeatSpec{Until: until} })
 	eventually(t, "gateway sees heartbeat mode", func() bool { return gw.agents.get(h.id.Agent).heartbeatUntil.Equal(until.Time) })
 	sd, err = host.CheckIn(context.Background(), h.id, protocol.CheckInRequest{AgentVersion: "v0.1.0"})
 	if err != nil {
@@ -224,11 +220,8 @@ func TestForgedRequestsAreRefused(t *testing.T) {
 	}
 
 	// A revoked agent is refused.
+	updateAgent(t, h.id.Agent, func(a *redflagv1.Agent) { a.Spec.Revoked = true })
 	a := getAgent(t, h.id.Agent)
-	a.Spec.Revoked = true
-	if err := env.Client.Update(ctx, a); err != nil {
-		t.Fatal(err)
-	}
 	eventually(t, "gateway sees the revocation", func() bool { return gw.agents.get(h.id.Agent).revoked })
 	_, err = host.CheckIn(ctx, h.id, protocol.CheckInRequest{})
 	if e := refusal(t, err); e.Status != http.StatusForbidden || e.Code != protocol.CodeAgentRevoked {

@@ -17,6 +17,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
@@ -136,6 +137,20 @@ func getAgent(t *testing.T, key string) *redflagv1.Agent {
 		t.Fatal(err)
 	}
 	return &a
+}
+
+// updateAgent changes an Agent as a user would, retrying on conflict: the
+// gateway may be writing its status at the same moment.
+func updateAgent(t *testing.T, key string, change func(*redflagv1.Agent)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		a := getAgent(t, key)
+		change(a)
+		return env.Client.Update(context.Background(), a)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // warningEvents lists the reasons of Warning Events recorded on an object.
