@@ -29,6 +29,7 @@ type options struct {
 	sources     int
 	registerPar int
 	rate        float64
+	pprof       string
 }
 
 func main() {
@@ -40,6 +41,7 @@ func main() {
 	flag.IntVar(&o.sources, "sources", 64, "Distinct source addresses (127.0.x.y) the agents use.")
 	flag.IntVar(&o.registerPar, "register-concurrency", 16, "Registrations in flight at once.")
 	flag.Float64Var(&o.rate, "rate", 0, "Check-ins per second to pace at (open loop); 0 runs as fast as --concurrency allows.")
+	flag.StringVar(&o.pprof, "manager-pprof", "", "Start the manager with --pprof-bind-address at this address, to profile it during the run.")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -50,8 +52,13 @@ func main() {
 }
 
 func run(ctx context.Context, o options, w io.Writer) error {
+	var extra []string
+	if o.pprof != "" {
+		extra = []string{"--pprof-bind-address", o.pprof}
+	}
 	rep, err := loadtest.Run(ctx, loadtest.Options{
-		Agents: o.agents, Concurrency: o.concurrency, Duration: o.duration, ManagerBin: o.managerBin,
+		ManagerArgs: extra,
+		Agents:      o.agents, Concurrency: o.concurrency, Duration: o.duration, ManagerBin: o.managerBin,
 		Sources: o.sources, RegisterConcurrency: o.registerPar, Rate: o.rate,
 	})
 	if err != nil {

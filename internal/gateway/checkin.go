@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -31,16 +33,35 @@ func (g *Gateway) handleCheckIn(w http.ResponseWriter, r *http.Request) {
 	interval := g.intervalOf(rec)
 	g.live.seen(rec, truncate(req.AgentVersion, 64), interval, now)
 
+	sendFacts := req.FactsHash == "" || req.FactsHash != rec.factsHash
+	heartbeat := rec.heartbeatUntil.After(now)
+	answer, cached := g.docs.get(rec, sendFacts, heartbeat, now)
+	if !cached {
+		var err error
+		if answer, err = g.answer(rec, interval, sendFacts, heartbeat, now); err != nil {
+			g.log.Error(err, "signing work document", "agent", rec.key)
+			fail(w, http.StatusInternalServerError, protocol.CodeInternal, "could not sign the work document")
+			return
+		}
+		g.docs.put(rec, sendFacts, heartbeat, now, interval, answer)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(answer)
+}
+
+// answer builds, signs and encodes the check-in answer.
+func (g *Gateway) answer(rec *agentRecord, interval time.Duration, sendFacts, heartbeat bool, now time.Time) ([]byte, error) {
 	next := interval
 	doc := protocol.WorkDocument{
 		Agent: rec.key, MachineID: rec.machineID,
 		IssuedAt:          now.UTC(),
 		CheckInInterval:   protocol.Duration{Duration: interval},
 		HeartbeatInterval: protocol.Duration{Duration: g.opts.HeartbeatInterval},
-		SendFacts:         req.FactsHash == "" || req.FactsHash != rec.factsHash,
+		SendFacts:         sendFacts,
 		Paused:            rec.paused,
 	}
-	if rec.heartbeatUntil.After(now) {
+	if heartbeat {
 		until := rec.heartbeatUntil.UTC()
 		doc.HeartbeatUntil = &until
 		next = g.opts.HeartbeatInterval
@@ -49,11 +70,13 @@ func (g *Gateway) handleCheckIn(w http.ResponseWriter, r *http.Request) {
 	doc.ExpiresAt = now.Add(documentLifetime * max(next, interval)).UTC()
 	signed, err := protocol.SignDocument(doc, g.signingKey)
 	if err != nil {
-		g.log.Error(err, "signing work document", "agent", rec.key)
-		fail(w, http.StatusInternalServerError, protocol.CodeInternal, "could not sign the work document")
-		return
+		return nil, err
 	}
-	reply(w, protocol.CheckInResponse{Work: signed})
+	body, err := json.Marshal(protocol.CheckInResponse{Work: signed})
+	if err != nil {
+		return nil, fmt.Errorf("encoding check-in answer: %w", err)
+	}
+	return append(body, '\n'), nil
 }
 
 // intervalOf is the agent's normal check-in interval.

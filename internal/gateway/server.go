@@ -15,6 +15,7 @@ import (
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -54,6 +55,7 @@ type Gateway struct {
 	agentLimits    *limiterSet
 	registerLimits *limiterSet
 	seatLocks      keyedMutex
+	docs           docCache
 
 	signingKey    ed25519.PrivateKey
 	workPublicKey string
@@ -176,6 +178,16 @@ func (g *Gateway) watch(ctx context.Context) error {
 		return fmt.Errorf("watching Agents: %w", err)
 	}
 	if _, err := ai.AddEventHandler(g.agents.handler()); err != nil {
+		return fmt.Errorf("watching Agents: %w", err)
+	}
+	if _, err := ai.AddEventHandler(toolscache.ResourceEventHandlerFuncs{DeleteFunc: func(obj any) {
+		if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+			obj = d.Obj
+		}
+		if a, ok := obj.(*redflagv1.Agent); ok {
+			g.docs.forget(a.Namespace + "/" + a.Name)
+		}
+	}}); err != nil {
 		return fmt.Errorf("watching Agents: %w", err)
 	}
 	ti, err := g.cache.GetInformer(ctx, &redflagv1.RegistrationToken{})

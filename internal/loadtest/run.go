@@ -39,6 +39,8 @@ type Options struct {
 	// measured from each check-in's scheduled time, so a stall counts for
 	// every check-in it delayed.
 	Rate float64
+	// ManagerArgs are extra flags for the manager (--pprof-bind-address).
+	ManagerArgs []string
 }
 
 // Report is what a run measured.
@@ -324,9 +326,10 @@ func startManager(ctx context.Context, env *testenv.Env, o Options, dir string) 
 	if err != nil {
 		return nil, "", err
 	}
-	cmd := exec.Command(o.ManagerBin, "--kubeconfig", kc, "--namespace", "redflag-system",
-		"--gateway-bind-address", "127.0.0.1:"+strconv.Itoa(port),
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+	args := append([]string{"--kubeconfig", kc, "--namespace", "redflag-system",
+		"--gateway-bind-address", "127.0.0.1:" + strconv.Itoa(port),
+		"--metrics-bind-address", "0", "--health-probe-bind-address", "0"}, o.ManagerArgs...)
+	cmd := exec.Command(o.ManagerBin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return nil, "", fmt.Errorf("starting %s (make build): %w", o.ManagerBin, err)
