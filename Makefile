@@ -40,8 +40,12 @@ vet: ## Run go vet, for Linux and for the agent's Windows build.
 envtest: ## Build (once) kube-apiserver and etcd for tests; prints their directory.
 	@hack/envtest.sh
 
+.PHONY: test-deps
+test-deps: ## Install (once) the Debian packages the tests use: docker.io and busybox-static.
+	hack/docker-test-deps.sh
+
 .PHONY: test
-test: vet verify ## Run every test: unit, integration (real API server) and end-to-end.
+test: vet verify test-deps ## Run every test: unit, integration (real API server) and end-to-end.
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -count=1 ./...
 
 .PHONY: verify
