@@ -16,6 +16,10 @@ const RegistrationTokenEventSource = "redflag.io/registrationtoken-controller"
 // AgentEventSource is the reportingController of the Agent controller's Events.
 const AgentEventSource = "redflag.io/agent-controller"
 
+// ScanScheduleEventSource is the reportingController of the ScanSchedule
+// controller's Events.
+const ScanScheduleEventSource = "redflag.io/scanschedule-controller"
+
 // SetupAll registers every RedFlag reconciler with the manager.
 func SetupAll(mgr ctrl.Manager) error {
 	c := mgr.GetClient()
@@ -34,8 +38,12 @@ func SetupAll(mgr ctrl.Manager) error {
 			Recorder: events.NewRecorder(mgr.GetEventRecorder(AgentEventSource), clk),
 			Clock:    clk,
 		},
-		"ScanSchedule": &ScanScheduleReconciler{Client: c},
-		"AgentUpdate":  &AgentUpdateReconciler{Client: c},
+		"ScanSchedule": &ScanScheduleReconciler{
+			Client:   c,
+			Recorder: events.NewRecorder(mgr.GetEventRecorder(ScanScheduleEventSource), clk),
+			Clock:    clk,
+		},
+		"AgentUpdate": &AgentUpdateReconciler{Client: c},
 	}
 	for kind, r := range reconcilers {
 		if err := r.SetupWithManager(mgr); err != nil {
