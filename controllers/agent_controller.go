@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -59,6 +60,10 @@ func (r *AgentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		base := agent.DeepCopy()
 		controllerutil.AddFinalizer(&agent, AgentFinalizer)
 		if err := r.Patch(ctx, &agent, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+			if apierrors.IsConflict(err) {
+				// The gateway wrote the Agent meanwhile; look again.
+				return ctrl.Result{Requeue: true}, nil
+			}
 			return ctrl.Result{}, fmt.Errorf("adding finalizer to %s: %w", req.NamespacedName, err)
 		}
 	}
@@ -95,6 +100,7 @@ func (r *AgentReconciler) evaluate(agent *redflagv1.Agent, now time.Time) (time.
 		st.History = history.Append(st.History, e)
 		pending = append(pending, e)
 	}
+	setDataConditions(st, gen)
 	if prev == nil {
 		announce(events.AgentRegistered, fmt.Sprintf("host %s enrolled (machine ID %s)", st.Hostname, agent.Spec.MachineID))
 	}
@@ -128,6 +134,26 @@ func (r *AgentReconciler) evaluate(agent *redflagv1.Agent, now time.Time) (time.
 	// Look again the moment it would fall silent; a new lastSeen from the
 	// gateway triggers a reconcile sooner anyway.
 	return silentAfter - age + time.Second, pending
+}
+
+// setDataConditions sets UpdatesAvailable and RebootRequired from what the
+// host reported; they say nothing about health, so kstatus ignores them.
+func setDataConditions(st *redflagv1.AgentStatus, gen int64) {
+	if st.Updates.ScannedAt != nil {
+		status, reason := metav1.ConditionFalse, "UpToDate"
+		if st.Updates.Total > 0 {
+			status, reason = metav1.ConditionTrue, "UpdatesPending"
+		}
+		conditions.Set(&st.Conditions, gen, metav1.Condition{Type: redflagv1.ConditionUpdatesAvailable, Status: status, Reason: reason,
+			Message: fmt.Sprintf("%d pending updates, %d security", st.Updates.Total, st.Updates.Security)})
+	}
+	if st.System.RebootRequired {
+		conditions.Set(&st.Conditions, gen, metav1.Condition{Type: redflagv1.ConditionRebootRequired, Status: metav1.ConditionTrue,
+			Reason: "SystemSaysSo", Message: st.System.RebootReason})
+	} else if meta.FindStatusCondition(st.Conditions, redflagv1.ConditionRebootRequired) != nil {
+		conditions.Set(&st.Conditions, gen, metav1.Condition{Type: redflagv1.ConditionRebootRequired, Status: metav1.ConditionFalse,
+			Reason: "NotRequired", Message: "the system does not ask for a reboot"})
+	}
 }
 
 func (r *AgentReconciler) interval(agent *redflagv1.Agent) time.Duration {

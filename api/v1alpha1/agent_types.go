@@ -209,6 +209,11 @@ type UpdateInventory struct {
 	// ScannedAt is when the inventory was taken.
 	// +optional
 	ScannedAt *metav1.Time `json:"scannedAt,omitempty"`
+	// Hash identifies the content (not the time); an unchanged scan result
+	// is not written again.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Hash string `json:"hash,omitempty"`
 }
 
 // RunResult is the outcome of a scan or install.

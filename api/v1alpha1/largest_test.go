@@ -118,7 +118,7 @@ func largestAgent() *rf.Agent {
 				RebootRequired: true, RebootReason: fill("reason", 256),
 			},
 			Updates: rf.UpdateInventory{
-				Total: 1 << 30, Security: 1 << 30, Truncated: true, ScannedAt: &now,
+				Total: 1 << 30, Security: 1 << 30, Truncated: true, ScannedAt: &now, Hash: strings.Repeat("f", 64),
 				ByManager: map[string]int32{"apt": 1 << 30, "dnf": 1 << 30, "docker": 1 << 30, "windows-update": 1 << 30, "winget": 1 << 30},
 			},
 			CurrentWork: &rf.WorkStatus{

@@ -35,15 +35,17 @@ func (g *Gateway) handleCheckIn(w http.ResponseWriter, r *http.Request) {
 
 	sendFacts := req.FactsHash == "" || req.FactsHash != rec.factsHash
 	heartbeat := rec.heartbeatUntil.After(now)
-	answer, cached := g.docs.get(rec, sendFacts, heartbeat, now)
+	scans := g.dueScans(rec, now)
+	key := scansKey(scans)
+	answer, cached := g.docs.get(rec, sendFacts, heartbeat, key, now)
 	if !cached {
 		var err error
-		if answer, err = g.answer(rec, interval, sendFacts, heartbeat, now); err != nil {
+		if answer, err = g.answer(rec, interval, sendFacts, heartbeat, scans, now); err != nil {
 			g.log.Error(err, "signing work document", "agent", rec.key)
 			fail(w, http.StatusInternalServerError, protocol.CodeInternal, "could not sign the work document")
 			return
 		}
-		g.docs.put(rec, sendFacts, heartbeat, now, interval, answer)
+		g.docs.put(rec, sendFacts, heartbeat, key, now, interval, answer)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -51,7 +53,7 @@ func (g *Gateway) handleCheckIn(w http.ResponseWriter, r *http.Request) {
 }
 
 // answer builds, signs and encodes the check-in answer.
-func (g *Gateway) answer(rec *agentRecord, interval time.Duration, sendFacts, heartbeat bool, now time.Time) ([]byte, error) {
+func (g *Gateway) answer(rec *agentRecord, interval time.Duration, sendFacts, heartbeat bool, scans []protocol.ScanRequest, now time.Time) ([]byte, error) {
 	next := interval
 	doc := protocol.WorkDocument{
 		Agent: rec.key, MachineID: rec.machineID,
@@ -60,6 +62,7 @@ func (g *Gateway) answer(rec *agentRecord, interval time.Duration, sendFacts, he
 		HeartbeatInterval: protocol.Duration{Duration: g.opts.HeartbeatInterval},
 		SendFacts:         sendFacts,
 		Paused:            rec.paused,
+		Scans:             scans,
 	}
 	if heartbeat {
 		until := rec.heartbeatUntil.UTC()

@@ -21,21 +21,22 @@ type cachedDoc struct {
 	rec       *agentRecord
 	sendFacts bool
 	heartbeat bool
+	scans     string
 	reuseTill time.Time
 	body      []byte
 }
 
-func (c *docCache) get(rec *agentRecord, sendFacts, heartbeat bool, now time.Time) ([]byte, bool) {
+func (c *docCache) get(rec *agentRecord, sendFacts, heartbeat bool, scans string, now time.Time) ([]byte, bool) {
 	c.mu.RLock()
 	e, ok := c.entries[rec.key]
 	c.mu.RUnlock()
-	if !ok || e.rec != rec || e.sendFacts != sendFacts || e.heartbeat != heartbeat || !now.Before(e.reuseTill) {
+	if !ok || e.rec != rec || e.sendFacts != sendFacts || e.heartbeat != heartbeat || e.scans != scans || !now.Before(e.reuseTill) {
 		return nil, false
 	}
 	return e.body, true
 }
 
-func (c *docCache) put(rec *agentRecord, sendFacts, heartbeat bool, now time.Time, interval time.Duration, body []byte) {
+func (c *docCache) put(rec *agentRecord, sendFacts, heartbeat bool, scans string, now time.Time, interval time.Duration, body []byte) {
 	reuse := interval
 	if heartbeat {
 		// Heartbeat answers carry heartbeatUntil; keep them short-lived.
@@ -45,7 +46,7 @@ func (c *docCache) put(rec *agentRecord, sendFacts, heartbeat bool, now time.Tim
 	if c.entries == nil {
 		c.entries = map[string]cachedDoc{}
 	}
-	c.entries[rec.key] = cachedDoc{rec: rec, sendFacts: sendFacts, heartbeat: heartbeat, reuseTill: now.Add(reuse), body: body}
+	c.entries[rec.key] = cachedDoc{rec: rec, sendFacts: sendFacts, heartbeat: heartbeat, scans: scans, reuseTill: now.Add(reuse), body: body}
 	c.mu.Unlock()
 }
 

@@ -31,6 +31,11 @@ type agentRecord struct {
 	ready             metav1.ConditionStatus
 	factsHash         string
 	agentVersion      string
+	labels            map[string]string
+	created           time.Time
+	lastRun           map[string]*metav1.Time // by subsystem
+	lastResult        map[string]redflagv1.RunResult
+	updatesHash       string
 }
 
 // ref is a reference to the Agent, enough to address Events to it.
@@ -61,6 +66,12 @@ func recordOf(a *redflagv1.Agent) *agentRecord {
 	}
 	if c := meta.FindStatusCondition(a.Status.Conditions, redflagv1.ConditionReady); c != nil {
 		r.ready = c.Status
+	}
+	r.labels, r.created, r.updatesHash = a.Labels, a.CreationTimestamp.Time, a.Status.Updates.Hash
+	r.lastRun = make(map[string]*metav1.Time, len(a.Status.Subsystems))
+	r.lastResult = make(map[string]redflagv1.RunResult, len(a.Status.Subsystems))
+	for _, s := range a.Status.Subsystems {
+		r.lastRun[s.Name], r.lastResult[s.Name] = s.LastRun, s.Result
 	}
 	return r
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -58,8 +59,15 @@ func (g *Gateway) handleReport(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		err = g.agentEvent(r.Context(), rec, reason, rep.Event)
+	case rep.Kind == protocol.ReportScan && rep.Scan != nil:
+		err = g.applyScan(r.Context(), rec, rep.Scan)
 	default:
 		fail(w, http.StatusBadRequest, protocol.CodeBadRequest, "report kind %q with no matching payload", truncate(string(rep.Kind), 32))
+		return
+	}
+	var bad errBadReport
+	if errors.As(err, &bad) {
+		fail(w, http.StatusBadRequest, protocol.CodeBadRequest, "%s", bad.Error())
 		return
 	}
 	if err != nil {

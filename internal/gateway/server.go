@@ -28,6 +28,7 @@ import (
 // +kubebuilder:rbac:groups=redflag.io,resources=agents,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups=redflag.io,resources=agents/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=redflag.io,resources=registrationtokens,verbs=get;list;watch
+// +kubebuilder:rbac:groups=redflag.io,resources=scanschedules,verbs=get;list;watch
 // +kubebuilder:rbac:groups=redflag.io,resources=registrationtokens/status,verbs=get;update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -47,6 +48,7 @@ type Gateway struct {
 
 	agents         *registry
 	tokens         *tokenIndex
+	schedules      *scheduleIndex
 	nonces         *nonceCache
 	live           *liveness
 	applied        appliedKeys
@@ -88,7 +90,7 @@ func New(opts Options, d Deps) (*Gateway, error) {
 		opts: opts, client: d.Client, reader: d.Reader, cache: d.Cache, clock: d.Clock,
 		recorder: events.NewRecorder(d.Events, d.Clock),
 		log:      d.Log.WithName("gateway"),
-		agents:   newRegistry(), tokens: newTokenIndex(), nonces: newNonceCache(opts.ClockSkew), live: newLiveness(),
+		agents:   newRegistry(), tokens: newTokenIndex(), schedules: newScheduleIndex(), nonces: newNonceCache(opts.ClockSkew), live: newLiveness(),
 		applied:        appliedKeys{keys: map[string][]string{}},
 		warned:         warnLimiter{last: map[string]time.Time{}},
 		ipLimits:       newLimiterSet(opts.PerIPRate, opts.PerIPBurst),
@@ -196,6 +198,13 @@ func (g *Gateway) watch(ctx context.Context) error {
 	}
 	if _, err := ti.AddEventHandler(g.tokens.handler()); err != nil {
 		return fmt.Errorf("watching RegistrationTokens: %w", err)
+	}
+	si, err := g.cache.GetInformer(ctx, &redflagv1.ScanSchedule{})
+	if err != nil {
+		return fmt.Errorf("watching ScanSchedules: %w", err)
+	}
+	if _, err := si.AddEventHandler(g.schedules.handler()); err != nil {
+		return fmt.Errorf("watching ScanSchedules: %w", err)
 	}
 	if !g.cache.WaitForCacheSync(ctx) {
 		return errors.New("gateway: informer caches did not sync")

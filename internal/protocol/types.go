@@ -62,6 +62,19 @@ type WorkDocument struct {
 	SendFacts bool `json:"sendFacts,omitempty"`
 	// Paused says the host gets no new work.
 	Paused bool `json:"paused,omitempty"`
+	// Scans are due now. A scan stays in every answer until its result is
+	// stored, so a lost dispatch or result never skips a run; the agent runs
+	// each ID once and at most one scan per subsystem at a time.
+	Scans []ScanRequest `json:"scans,omitempty"`
+}
+
+// ScanRequest asks for one subsystem's scan.
+type ScanRequest struct {
+	// Subsystem is updates, storage, system or docker.
+	Subsystem string `json:"subsystem"`
+	// ID names this due run (subsystem and due time): the same until the
+	// result is stored.
+	ID string `json:"id"`
 }
 
 // ReportKind says what a report carries.
@@ -73,6 +86,8 @@ const (
 	ReportFacts ReportKind = "facts"
 	// ReportEvent carries an agent-side event (startup, config migration).
 	ReportEvent ReportKind = "event"
+	// ReportScan carries a scan's outcome (and, for updates, the inventory).
+	ReportScan ReportKind = "scan"
 )
 
 // Report is something the host tells the cluster. IdempotencyKey makes a
@@ -83,6 +98,21 @@ type Report struct {
 	Time           time.Time   `json:"time"`
 	Facts          *Facts      `json:"facts,omitempty"`
 	Event          *AgentEvent `json:"event,omitempty"`
+	Scan           *ScanResult `json:"scan,omitempty"`
+}
+
+// ScanResult is one finished scan.
+type ScanResult struct {
+	Subsystem string              `json:"subsystem"`
+	ID        string              `json:"id"`
+	Result    redflagv1.RunResult `json:"result"`
+	Message   string              `json:"message,omitempty"`
+	Finished  time.Time           `json:"finished"`
+	// Updates is the inventory, for the updates subsystem.
+	Updates *redflagv1.UpdateInventory `json:"updates,omitempty"`
+	// UpdatesHash identifies the inventory's content; an unchanged one is
+	// not rewritten.
+	UpdatesHash string `json:"updatesHash,omitempty"`
 }
 
 // Facts are what a host knows of itself.

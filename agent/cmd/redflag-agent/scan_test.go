@@ -13,9 +13,9 @@ import (
 	"testing"
 
 	"github.com/redflag-io/redflag/agent/internal/scan/apt"
-	"github.com/redflag-io/redflag/agent/internal/scan/apt/apttest"
 	"github.com/redflag-io/redflag/agent/internal/scanrun"
 	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/apttest"
 )
 
 // TestScanOnceInAptSandbox runs the built agent against an apt sandbox

@@ -37,6 +37,7 @@ type daemon struct {
 	outbox  *outbox.Outbox
 	log     *slog.Logger
 	backoff *backoff
+	scans   *scans
 
 	state        State
 	factsHash    string
@@ -73,9 +74,12 @@ func Run(ctx context.Context, paths config.Paths, log *slog.Logger) error {
 	for {
 		select {
 		case <-ctx.Done():
+			d.scans.wait()
 			d.saveState()
 			return nil
 		case <-time.After(wait):
+		case <-d.scans.finished:
+			// A scan finished: check in now, delivering its result.
 		}
 		wait = d.cycle(ctx)
 	}
@@ -121,8 +125,12 @@ func newDaemon(paths config.Paths, log *slog.Logger) (*daemon, *config.Migration
 	if err != nil {
 		return nil, nil, err
 	}
+	sc, err := newScans(log)
+	if err != nil {
+		return nil, nil, err
+	}
 	d := &daemon{
-		paths: paths, cfg: cfg, client: client, workKey: workKey, outbox: ob, log: log,
+		scans: sc, paths: paths, cfg: cfg, client: client, workKey: workKey, outbox: ob, log: log,
 		id:      hostclient.Identity{Agent: cfg.Namespace + "/" + cfg.AgentName, MachineID: cfg.MachineID, Key: key},
 		backoff: newBackoff(),
 	}
@@ -149,7 +157,10 @@ func (d *daemon) cycle(ctx context.Context) time.Duration {
 	d.backoff.reset()
 	d.state.LastCheckIn, d.state.LastError, d.state.LastErrorAt = &now, "", nil
 	d.state.HeartbeatUntil = doc.HeartbeatUntil
-	d.refreshFacts(ctx, doc.SendFacts)
+	if !doc.Paused {
+		d.scans.start(ctx, doc.Scans, d.queue)
+	}
+	d.refreshFacts(ctx, doc.SendFacts || d.scans.takeFactsDue())
 	if err := d.flush(ctx); err != nil {
 		d.log.Warn("delivering reports", "err", err)
 	}

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/agent/internal/scan/apt/apttest"
 	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/apttest"
 )
 
 // TestRunnerSandbox runs the real apt against a sandbox root reached only

@@ -1,0 +1,103 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redflag-io/redflag/agent/internal/scanrun"
+	"github.com/redflag-io/redflag/internal/protocol"
+)
+
+// scans runs the scans the gateway asks for: each ID once, at most one per
+// subsystem at a time, so work never piles up on a slow host. Results go to
+// the outbox and reach the gateway with the next check-in.
+type scans struct {
+	runner *scanrun.Runner
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	running  map[string]string // subsystem → ID
+	lastDone map[string]string // subsystem → ID
+	wg       sync.WaitGroup
+	// factsDue is set when a storage or system scan ran: the main loop then
+	// sends fresh facts (it owns the facts state).
+	factsDue bool
+	// finished wakes the main loop so a result is delivered at once rather
+	// than at the next regular check-in.
+	finished chan struct{}
+}
+
+func newScans(log *slog.Logger) (*scans, error) {
+	r, err := scanrun.New(scanrun.DefaultConfig())
+	if err != nil {
+		return nil, err
+	}
+	return &scans{runner: r, log: log, running: map[string]string{}, lastDone: map[string]string{}, finished: make(chan struct{}, 1)}, nil
+}
+
+// start launches the requested scans that are neither running nor done.
+func (s *scans) start(ctx context.Context, reqs []protocol.ScanRequest, queue func(protocol.Report)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, req := range reqs {
+		if s.running[req.Subsystem] != "" || s.lastDone[req.Subsystem] == req.ID {
+			continue
+		}
+		s.running[req.Subsystem] = req.ID
+		s.log.Info("scan starting", "subsystem", req.Subsystem, "id", req.ID)
+		s.wg.Go(func() { s.run(ctx, req, queue) })
+	}
+}
+
+func (s *scans) run(ctx context.Context, req protocol.ScanRequest, queue func(protocol.Report)) {
+	rep, err := s.runner.Run(ctx, scanrun.Subsystem(req.Subsystem))
+	result := &protocol.ScanResult{Subsystem: req.Subsystem, ID: req.ID, Finished: time.Now().UTC()}
+	switch {
+	case err != nil:
+		result.Result, result.Message = "Failed", err.Error()
+	case len(rep.Results) == 1:
+		r := rep.Results[0]
+		result.Result, result.Message = r.Status.Result, r.Status.Message
+		result.Updates, result.UpdatesHash = r.Updates, r.Hash
+	default:
+		result.Result, result.Message = "Failed", "the scan produced no result"
+	}
+	if ctx.Err() != nil {
+		// Stopped mid-scan: the scan stays due and runs again after restart.
+		s.finish(req, false)
+		return
+	}
+	queue(protocol.Report{Kind: protocol.ReportScan, Scan: result})
+	s.log.Info("scan finished", "subsystem", req.Subsystem, "id", req.ID, "result", result.Result)
+	s.finish(req, true)
+	select {
+	case s.finished <- struct{}{}:
+	default:
+	}
+}
+
+func (s *scans) finish(req protocol.ScanRequest, done bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.running, req.Subsystem)
+	if done {
+		s.lastDone[req.Subsystem] = req.ID
+		if req.Subsystem == string(scanrun.Storage) || req.Subsystem == string(scanrun.System) {
+			s.factsDue = true
+		}
+	}
+}
+
+// takeFactsDue reports (and clears) whether a facts scan finished.
+func (s *scans) takeFactsDue() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	due := s.factsDue
+	s.factsDue = false
+	return due
+}
+
+// wait blocks until running scans have stopped (after ctx is cancelled).
+func (s *scans) wait() { s.wg.Wait() }

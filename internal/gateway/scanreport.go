@@ -1,0 +1,114 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/events"
+	"github.com/redflag-io/redflag/internal/history"
+	"github.com/redflag-io/redflag/internal/protocol"
+	"github.com/redflag-io/redflag/internal/schedule"
+)
+
+var validResults = []redflagv1.RunResult{redflagv1.RunSucceeded, redflagv1.RunFailed, redflagv1.RunTimedOut, redflagv1.RunSkipped}
+
+var validManagers = []redflagv1.PackageManager{
+	redflagv1.ManagerApt, redflagv1.ManagerDnf, redflagv1.ManagerDocker, redflagv1.ManagerWindowsUpdate, redflagv1.ManagerWinget,
+}
+
+// applyScan stores a scan's outcome: the subsystem's last run (which makes
+// the scan no longer due) and, for updates, the inventory when its content
+// changed. A transition to failure, or back, is recorded as an Event and in
+// the history, in the same write.
+func (g *Gateway) applyScan(ctx context.Context, rec *agentRecord, sr *protocol.ScanResult) error {
+	if !slices.Contains(schedule.Subsystems, sr.Subsystem) || !slices.Contains(validResults, sr.Result) {
+		return errBadReport("scan report names an unknown subsystem or result")
+	}
+	finished := metav1.NewTime(sr.Finished.UTC().Truncate(time.Second))
+	if sr.Finished.IsZero() || sr.Finished.After(g.clock.Now().Add(g.opts.ClockSkew)) {
+		return errBadReport("scan report's finish time is missing or in the future")
+	}
+	var announce *redflagv1.HistoryEntry
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		announce = nil
+		var a redflagv1.Agent
+		if err := g.reader.Get(ctx, client.ObjectKey{Namespace: rec.namespace, Name: rec.name}, &a); err != nil {
+			return err
+		}
+		prev := redflagv1.SubsystemStatus{Name: sr.Subsystem}
+		i := slices.IndexFunc(a.Status.Subsystems, func(s redflagv1.SubsystemStatus) bool { return s.Name == sr.Subsystem })
+		if i >= 0 {
+			prev = a.Status.Subsystems[i]
+		}
+		next := redflagv1.SubsystemStatus{Name: sr.Subsystem, LastRun: &finished, Result: sr.Result, Message: truncate(sr.Message, redflagv1.MaxMessageLength)}
+		if i >= 0 {
+			a.Status.Subsystems[i] = next
+		} else {
+			a.Status.Subsystems = append(a.Status.Subsystems, next)
+		}
+		if sr.Subsystem == schedule.Updates && sr.Updates != nil && sr.Result == redflagv1.RunSucceeded && sr.UpdatesHash != a.Status.Updates.Hash {
+			a.Status.Updates = clampInventory(*sr.Updates, sr.UpdatesHash)
+		}
+		failed := sr.Result == redflagv1.RunFailed || sr.Result == redflagv1.RunTimedOut
+		wasFailed := prev.Result == redflagv1.RunFailed || prev.Result == redflagv1.RunTimedOut
+		switch {
+		case failed && !wasFailed:
+			e := g.recorder.Entry(events.ScanFailed, fmt.Sprintf("%s scan %s: %s", sr.Subsystem, sr.Result, next.Message), map[string]string{"subsystem": sr.Subsystem})
+			announce = &e
+		case !failed && wasFailed:
+			e := g.recorder.Entry(events.ScanSucceeded, sr.Subsystem+" scan succeeds again", map[string]string{"subsystem": sr.Subsystem})
+			announce = &e
+		}
+		if announce != nil {
+			a.Status.History = history.Append(a.Status.History, *announce)
+		}
+		return g.client.Status().Update(ctx, &a)
+	})
+	if err != nil {
+		return fmt.Errorf("storing %s scan of %s: %w", sr.Subsystem, rec.key, err)
+	}
+	if announce != nil {
+		g.recorder.Emit(rec.ref(), *announce)
+	}
+	return nil
+}
+
+// clampInventory keeps a host's inventory within the schema's bounds: a
+// host cannot make its Agent refuse to store, or grow past its budget.
+func clampInventory(in redflagv1.UpdateInventory, hash string) redflagv1.UpdateInventory {
+	out := redflagv1.UpdateInventory{Total: max(in.Total, 0), Security: max(in.Security, 0), Truncated: in.Truncated, ScannedAt: in.ScannedAt, Hash: truncate(hash, 64)}
+	for k, v := range in.ByManager {
+		if slices.Contains(validManagers, redflagv1.PackageManager(k)) {
+			if out.ByManager == nil {
+				out.ByManager = map[string]int32{}
+			}
+			out.ByManager[k] = max(v, 0)
+		}
+	}
+	for _, it := range in.Items {
+		if len(out.Items) == redflagv1.MaxUpdateItems {
+			out.Truncated = true
+			break
+		}
+		if !slices.Contains(validManagers, it.Manager) || it.Name == "" {
+			continue
+		}
+		out.Items = append(out.Items, redflagv1.PendingUpdate{
+			Manager: it.Manager, Name: truncate(it.Name, 128), CurrentVersion: truncate(it.CurrentVersion, 80),
+			AvailableVersion: truncate(it.AvailableVersion, 80), Security: it.Security, Source: truncate(it.Source, 80),
+		})
+	}
+	return out
+}
+
+// errBadReport is a report that will never be accepted (400).
+type errBadReport string
+
+func (e errBadReport) Error() string { return string(e) }

@@ -1,0 +1,65 @@
+package gateway
+
+import (
+	"sync"
+
+	toolscache "k8s.io/client-go/tools/cache"
+
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+)
+
+// scheduleIndex holds the ScanSchedules of each namespace, fed by the
+// informer, so a check-in can tell which scans are due without an API call.
+type scheduleIndex struct {
+	mu   sync.RWMutex
+	byNS map[string]map[string]redflagv1.ScanSchedule
+}
+
+func newScheduleIndex() *scheduleIndex {
+	return &scheduleIndex{byNS: map[string]map[string]redflagv1.ScanSchedule{}}
+}
+
+// of returns the namespace's schedules (shared; callers must not modify).
+func (s *scheduleIndex) of(ns string) []redflagv1.ScanSchedule {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m := s.byNS[ns]
+	out := make([]redflagv1.ScanSchedule, 0, len(m))
+	for _, sc := range m {
+		out = append(out, sc)
+	}
+	return out
+}
+
+func (s *scheduleIndex) handler() toolscache.ResourceEventHandler {
+	return toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { s.upsert(obj) },
+		UpdateFunc: func(_, obj any) { s.upsert(obj) },
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if sc, ok := obj.(*redflagv1.ScanSchedule); ok {
+				s.mu.Lock()
+				delete(s.byNS[sc.Namespace], sc.Name)
+				s.mu.Unlock()
+			}
+		},
+	}
+}
+
+func (s *scheduleIndex) upsert(obj any) {
+	sc, ok := obj.(*redflagv1.ScanSchedule)
+	if !ok {
+		return
+	}
+	// Only what planning reads: a small copy, not the status.
+	slim := redflagv1.ScanSchedule{Spec: *sc.Spec.DeepCopy()}
+	slim.Name, slim.Namespace, slim.CreationTimestamp = sc.Name, sc.Namespace, sc.CreationTimestamp
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byNS[sc.Namespace] == nil {
+		s.byNS[sc.Namespace] = map[string]redflagv1.ScanSchedule{}
+	}
+	s.byNS[sc.Namespace][sc.Name] = slim
+}
