@@ -21,6 +21,13 @@ const (
 	ConditionUpdatesAvailable = "UpdatesAvailable"
 )
 
+// ScanNowAnnotation asks for every scheduled subsystem to be scanned at the
+// agent's next check-in. Its value is any new string (a timestamp, say); the
+// gateway echoes the value it acted on in status.scanNowHandled:
+//
+//	kubectl annotate agent NAME redflag.io/scan-now="$(date -u +%FT%TZ)" --overwrite
+const ScanNowAnnotation = "redflag.io/scan-now"
+
 // Labels the gateway sets on every Agent it creates.
 const (
 	LabelOS    = "redflag.io/os"
@@ -306,6 +313,10 @@ type AgentStatus struct {
 	// +listMapKey=name
 	// +optional
 	Subsystems []SubsystemStatus `json:"subsystems,omitempty"`
+	// ScanNowHandled echoes the redflag.io/scan-now value last acted on.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	ScanNowHandled string `json:"scanNowHandled,omitempty"`
 	// CurrentWork is the install or self-update in progress.
 	// +optional
 	CurrentWork *WorkStatus `json:"currentWork,omitempty"`

@@ -136,6 +136,12 @@ spec: {agents: [web-01], packages: {scope: All}, window: {days: [Funday], start:
 	{"self-update with reboot", `
 kind: AgentUpdate
 spec: {agents: [web-01], agentVersion: v1.2.3, reboot: Always}`, []string{"spec.reboot", "Never for an agentVersion rollout"}},
+	{"schedule selector too large", `
+kind: ScanSchedule
+spec: {selector: {matchExpressions: [` + strings.Repeat(`{key: k, operator: Exists},`, 9) + `]}, subsystems: {updates: {interval: 1h}}}`, []string{"spec.selector", "at most 32 matchLabels and 8 matchExpressions"}},
+	{"rollout selector too large", `
+kind: AgentUpdate
+spec: {selector: {matchExpressions: [` + strings.Repeat(`{key: k, operator: Exists},`, 9) + `]}, packages: {scope: All}}`, []string{"spec.selector", "at most 32 matchLabels and 8 matchExpressions"}},
 	{"rollout bad reboot policy", `
 kind: AgentUpdate
 spec: {agents: [web-01], packages: {scope: All}, reboot: Sometimes}`, []string{"spec.reboot", "Unsupported value"}},
@@ -211,4 +217,42 @@ func mustParse(t *testing.T, doc string) *unstructured.Unstructured {
 		t.Fatalf("bad test YAML: %v", err)
 	}
 	return obj
+}
+
+// TestStatusRulesAreEnforced writes invalid status through the status
+// subresource, as a buggy or forged writer would: the CEL rules on status
+// fields refuse it.
+func TestStatusRulesAreEnforced(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	agent := mustParse(t, `
+apiVersion: redflag.io/v1alpha1
+kind: Agent
+metadata: {name: host-s}
+spec: {machineID: m-1, publicKey: "MCowBQYDK2VwAyEAq7Sx1Zc4ZtS6nJHb2vH0aKxwZbQ="}`)
+	agent.SetNamespace(ns)
+	if err := env.Client.Create(ctx, agent); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		status string
+		want   []string
+	}{
+		"unknown package manager in byManager": {`{"updates": {"byManager": {"pip": 3}}}`, []string{"status.updates.byManager", "must be package managers"}},
+		"history metadata value too long": {`{"history": [{"time": "2026-11-27T00:00:00Z", "type": "Normal", "reason": "AgentStarted", "severity": "info", "component": "agent", "metadata": {"k": "` + strings.Repeat("v", 129) + `"}}]}`,
+			[]string{"status.history[0].metadata", "at most 63 and values at most 128"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			patch := []byte(`{"status": ` + tc.status + `}`)
+			err := env.Client.Status().Patch(ctx, agent, client.RawPatch("application/merge-patch+json", patch))
+			if err == nil {
+				t.Fatal("the API server accepted an invalid status")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("refusal does not mention %q:\n%v", w, err)
+				}
+			}
+		})
+	}
 }

@@ -147,6 +147,21 @@ func TestScheduledScansFillTheAgentsStatus(t *testing.T) {
 	if took := time.Since(added); took > 10*time.Second {
 		t.Errorf("the newly due scan arrived after %s in heartbeat mode, want within 10s", took)
 	}
+
+	// Scan now, on request: every scheduled subsystem runs again and the
+	// request is echoed as handled.
+	before := lastRun(get(), "storage")
+	update(func(a *redflagv1.Agent) {
+		if a.Annotations == nil {
+			a.Annotations = map[string]string{}
+		}
+		a.Annotations[redflagv1.ScanNowAnnotation] = "2026-11-27T12:00:00Z"
+	})
+	eventually(t, 20*time.Second, "the scan-now request handled", func() bool {
+		a := get()
+		lr := lastRun(a, "storage")
+		return a.Status.ScanNowHandled == "2026-11-27T12:00:00Z" && lr != nil && lr.After(before.Time)
+	})
 }
 
 func applyYAML(t *testing.T, c *cluster, ns, manifest string) {

@@ -18,6 +18,9 @@ func (g *Gateway) dueScans(rec *agentRecord, now time.Time) []protocol.ScanReque
 		return nil
 	}
 	schedules := g.schedules.of(rec.namespace)
+	if rec.scanNow != "" {
+		return scanNow(rec, schedule.For(rec.labels, schedules))
+	}
 	if len(schedules) == 0 {
 		return nil
 	}
@@ -40,6 +43,26 @@ func (g *Gateway) dueScans(rec *agentRecord, now time.Time) []protocol.ScanReque
 		due = append(due, protocol.ScanRequest{Subsystem: sub, ID: sub + "-" + strconv.FormatInt(at.Unix(), 10)})
 	}
 	return due
+}
+
+// scanNowPrefix marks the IDs of scans asked for with the scan-now
+// annotation; the rest of the ID is the annotation's value.
+const scanNowPrefix = "now:"
+
+// scanNow asks for every scheduled subsystem (all but docker when no
+// schedule selects the agent) because a user set redflag.io/scan-now.
+func scanNow(rec *agentRecord, plan schedule.Plan) []protocol.ScanRequest {
+	subs := make([]string, 0, len(schedule.Subsystems))
+	for _, sub := range schedule.Subsystems {
+		if _, ok := plan[sub]; ok || (len(plan) == 0 && sub != schedule.Docker) {
+			subs = append(subs, sub)
+		}
+	}
+	out := make([]protocol.ScanRequest, len(subs))
+	for i, sub := range subs {
+		out[i] = protocol.ScanRequest{Subsystem: sub, ID: sub + "-" + scanNowPrefix + rec.scanNow}
+	}
+	return out
 }
 
 // scansKey identifies a set of due scans, for the answer cache.

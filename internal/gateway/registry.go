@@ -36,6 +36,7 @@ type agentRecord struct {
 	lastRun           map[string]*metav1.Time // by subsystem
 	lastResult        map[string]redflagv1.RunResult
 	updatesHash       string
+	scanNow           string // the annotation, when not yet handled
 }
 
 // ref is a reference to the Agent, enough to address Events to it.
@@ -68,6 +69,9 @@ func recordOf(a *redflagv1.Agent) *agentRecord {
 		r.ready = c.Status
 	}
 	r.labels, r.created, r.updatesHash = a.Labels, a.CreationTimestamp.Time, a.Status.Updates.Hash
+	if v := truncate(a.Annotations[redflagv1.ScanNowAnnotation], 64); v != "" && v != a.Status.ScanNowHandled {
+		r.scanNow = v
+	}
 	r.lastRun = make(map[string]*metav1.Time, len(a.Status.Subsystems))
 	r.lastResult = make(map[string]redflagv1.RunResult, len(a.Status.Subsystems))
 	for _, s := range a.Status.Subsystems {

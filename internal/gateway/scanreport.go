@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -68,6 +69,9 @@ func (g *Gateway) applyScan(ctx context.Context, rec *agentRecord, sr *protocol.
 		}
 		if announce != nil {
 			a.Status.History = history.Append(a.Status.History, *announce)
+		}
+		if _, v, ok := strings.Cut(sr.ID, "-"+scanNowPrefix); ok && v == truncate(a.Annotations[redflagv1.ScanNowAnnotation], 64) {
+			a.Status.ScanNowHandled = v
 		}
 		return g.client.Status().Update(ctx, &a)
 	})
