@@ -36,7 +36,8 @@ func (g *Gateway) dueScans(rec *agentRecord, now time.Time) []protocol.ScanReque
 		if !ok {
 			continue
 		}
-		at := e.DueAt(rec.key, sub, rec.lastRun[sub], rec.lastResult[sub], retry)
+		last, result := g.ledger.lastRun(rec, sub)
+		at := e.DueAt(rec.key, sub, last, result, retry)
 		if now.Before(at) {
 			continue
 		}

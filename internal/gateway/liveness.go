@@ -68,7 +68,9 @@ func (l *liveness) last(key string) (time.Time, bool) {
 }
 
 // run writes queued lastSeen values until ctx ends.
-func (l *liveness) run(ctx context.Context, c client.Client, log logr.Logger) {
+// run writes queued lastSeen values until ctx ends. pending supplies scan
+// runs remembered but not yet stored, which ride along in the same write.
+func (l *liveness) run(ctx context.Context, c client.Client, log logr.Logger, pending func(*agentRecord) []redflagv1.SubsystemStatus) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -77,7 +79,7 @@ func (l *liveness) run(ctx context.Context, c client.Client, log logr.Logger) {
 			l.mu.Lock()
 			at, version := l.lastSeen[rec.key], l.versions[rec.key]
 			l.mu.Unlock()
-			err := persistLastSeen(ctx, c, rec, at, version)
+			err := persistLastSeen(ctx, c, rec, at, version, pending(rec))
 			l.mu.Lock()
 			delete(l.queued, rec.key)
 			if err == nil {
@@ -92,13 +94,20 @@ func (l *liveness) run(ctx context.Context, c client.Client, log logr.Logger) {
 }
 
 // persistLastSeen merge-patches status.lastSeen (and agentVersion) only, so it
-// never rewrites anything else from a stale copy.
-func persistLastSeen(ctx context.Context, c client.Client, rec *agentRecord, at time.Time, version string) error {
+// never rewrites anything else from a stale copy. Scan runs that ride along
+// replace the whole subsystems list, so that write is made only against the
+// version they were laid over (a conflict waits for the next check-in).
+func persistLastSeen(ctx context.Context, c client.Client, rec *agentRecord, at time.Time, version string, subsystems []redflagv1.SubsystemStatus) error {
 	status := map[string]any{"lastSeen": metav1.NewTime(at.Truncate(time.Second))}
 	if version != "" {
 		status["agentVersion"] = version
 	}
-	patch, err := json.Marshal(map[string]any{"status": status})
+	body := map[string]any{"status": status}
+	if len(subsystems) > 0 {
+		status["subsystems"] = subsystems
+		body["metadata"] = map[string]any{"resourceVersion": rec.resourceVersion}
+	}
+	patch, err := json.Marshal(body)
 	if err != nil {
 		return fmt.Errorf("encoding lastSeen patch: %w", err)
 	}

@@ -37,6 +37,8 @@ type agentRecord struct {
 	lastResult        map[string]redflagv1.RunResult
 	updatesHash       string
 	scanNow           string // the annotation, when not yet handled
+	subsystems        []redflagv1.SubsystemStatus
+	resourceVersion   string
 }
 
 // ref is a reference to the Agent, enough to address Events to it.
@@ -74,6 +76,7 @@ func recordOf(a *redflagv1.Agent) *agentRecord {
 	}
 	r.lastRun = make(map[string]*metav1.Time, len(a.Status.Subsystems))
 	r.lastResult = make(map[string]redflagv1.RunResult, len(a.Status.Subsystems))
+	r.subsystems, r.resourceVersion = a.Status.Subsystems, a.ResourceVersion
 	for _, s := range a.Status.Subsystems {
 		r.lastRun[s.Name], r.lastResult[s.Name] = s.LastRun, s.Result
 	}

@@ -36,6 +36,13 @@ func (g *Gateway) applyScan(ctx context.Context, rec *agentRecord, sr *protocol.
 	if sr.Finished.IsZero() || sr.Finished.After(g.clock.Now().Add(g.opts.ClockSkew)) {
 		return errBadReport("scan report's finish time is missing or in the future")
 	}
+	run := redflagv1.SubsystemStatus{Name: sr.Subsystem, LastRun: &finished, Result: sr.Result, Message: truncate(sr.Message, redflagv1.MaxMessageLength)}
+	_, nowScan := scanNowValue(sr.ID)
+	if !nowScan && unchangedScan(rec, run, sr.UpdatesHash) {
+		// Nothing but the time changed: no write now (see scanLedger).
+		g.ledger.record(rec.key, run)
+		return nil
+	}
 	var announce *redflagv1.HistoryEntry
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		announce = nil
@@ -48,7 +55,7 @@ func (g *Gateway) applyScan(ctx context.Context, rec *agentRecord, sr *protocol.
 		if i >= 0 {
 			prev = a.Status.Subsystems[i]
 		}
-		next := redflagv1.SubsystemStatus{Name: sr.Subsystem, LastRun: &finished, Result: sr.Result, Message: truncate(sr.Message, redflagv1.MaxMessageLength)}
+		next := run
 		if i >= 0 {
 			a.Status.Subsystems[i] = next
 		} else {
@@ -70,7 +77,7 @@ func (g *Gateway) applyScan(ctx context.Context, rec *agentRecord, sr *protocol.
 		if announce != nil {
 			a.Status.History = history.Append(a.Status.History, *announce)
 		}
-		if _, v, ok := strings.Cut(sr.ID, "-"+scanNowPrefix); ok && v == truncate(a.Annotations[redflagv1.ScanNowAnnotation], 64) {
+		if v, ok := scanNowValue(sr.ID); ok && v == truncate(a.Annotations[redflagv1.ScanNowAnnotation], 64) {
 			a.Status.ScanNowHandled = v
 		}
 		return g.client.Status().Update(ctx, &a)
@@ -78,10 +85,18 @@ func (g *Gateway) applyScan(ctx context.Context, rec *agentRecord, sr *protocol.
 	if err != nil {
 		return fmt.Errorf("storing %s scan of %s: %w", sr.Subsystem, rec.key, err)
 	}
+	// Stored: the status is authoritative for this subsystem again.
+	g.ledger.drop(rec.key, sr.Subsystem)
 	if announce != nil {
 		g.recorder.Emit(rec.ref(), *announce)
 	}
 	return nil
+}
+
+// scanNowValue returns the scan-now value a scan ID carries, if any.
+func scanNowValue(id string) (string, bool) {
+	_, v, ok := strings.Cut(id, "-"+scanNowPrefix)
+	return v, ok
 }
 
 // clampInventory keeps a host's inventory within the schema's bounds: a

@@ -58,6 +58,7 @@ type Gateway struct {
 	registerLimits *limiterSet
 	seatLocks      keyedMutex
 	docs           docCache
+	ledger         scanLedger
 
 	signingKey    ed25519.PrivateKey
 	workPublicKey string
@@ -134,7 +135,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	if err := g.watch(ctx); err != nil {
 		return err
 	}
-	go g.live.run(ctx, g.client, g.log)
+	go g.live.run(ctx, g.client, g.log, g.ledger.pending)
 
 	ln, err := net.Listen("tcp", g.opts.BindAddress)
 	if err != nil {
@@ -188,6 +189,7 @@ func (g *Gateway) watch(ctx context.Context) error {
 		}
 		if a, ok := obj.(*redflagv1.Agent); ok {
 			g.docs.forget(a.Namespace + "/" + a.Name)
+			g.ledger.forget(a.Namespace + "/" + a.Name)
 		}
 	}}); err != nil {
 		return fmt.Errorf("watching Agents: %w", err)
