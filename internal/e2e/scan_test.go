@@ -84,6 +84,9 @@ func TestScheduledScansFillTheAgentsStatus(t *testing.T) {
 		return a.Status.Updates.ScannedAt != nil && len(a.Status.Storage) > 0 && ran(a, "storage")
 	})
 	a := get()
+	if a.Status.System.MemoryBytes == 0 || a.Status.OS.Kernel == "" || a.Status.System.BootTime == nil {
+		t.Errorf("system facts missing: os=%+v system=%+v", a.Status.OS, a.Status.System)
+	}
 	inv := a.Status.Updates
 	if inv.Total != 2 || inv.Security != 1 || inv.ByManager["apt"] != 2 || len(inv.Items) != 2 {
 		t.Fatalf("inventory %+v: want exactly the sandbox's two updates, one security", inv)

@@ -88,6 +88,22 @@ func TestUnchangedCheckInsWriteNothing(t *testing.T) {
 		t.Errorf("100 unchanged check-ins changed the Agent (resourceVersion %s -> %s)", rv, after)
 	}
 
+	// Heartbeat mode: check-ins every 5 seconds, and still no write.
+	until := metav1.NewTime(time.Now().Add(time.Hour).Truncate(time.Second))
+	updateAgent(t, h.id.Agent, func(a *redflagv1.Agent) { a.Spec.Heartbeat = &redflagv1.HeartbeatSpec{Until: until} })
+	eventually(t, "gateway sees heartbeat mode", func() bool { return gw.agents.get(h.id.Agent).heartbeatUntil.Equal(until.Time) })
+	time.Sleep(300 * time.Millisecond)
+	before = writes.Load()
+	for range 50 {
+		if _, err := host.CheckIn(ctx, h.id, protocol.CheckInRequest{AgentVersion: "v0.1.0"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := writes.Load() - before; n != 0 {
+		t.Errorf("50 unchanged heartbeat check-ins made %d API writes, want 0", n)
+	}
+
 	// A new agent version is a change, and is written.
 	if _, err := host.CheckIn(ctx, h.id, protocol.CheckInRequest{AgentVersion: "v0.2.0"}); err != nil {
 		t.Fatal(err)
