@@ -3,6 +3,7 @@ package gateway
 import (
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redflag-io/redflag/internal/protocol"
@@ -17,14 +18,13 @@ func (g *Gateway) dueScans(rec *agentRecord, now time.Time) []protocol.ScanReque
 	if rec.paused {
 		return nil
 	}
-	schedules := g.schedules.of(rec.namespace)
+	plan := g.plans.get(rec, g.schedules)
 	if rec.scanNow != "" {
-		return scanNow(rec, schedule.For(rec.labels, schedules))
+		return scanNow(rec, plan)
 	}
-	if len(schedules) == 0 {
+	if len(plan) == 0 {
 		return nil
 	}
-	plan := schedule.For(rec.labels, schedules)
 	// A failed scan is retried at the next check-in.
 	retry := g.intervalOf(rec)
 	if rec.heartbeatUntil.After(now) {
@@ -44,6 +44,44 @@ func (g *Gateway) dueScans(rec *agentRecord, now time.Time) []protocol.ScanReque
 		due = append(due, protocol.ScanRequest{Subsystem: sub, ID: sub + "-" + strconv.FormatInt(at.Unix(), 10)})
 	}
 	return due
+}
+
+// planCache keeps each agent's merged plan until its record or any schedule
+// changes, so a check-in does not re-merge schedules and re-parse selectors.
+type planCache struct {
+	mu      sync.Mutex
+	entries map[string]cachedPlan
+}
+
+type cachedPlan struct {
+	rec     *agentRecord
+	version uint64
+	plan    schedule.Plan
+}
+
+func (c *planCache) get(rec *agentRecord, idx *scheduleIndex) schedule.Plan {
+	v := idx.current()
+	c.mu.Lock()
+	e, ok := c.entries[rec.key]
+	c.mu.Unlock()
+	if ok && e.rec == rec && e.version == v {
+		return e.plan
+	}
+	schedules, v := idx.of(rec.namespace)
+	plan := schedule.For(rec.labels, schedules)
+	c.mu.Lock()
+	if c.entries == nil {
+		c.entries = map[string]cachedPlan{}
+	}
+	c.entries[rec.key] = cachedPlan{rec: rec, version: v, plan: plan}
+	c.mu.Unlock()
+	return plan
+}
+
+func (c *planCache) forget(key string) {
+	c.mu.Lock()
+	delete(c.entries, key)
+	c.mu.Unlock()
 }
 
 // scanNowPrefix marks the IDs of scans asked for with the scan-now

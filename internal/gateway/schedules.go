@@ -13,14 +13,18 @@ import (
 type scheduleIndex struct {
 	mu   sync.RWMutex
 	byNS map[string]map[string]redflagv1.ScanSchedule
+	// version changes with every schedule change, so plans cached per agent
+	// know when they are stale.
+	version uint64
 }
 
 func newScheduleIndex() *scheduleIndex {
 	return &scheduleIndex{byNS: map[string]map[string]redflagv1.ScanSchedule{}}
 }
 
-// of returns the namespace's schedules (shared; callers must not modify).
-func (s *scheduleIndex) of(ns string) []redflagv1.ScanSchedule {
+// of returns the namespace's schedules (shared; callers must not modify)
+// and the index's version.
+func (s *scheduleIndex) of(ns string) ([]redflagv1.ScanSchedule, uint64) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	m := s.byNS[ns]
@@ -28,7 +32,14 @@ func (s *scheduleIndex) of(ns string) []redflagv1.ScanSchedule {
 	for _, sc := range m {
 		out = append(out, sc)
 	}
-	return out
+	return out, s.version
+}
+
+// current returns the index's version.
+func (s *scheduleIndex) current() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.version
 }
 
 func (s *scheduleIndex) handler() toolscache.ResourceEventHandler {
@@ -42,6 +53,7 @@ func (s *scheduleIndex) handler() toolscache.ResourceEventHandler {
 			if sc, ok := obj.(*redflagv1.ScanSchedule); ok {
 				s.mu.Lock()
 				delete(s.byNS[sc.Namespace], sc.Name)
+				s.version++
 				s.mu.Unlock()
 			}
 		},
@@ -62,4 +74,5 @@ func (s *scheduleIndex) upsert(obj any) {
 		s.byNS[sc.Namespace] = map[string]redflagv1.ScanSchedule{}
 	}
 	s.byNS[sc.Namespace][sc.Name] = slim
+	s.version++
 }

@@ -59,6 +59,7 @@ type Gateway struct {
 	seatLocks      keyedMutex
 	docs           docCache
 	ledger         scanLedger
+	plans          planCache
 
 	signingKey    ed25519.PrivateKey
 	workPublicKey string
@@ -190,6 +191,7 @@ func (g *Gateway) watch(ctx context.Context) error {
 		if a, ok := obj.(*redflagv1.Agent); ok {
 			g.docs.forget(a.Namespace + "/" + a.Name)
 			g.ledger.forget(a.Namespace + "/" + a.Name)
+			g.plans.forget(a.Namespace + "/" + a.Name)
 		}
 	}}); err != nil {
 		return fmt.Errorf("watching Agents: %w", err)
