@@ -99,6 +99,7 @@ func run() error {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress: o.probeAddr,
+		PprofBindAddress:       o.pprofAddr,
 		// A gateway-only replica needs no leader: every replica serves.
 		LeaderElection:          o.leaderElect && o.runControllers,
 		LeaderElectionID:        o.leaderElectionID,
