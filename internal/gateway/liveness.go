@@ -59,14 +59,6 @@ func (l *liveness) seen(rec *agentRecord, version string, interval time.Duration
 	}
 }
 
-// last returns the agent's last check-in this replica saw.
-func (l *liveness) last(key string) (time.Time, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	t, ok := l.lastSeen[key]
-	return t, ok
-}
-
 // run writes queued lastSeen values until ctx ends.
 // run writes queued lastSeen values until ctx ends. pending supplies scan
 // runs remembered but not yet stored, which ride along in the same write.

@@ -32,7 +32,6 @@ type agentRecord struct {
 	factsHash         string
 	agentVersion      string
 	labels            map[string]string
-	created           time.Time
 	lastRun           map[string]*metav1.Time // by subsystem
 	lastResult        map[string]redflagv1.RunResult
 	updatesHash       string
@@ -70,7 +69,7 @@ func recordOf(a *redflagv1.Agent) *agentRecord {
 	if c := meta.FindStatusCondition(a.Status.Conditions, redflagv1.ConditionReady); c != nil {
 		r.ready = c.Status
 	}
-	r.labels, r.created, r.updatesHash = a.Labels, a.CreationTimestamp.Time, a.Status.Updates.Hash
+	r.labels, r.updatesHash = a.Labels, a.Status.Updates.Hash
 	if v := truncate(a.Annotations[redflagv1.ScanNowAnnotation], 64); v != "" && v != a.Status.ScanNowHandled {
 		r.scanNow = v
 	}
