@@ -252,9 +252,55 @@ type SubsystemStatus struct {
 	Message string `json:"message,omitempty"`
 }
 
-// WorkStatus is the install or self-update the host is running now.
+// WorkPhase is where a piece of rollout work stands on one host.
+// +kubebuilder:validation:Enum=Assigned;Running;Succeeded;Failed;RolledBack;Skipped
+type WorkPhase string
+
+// Work phases.
+const (
+	WorkAssigned   WorkPhase = "Assigned"
+	WorkRunning    WorkPhase = "Running"
+	WorkSucceeded  WorkPhase = "Succeeded"
+	WorkFailed     WorkPhase = "Failed"
+	WorkRolledBack WorkPhase = "RolledBack"
+	WorkSkipped    WorkPhase = "Skipped"
+)
+
+// Finished reports whether the phase is an end state.
+func (p WorkPhase) Finished() bool {
+	return p == WorkSucceeded || p == WorkFailed || p == WorkRolledBack || p == WorkSkipped
+}
+
+// Bounds on an Agent's work records.
+const (
+	// MaxWorkChanges bounds status.currentWork.changes.
+	MaxWorkChanges = 50
+	// MaxCompletedWork bounds status.completedWork (the newest kept).
+	MaxCompletedWork = 10
+)
+
+// PackageChange is one package (or image) an install changed, or would
+// change in a dry run.
+type PackageChange struct {
+	// Manager that made the change.
+	Manager PackageManager `json:"manager"`
+	// Name of the package or image.
+	// +kubebuilder:validation:MaxLength=128
+	Name string `json:"name"`
+	// From is the version before; empty for a newly installed package.
+	// +kubebuilder:validation:MaxLength=80
+	// +optional
+	From string `json:"from,omitempty"`
+	// To is the version after.
+	// +kubebuilder:validation:MaxLength=80
+	// +optional
+	To string `json:"to,omitempty"`
+}
+
+// WorkStatus is the install or self-update the host runs now, or ran last.
 type WorkStatus struct {
-	// ID of the work, made from the AgentUpdate's name and generation.
+	// ID of the work, made from the AgentUpdate's name, a hash of what it
+	// asks for and the retry attempt.
 	// +kubebuilder:validation:MaxLength=300
 	ID string `json:"id"`
 	// AgentUpdate that asked for it.
@@ -262,15 +308,55 @@ type WorkStatus struct {
 	// +optional
 	AgentUpdate string `json:"agentUpdate,omitempty"`
 	// Phase of the work on the host.
-	// +kubebuilder:validation:Enum=Assigned;Running;Succeeded;Failed;RolledBack
-	Phase string `json:"phase"`
+	Phase WorkPhase `json:"phase"`
 	// StartedAt is when the host took the work.
 	// +optional
 	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// FinishedAt is when it ended.
+	// +optional
+	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+	// Reason is a short CamelCase cause of a failure.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Reason string `json:"reason,omitempty"`
 	// Message is the host's last word on it.
 	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	Message string `json:"message,omitempty"`
+	// DryRun marks changes as planned, not made.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
+	// Changes lists what was installed, with versions before and after
+	// (at most 50; Message says when more changed).
+	// +kubebuilder:validation:MaxItems=50
+	// +optional
+	Changes []PackageChange `json:"changes,omitempty"`
+	// FromVersion and ToVersion describe a self-update.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	FromVersion string `json:"fromVersion,omitempty"`
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	ToVersion string `json:"toVersion,omitempty"`
+}
+
+// WorkRecord is the short record of a finished piece of work, kept so a
+// rollout can count a host as done after later work replaced currentWork.
+type WorkRecord struct {
+	// ID of the work.
+	// +kubebuilder:validation:MaxLength=300
+	ID string `json:"id"`
+	// AgentUpdate that asked for it.
+	// +kubebuilder:validation:MaxLength=253
+	AgentUpdate string `json:"agentUpdate"`
+	// Phase it ended in.
+	Phase WorkPhase `json:"phase"`
+	// FinishedAt is when it ended.
+	FinishedAt metav1.Time `json:"finishedAt"`
+	// Reason is a short CamelCase cause of a failure.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Reason string `json:"reason,omitempty"`
 }
 
 // AgentStatus is what the host last reported and what the controllers
@@ -317,9 +403,13 @@ type AgentStatus struct {
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	ScanNowHandled string `json:"scanNowHandled,omitempty"`
-	// CurrentWork is the install or self-update in progress.
+	// CurrentWork is the install or self-update in progress, or the last one.
 	// +optional
 	CurrentWork *WorkStatus `json:"currentWork,omitempty"`
+	// CompletedWork records the newest finished pieces of work, up to 10.
+	// +kubebuilder:validation:MaxItems=10
+	// +optional
+	CompletedWork []WorkRecord `json:"completedWork,omitempty"`
 }
 
 // Agent is one enrolled host. The gateway creates it when the host registers.

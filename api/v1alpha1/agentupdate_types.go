@@ -244,6 +244,12 @@ type AgentUpdateStatus struct {
 	// +kubebuilder:validation:MaxItems=20
 	// +optional
 	Failures []HostFailure `json:"failures,omitempty"`
+	// WorkID names the work hosts are given now: the rollout's name, a hash
+	// of what it asks for, and the retry attempt. Hosts whose last work
+	// carries an older attempt's ID count as succeeded or are retried.
+	// +kubebuilder:validation:MaxLength=300
+	// +optional
+	WorkID string `json:"workID,omitempty"`
 	// WaitingOn names another AgentUpdate that holds hosts this one targets.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional

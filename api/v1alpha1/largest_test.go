@@ -122,8 +122,9 @@ func largestAgent() *rf.Agent {
 				ByManager: map[string]int32{"apt": 1 << 30, "dnf": 1 << 30, "docker": 1 << 30, "windows-update": 1 << 30, "winget": 1 << 30},
 			},
 			CurrentWork: &rf.WorkStatus{
-				ID: fill("work", 300), AgentUpdate: dnsName(3), Phase: "RolledBack", StartedAt: &now,
-				Message: fill("message", 512),
+				ID: fill("work", 300), AgentUpdate: dnsName(3), Phase: rf.WorkRolledBack, StartedAt: &now,
+				FinishedAt: &now, Reason: fill("Reason", 64), Message: fill("message", 512), DryRun: true,
+				FromVersion: fill("v1.2.3-", 64), ToVersion: fill("v1.2.4-", 64),
 			},
 		},
 	}
@@ -137,6 +138,16 @@ func largestAgent() *rf.Agent {
 		a.Status.Updates.Items = append(a.Status.Updates.Items, rf.PendingUpdate{
 			Manager: rf.ManagerWindowsUpdate, Name: fill(fmt.Sprintf("pkg%d-", i), 128),
 			CurrentVersion: fill("1.0-", 80), AvailableVersion: fill("2.0-", 80), Security: true, Source: fill("src", 80),
+		})
+	}
+	for i := range rf.MaxWorkChanges {
+		a.Status.CurrentWork.Changes = append(a.Status.CurrentWork.Changes, rf.PackageChange{
+			Manager: rf.ManagerWindowsUpdate, Name: fill(fmt.Sprintf("pkg%d-", i), 128), From: fill("1.0-", 80), To: fill("2.0-", 80),
+		})
+	}
+	for i := range rf.MaxCompletedWork {
+		a.Status.CompletedWork = append(a.Status.CompletedWork, rf.WorkRecord{
+			ID: fill(fmt.Sprintf("work%d-", i), 300), AgentUpdate: dnsName(4), Phase: rf.WorkRolledBack, FinishedAt: now, Reason: fill("Reason", 64),
 		})
 	}
 	for _, name := range []string{"updates", "storage", "system", "docker"} {
@@ -187,7 +198,7 @@ func largestRollout() *rf.AgentUpdate {
 			Reboot: rf.RebootIfRequired, DryRun: true, Paused: true,
 		},
 		Status: rf.AgentUpdateStatus{
-			CommonStatus: fullCommon(), Phase: rf.RolloutProgressing, WaitingOn: dnsName(9),
+			CommonStatus: fullCommon(), Phase: rf.RolloutProgressing, WaitingOn: dnsName(9), WorkID: fill("work", 300),
 			Counts: rf.RolloutCounts{Total: 1 << 30, Pending: 1 << 30, InProgress: 1 << 30, Succeeded: 1 << 30, Failed: 1 << 30, Skipped: 1 << 30},
 		},
 	}

@@ -66,6 +66,9 @@ type WorkDocument struct {
 	// stored, so a lost dispatch or result never skips a run; the agent runs
 	// each ID once and at most one scan per subsystem at a time.
 	Scans []ScanRequest `json:"scans,omitempty"`
+	// Work is the install or self-update to run, when a rollout holds a
+	// slot for this host (see WorkRequest).
+	Work *WorkRequest `json:"work,omitempty"`
 }
 
 // ScanRequest asks for one subsystem's scan.
@@ -88,6 +91,8 @@ const (
 	ReportEvent ReportKind = "event"
 	// ReportScan carries a scan's outcome (and, for updates, the inventory).
 	ReportScan ReportKind = "scan"
+	// ReportWork carries an install's or self-update's progress.
+	ReportWork ReportKind = "work"
 )
 
 // Report is something the host tells the cluster. IdempotencyKey makes a
@@ -99,6 +104,7 @@ type Report struct {
 	Facts          *Facts      `json:"facts,omitempty"`
 	Event          *AgentEvent `json:"event,omitempty"`
 	Scan           *ScanResult `json:"scan,omitempty"`
+	Work           *WorkResult `json:"work,omitempty"`
 }
 
 // ScanResult is one finished scan.
