@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -101,6 +102,7 @@ func (r *AgentReconciler) evaluate(agent *redflagv1.Agent, now time.Time) (time.
 		pending = append(pending, e)
 	}
 	setDataConditions(st, gen)
+	setUpToDate(st, agent.Spec.DesiredVersion, gen)
 	if prev == nil {
 		announce(events.AgentRegistered, fmt.Sprintf("host %s enrolled (machine ID %s)", st.Hostname, agent.Spec.MachineID))
 	}
@@ -154,6 +156,22 @@ func setDataConditions(st *redflagv1.AgentStatus, gen int64) {
 		conditions.Set(&st.Conditions, gen, metav1.Condition{Type: redflagv1.ConditionRebootRequired, Status: metav1.ConditionFalse,
 			Reason: "NotRequired", Message: "the system does not ask for a reboot"})
 	}
+}
+
+// setUpToDate says whether the host runs the version a rollout asked for
+// (spec.desiredVersion); with no desired version there is nothing to say.
+func setUpToDate(st *redflagv1.AgentStatus, desired string, gen int64) {
+	if desired == "" {
+		conditions.Remove(&st.Conditions, redflagv1.ConditionUpToDate)
+		return
+	}
+	c := metav1.Condition{Type: redflagv1.ConditionUpToDate, Status: metav1.ConditionTrue, Reason: "RunsDesiredVersion",
+		Message: "runs " + st.AgentVersion + ", as spec.desiredVersion asks"}
+	if strings.TrimPrefix(st.AgentVersion, "v") != strings.TrimPrefix(desired, "v") {
+		c.Status, c.Reason = metav1.ConditionFalse, "VersionDiffers"
+		c.Message = fmt.Sprintf("runs %q; spec.desiredVersion is %s", st.AgentVersion, desired)
+	}
+	conditions.Set(&st.Conditions, gen, c)
 }
 
 func (r *AgentReconciler) interval(agent *redflagv1.Agent) time.Duration {

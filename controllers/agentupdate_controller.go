@@ -3,43 +3,262 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/conditions"
+	"github.com/redflag-io/redflag/internal/events"
+	"github.com/redflag-io/redflag/internal/rollout"
 )
 
-// AgentUpdateReconciler reconciles AgentUpdate objects.
-//
-// It only observes for now: its behaviour arrives with its issue, and until
-// then it writes nothing to status rather than pretend to have acted.
+// AgentUpdateReconciler runs rollouts. Each pass reads the targets' work
+// records from the cache, asks rollout.Decide which hosts may hold a slot,
+// and writes the slots to status with optimistic concurrency before any
+// host can be told: the gateway hands work only to hosts it sees in
+// status.slots, so a crash between deciding and writing starts nobody, and
+// a restart recomputes everything from what is stored.
 type AgentUpdateReconciler struct {
 	client.Client
+	Recorder *events.Recorder
+	Clock    clock.PassiveClock
 }
 
 // +kubebuilder:rbac:groups=redflag.io,resources=agentupdates,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=redflag.io,resources=agentupdates/status,verbs=get;update;patch
 
-// Reconcile observes one AgentUpdate.
+// Reconcile moves one rollout on.
 func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var obj redflagv1.AgentUpdate
-	if err := r.Get(ctx, req.NamespacedName, &obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{}, fmt.Errorf("reading AgentUpdate %s: %w", req.NamespacedName, err)
+	var au redflagv1.AgentUpdate
+	if err := r.Get(ctx, req.NamespacedName, &au); err != nil {
+		// A deleted rollout needs no cleanup: its slots went with it, and
+		// the gateway stops handing out its work when the cache drops it.
+		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	log.FromContext(ctx).V(1).Info("observed", "generation", obj.Generation)
-	return ctrl.Result{}, nil
+	if !au.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	now := r.Clock.Now()
+	base := au.DeepCopy()
+
+	key := rollout.WorkKey(&au)
+	attempt := max(rollout.Attempt(key, au.Status.WorkID), 0)
+	retry := au.Annotations[redflagv1.RetryAnnotation]
+	retried := retry != "" && retry != au.Status.LastHandledRetry
+	if retried {
+		attempt++
+		au.Status.LastHandledRetry = retry
+	}
+	workID := rollout.WorkID(key, attempt)
+
+	in, failures, err := r.gather(ctx, &au, key, workID)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	window, err := rollout.ParseWindow(au.Spec.Window)
+	if err != nil {
+		r.stall(&au, "InvalidWindow", err.Error())
+		return ctrl.Result{}, r.writeStatus(ctx, base, &au)
+	}
+	open, closes, opens := window.Open(now)
+	in.WindowOpen = open
+	in.Paused = au.Spec.Paused
+	in.Canary = int(au.Spec.Strategy.Canary)
+	in.MaxConcurrent, in.MaxFailures, err = rollout.Limits(au.Spec.Strategy, len(in.Targets))
+	if err != nil {
+		r.stall(&au, "InvalidStrategy", err.Error())
+		return ctrl.Result{}, r.writeStatus(ctx, base, &au)
+	}
+	plan := rollout.Decide(in)
+
+	au.Status.WorkID = workID
+	au.Status.WaitingOn = plan.WaitingOn
+	au.Status.Counts = plan.Counts
+	au.Status.Slots = slotsOf(plan.Slots, base.Status.Slots, now)
+	au.Status.Failures = failures
+	announce := r.setPhase(&au, plan, open, retried)
+	au.Status.ObservedGeneration = au.Generation
+	if err := r.writeStatus(ctx, base, &au); err != nil {
+		if apierrors.IsConflict(err) {
+			// Someone else wrote it (or our cache was behind): decide again
+			// from the newer object rather than overwrite it.
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	for _, e := range announce {
+		r.Recorder.Emit(&au, e)
+	}
+	if len(plan.Started) > 0 {
+		log.FromContext(ctx).Info("hosts given a slot", "hosts", plan.Started, "work", workID)
+		if err := r.markDesiredVersion(ctx, &au, plan.Started); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return ctrl.Result{RequeueAfter: nextLook(open, closes, opens, now)}, nil
 }
 
-// SetupWithManager registers the reconciler with the manager.
-func (r *AgentUpdateReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&redflagv1.AgentUpdate{}).
-		Named("agentupdate").
-		Complete(r)
+// gather reads the targets and the other rollouts of the namespace.
+func (r *AgentUpdateReconciler) gather(ctx context.Context, au *redflagv1.AgentUpdate, key, workID string) (rollout.Input, []redflagv1.HostFailure, error) {
+	var in rollout.Input
+	var agents redflagv1.AgentList
+	if err := r.List(ctx, &agents, client.InNamespace(au.Namespace)); err != nil {
+		return in, nil, fmt.Errorf("listing Agents in %s: %w", au.Namespace, err)
+	}
+	var others redflagv1.AgentUpdateList
+	if err := r.List(ctx, &others, client.InNamespace(au.Namespace)); err != nil {
+		return in, nil, fmt.Errorf("listing AgentUpdates in %s: %w", au.Namespace, err)
+	}
+	selector := labels.Nothing()
+	if au.Spec.Selector != nil {
+		s, err := metav1.LabelSelectorAsSelector(au.Spec.Selector)
+		if err != nil {
+			return in, nil, fmt.Errorf("spec.selector: %w", err)
+		}
+		selector = s
+	}
+	busy := busyHosts(au, others.Items)
+	ours := map[string]bool{}
+	for _, s := range au.Status.Slots {
+		ours[s.Agent] = true
+	}
+	var failures []redflagv1.HostFailure
+	for i := range agents.Items {
+		a := &agents.Items[i]
+		result := rollout.OutcomeOf(key, workID, &a.Status, au.Spec.AgentVersion)
+		if !selector.Matches(labels.Set(a.Labels)) && !slices.Contains(au.Spec.Agents, a.Name) {
+			// A host that left the rollout while running its work still
+			// counts against maxConcurrent until it finishes.
+			if result.Outcome == rollout.Running {
+				in.UntargetedRunning = append(in.UntargetedRunning, a.Name)
+			}
+			continue
+		}
+		t := rollout.Target{
+			Name: a.Name, Result: result,
+			Eligible: !a.Spec.Paused && !a.Spec.Revoked && a.DeletionTimestamp.IsZero(),
+		}
+		if other, ok := busy[a.Name]; ok && (!ours[a.Name] || other.first) {
+			t.BusyWith = other.name
+		}
+		if w := a.Status.CurrentWork; w != nil && !w.Phase.Finished() && w.AgentUpdate != au.Name {
+			t.BusyWith = w.AgentUpdate
+		}
+		if result.Outcome == rollout.Failed && result.Finished != nil {
+			failures = append(failures, redflagv1.HostFailure{
+				Agent: a.Name, Time: result.Finished.FinishedAt, Reason: result.Reason, Message: conditions.Truncate(result.Message, redflagv1.MaxMessageLength),
+			})
+		}
+		in.Targets = append(in.Targets, t)
+	}
+	slices.SortFunc(in.Targets, func(a, b rollout.Target) int { return compareStrings(a.Name, b.Name) })
+	for _, s := range au.Status.Slots {
+		in.Slots = append(in.Slots, s.Agent)
+	}
+	slices.SortFunc(failures, func(a, b redflagv1.HostFailure) int { return b.Time.Compare(a.Time.Time) })
+	if len(failures) > redflagv1.MaxFailureRecords {
+		failures = failures[:redflagv1.MaxFailureRecords]
+	}
+	return in, failures, nil
+}
+
+type holder struct {
+	name  string
+	first bool // that rollout goes before this one
+}
+
+// busyHosts maps each host another rollout holds a slot for to that
+// rollout. When two rollouts hold the same host (their controllers' views
+// raced), the older one keeps it.
+func busyHosts(au *redflagv1.AgentUpdate, all []redflagv1.AgentUpdate) map[string]holder {
+	out := map[string]holder{}
+	for i := range all {
+		o := &all[i]
+		if o.Name == au.Name {
+			continue
+		}
+		first := o.CreationTimestamp.Before(&au.CreationTimestamp) ||
+			(o.CreationTimestamp.Equal(&au.CreationTimestamp) && o.Name < au.Name)
+		for _, s := range o.Status.Slots {
+			if h, ok := out[s.Agent]; !ok || (first && !h.first) {
+				out[s.Agent] = holder{name: o.Name, first: first}
+			}
+		}
+	}
+	return out
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// slotsOf keeps the time each kept slot was taken and stamps new ones.
+func slotsOf(names []string, before []redflagv1.Slot, now time.Time) []redflagv1.Slot {
+	out := make([]redflagv1.Slot, 0, len(names))
+	for _, n := range names {
+		since := metav1.NewTime(now.UTC().Truncate(time.Second))
+		if i := slices.IndexFunc(before, func(s redflagv1.Slot) bool { return s.Agent == n }); i >= 0 {
+			since = before[i].Since
+		}
+		out = append(out, redflagv1.Slot{Agent: n, Since: since})
+	}
+	return out
+}
+
+// markDesiredVersion records on each newly started Agent the version an
+// agentVersion rollout wants it to run (spec.desiredVersion), so
+// `kubectl get agent -o yaml` shows it next to the UpToDate condition.
+func (r *AgentUpdateReconciler) markDesiredVersion(ctx context.Context, au *redflagv1.AgentUpdate, hosts []string) error {
+	if au.Spec.AgentVersion == "" {
+		return nil
+	}
+	for _, h := range hosts {
+		patch := []byte(fmt.Sprintf(`{"spec":{"desiredVersion":%q}}`, au.Spec.AgentVersion))
+		a := &redflagv1.Agent{}
+		a.Namespace, a.Name = au.Namespace, h
+		if err := r.Patch(ctx, a, client.RawPatch("application/merge-patch+json", patch)); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("setting desiredVersion on Agent %s: %w", h, err)
+		}
+	}
+	return nil
+}
+
+func (r *AgentUpdateReconciler) writeStatus(ctx context.Context, base, au *redflagv1.AgentUpdate) error {
+	if equality.Semantic.DeepEqual(base.Status, au.Status) {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, au, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("writing AgentUpdate %s/%s status: %w", au.Namespace, au.Name, err)
+	}
+	return nil
+}
+
+// nextLook is when to look again without an event: at the window's next
+// edge (to start or stop starting hosts), and every few minutes anyway as
+// a safety net for a missed watch event.
+func nextLook(open bool, closes, opens, now time.Time) time.Duration {
+	next := 5 * time.Minute
+	edge := opens
+	if open {
+		edge = closes
+	}
+	if !edge.IsZero() {
+		next = min(next, max(edge.Sub(now), time.Second))
+	}
+	return next
 }

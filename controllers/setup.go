@@ -20,6 +20,10 @@ const AgentEventSource = "redflag.io/agent-controller"
 // controller's Events.
 const ScanScheduleEventSource = "redflag.io/scanschedule-controller"
 
+// AgentUpdateEventSource is the reportingController of the AgentUpdate
+// controller's Events.
+const AgentUpdateEventSource = "redflag.io/agentupdate-controller"
+
 // SetupAll registers every RedFlag reconciler with the manager.
 func SetupAll(mgr ctrl.Manager) error {
 	c := mgr.GetClient()
@@ -43,7 +47,11 @@ func SetupAll(mgr ctrl.Manager) error {
 			Recorder: events.NewRecorder(mgr.GetEventRecorder(ScanScheduleEventSource), clk),
 			Clock:    clk,
 		},
-		"AgentUpdate": &AgentUpdateReconciler{Client: c},
+		"AgentUpdate": &AgentUpdateReconciler{
+			Client:   c,
+			Recorder: events.NewRecorder(mgr.GetEventRecorder(AgentUpdateEventSource), clk),
+			Clock:    clk,
+		},
 	}
 	for kind, r := range reconcilers {
 		if err := r.SetupWithManager(mgr); err != nil {

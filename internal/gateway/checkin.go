@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -34,13 +35,19 @@ func (g *Gateway) handleCheckIn(w http.ResponseWriter, r *http.Request) {
 	g.live.seen(rec, truncate(req.AgentVersion, 64), interval, now)
 
 	sendFacts := req.FactsHash == "" || req.FactsHash != rec.factsHash
-	heartbeat := rec.heartbeatUntil.After(now)
 	scans := g.dueScans(rec, now)
+	work := g.workFor(rec, now)
+	// A host with work checks in every few seconds, so its progress shows
+	// in `kubectl get` at once; no write is needed for that.
+	heartbeat := rec.heartbeatUntil.After(now) || work != nil || rec.workPhase == redflagv1.WorkRunning
 	key := scansKey(scans)
+	if work != nil {
+		key += "|" + work.ID
+	}
 	answer, cached := g.docs.get(rec, sendFacts, heartbeat, key, now)
 	if !cached {
 		var err error
-		if answer, err = g.answer(rec, interval, sendFacts, heartbeat, scans, now); err != nil {
+		if answer, err = g.answer(rec, interval, sendFacts, heartbeat, scans, work, now); err != nil {
 			g.log.Error(err, "signing work document", "agent", rec.key)
 			fail(w, http.StatusInternalServerError, protocol.CodeInternal, "could not sign the work document")
 			return
@@ -53,7 +60,7 @@ func (g *Gateway) handleCheckIn(w http.ResponseWriter, r *http.Request) {
 }
 
 // answer builds, signs and encodes the check-in answer.
-func (g *Gateway) answer(rec *agentRecord, interval time.Duration, sendFacts, heartbeat bool, scans []protocol.ScanRequest, now time.Time) ([]byte, error) {
+func (g *Gateway) answer(rec *agentRecord, interval time.Duration, sendFacts, heartbeat bool, scans []protocol.ScanRequest, work *protocol.WorkRequest, now time.Time) ([]byte, error) {
 	next := interval
 	doc := protocol.WorkDocument{
 		Agent: rec.key, MachineID: rec.machineID,
@@ -63,9 +70,13 @@ func (g *Gateway) answer(rec *agentRecord, interval time.Duration, sendFacts, he
 		SendFacts:         sendFacts,
 		Paused:            rec.paused,
 		Scans:             scans,
+		Work:              work,
 	}
 	if heartbeat {
 		until := rec.heartbeatUntil.UTC()
+		if busy := now.Add(workHeartbeat).UTC(); (work != nil || rec.workPhase == redflagv1.WorkRunning) && busy.After(until) {
+			until = busy
+		}
 		doc.HeartbeatUntil = &until
 		next = g.opts.HeartbeatInterval
 	}
@@ -80,6 +91,23 @@ func (g *Gateway) answer(rec *agentRecord, interval time.Duration, sendFacts, he
 		return nil, fmt.Errorf("encoding check-in answer: %w", err)
 	}
 	return append(body, '\n'), nil
+}
+
+// workHeartbeat is how long a host with work is asked to keep checking in
+// rapidly; every answer while it works extends it.
+const workHeartbeat = time.Minute
+
+// workFor is the rollout work to hand this host now, if any: none for a
+// paused host or for work it already finished.
+func (g *Gateway) workFor(rec *agentRecord, now time.Time) *protocol.WorkRequest {
+	if rec.paused {
+		return nil
+	}
+	w := g.rollouts.workFor(rec, now)
+	if w == nil || workDone(rec, w.ID) {
+		return nil
+	}
+	return w
 }
 
 // intervalOf is the agent's normal check-in interval.

@@ -38,6 +38,11 @@ type agentRecord struct {
 	scanNow           string // the annotation, when not yet handled
 	subsystems        []redflagv1.SubsystemStatus
 	resourceVersion   string
+	// workID and workPhase are status.currentWork's; completedWork holds
+	// the IDs of finished work, so a finished ID is not handed out again.
+	workID        string
+	workPhase     redflagv1.WorkPhase
+	completedWork []string
 }
 
 // ref is a reference to the Agent, enough to address Events to it.
@@ -78,6 +83,12 @@ func recordOf(a *redflagv1.Agent) *agentRecord {
 	r.subsystems, r.resourceVersion = a.Status.Subsystems, a.ResourceVersion
 	for _, s := range a.Status.Subsystems {
 		r.lastRun[s.Name], r.lastResult[s.Name] = s.LastRun, s.Result
+	}
+	if w := a.Status.CurrentWork; w != nil {
+		r.workID, r.workPhase = w.ID, w.Phase
+	}
+	for _, c := range a.Status.CompletedWork {
+		r.completedWork = append(r.completedWork, c.ID)
 	}
 	return r
 }

@@ -61,6 +61,8 @@ func (g *Gateway) handleReport(w http.ResponseWriter, r *http.Request) {
 		err = g.agentEvent(r.Context(), rec, reason, rep.Event)
 	case rep.Kind == protocol.ReportScan && rep.Scan != nil:
 		err = g.applyScan(r.Context(), rec, rep.Scan)
+	case rep.Kind == protocol.ReportWork && rep.Work != nil:
+		err = g.applyWork(r.Context(), rec, rep.Work)
 	default:
 		fail(w, http.StatusBadRequest, protocol.CodeBadRequest, "report kind %q with no matching payload", truncate(string(rep.Kind), 32))
 		return

@@ -49,6 +49,7 @@ type Gateway struct {
 	agents         *registry
 	tokens         *tokenIndex
 	schedules      *scheduleIndex
+	rollouts       *rolloutIndex
 	nonces         *nonceCache
 	live           *liveness
 	applied        appliedKeys
@@ -92,7 +93,7 @@ func New(opts Options, d Deps) (*Gateway, error) {
 		opts: opts, client: d.Client, reader: d.Reader, cache: d.Cache, clock: d.Clock,
 		recorder: events.NewRecorder(d.Events, d.Clock),
 		log:      d.Log.WithName("gateway"),
-		agents:   newRegistry(), tokens: newTokenIndex(), schedules: newScheduleIndex(), nonces: newNonceCache(opts.ClockSkew), live: newLiveness(),
+		agents:   newRegistry(), tokens: newTokenIndex(), schedules: newScheduleIndex(), rollouts: newRolloutIndex(), nonces: newNonceCache(opts.ClockSkew), live: newLiveness(),
 		applied:        appliedKeys{keys: map[string][]string{}},
 		warned:         warnLimiter{last: map[string]time.Time{}},
 		ipLimits:       newLimiterSet(opts.PerIPRate, opts.PerIPBurst),
@@ -209,6 +210,13 @@ func (g *Gateway) watch(ctx context.Context) error {
 	}
 	if _, err := si.AddEventHandler(g.schedules.handler()); err != nil {
 		return fmt.Errorf("watching ScanSchedules: %w", err)
+	}
+	ri, err := g.cache.GetInformer(ctx, &redflagv1.AgentUpdate{})
+	if err != nil {
+		return fmt.Errorf("watching AgentUpdates: %w", err)
+	}
+	if _, err := ri.AddEventHandler(g.rollouts.handler()); err != nil {
+		return fmt.Errorf("watching AgentUpdates: %w", err)
 	}
 	if !g.cache.WaitForCacheSync(ctx) {
 		return errors.New("gateway: informer caches did not sync")

@@ -1,0 +1,103 @@
+package controllers
+
+import (
+	"fmt"
+
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/conditions"
+	"github.com/redflag-io/redflag/internal/events"
+	"github.com/redflag-io/redflag/internal/history"
+	"github.com/redflag-io/redflag/internal/rollout"
+)
+
+// Ready, Reconciling and Stalled reasons of an AgentUpdate.
+const (
+	reasonComplete        = "Complete"
+	reasonProgressing     = "RolloutProgressing"
+	reasonRolloutPaused   = "Paused"
+	reasonOutsideWindow   = "OutsideWindow"
+	reasonWaitingOnOther  = "WaitingOnAgentUpdate"
+	reasonRolloutHalted   = "RolloutHalted"
+	reasonCanaryFailed    = "CanaryFailed"
+	reasonNoTargetsActive = "NoTargets"
+)
+
+// setPhase turns a plan into the phase and the conditions kstatus, Flux
+// and Argo CD read (Succeeded: Ready=True, Current; Halted: Stalled=True,
+// Failed; everything else InProgress), and returns the history entries to
+// emit as Events once the status is stored.
+func (r *AgentUpdateReconciler) setPhase(au *redflagv1.AgentUpdate, p rollout.Plan, windowOpen, retried bool) []redflagv1.HistoryEntry {
+	st := &au.Status
+	gen := au.Generation
+	prev := st.Phase
+	c := p.Counts
+	progress := fmt.Sprintf("%d of %d hosts done (%d succeeded, %d skipped, %d failed), %d working", c.Succeeded+c.Skipped+c.Failed, c.Total, c.Succeeded, c.Skipped, c.Failed, c.InProgress)
+	switch {
+	case p.Halted:
+		st.Phase = redflagv1.RolloutHalted
+		reason, msg := reasonRolloutHalted, fmt.Sprintf("%d hosts failed, more than maxFailures allows; no new host starts (retry: kubectl annotate agentupdate %s %s=\"$(date -u +%%FT%%TZ)\" --overwrite)", c.Failed, au.Name, redflagv1.RetryAnnotation)
+		if p.CanaryFailed {
+			reason, msg = reasonCanaryFailed, "a canary host failed; no other host starts ("+progress+")"
+		}
+		conditions.MarkStalled(&st.Conditions, gen, reason, msg)
+	case p.Done && c.Total == 0:
+		st.Phase = redflagv1.RolloutSucceeded
+		conditions.MarkReady(&st.Conditions, gen, reasonNoTargetsActive, "no Agent matches the rollout's targets")
+	case p.Done:
+		st.Phase = redflagv1.RolloutSucceeded
+		conditions.MarkReady(&st.Conditions, gen, reasonComplete, progress)
+	case au.Spec.Paused:
+		st.Phase = redflagv1.RolloutPaused
+		conditions.MarkNotReady(&st.Conditions, gen, reasonRolloutPaused, "paused: "+progress)
+		conditions.Remove(&st.Conditions, redflagv1.ConditionReconciling)
+	case !windowOpen && c.InProgress == 0:
+		st.Phase = redflagv1.RolloutWaiting
+		conditions.MarkNotReady(&st.Conditions, gen, reasonOutsideWindow, "outside the maintenance window: "+progress)
+		conditions.MarkReconciling(&st.Conditions, gen, reasonOutsideWindow, "waiting for the maintenance window")
+	case p.WaitingOn != "" && c.InProgress == 0:
+		st.Phase = redflagv1.RolloutWaiting
+		msg := fmt.Sprintf("waiting on AgentUpdate %s, which holds the next hosts: %s", p.WaitingOn, progress)
+		conditions.MarkNotReady(&st.Conditions, gen, reasonWaitingOnOther, msg)
+		conditions.MarkReconciling(&st.Conditions, gen, reasonWaitingOnOther, msg)
+	default:
+		st.Phase = redflagv1.RolloutProgressing
+		conditions.MarkNotReady(&st.Conditions, gen, reasonProgressing, progress)
+		conditions.MarkReconciling(&st.Conditions, gen, reasonProgressing, progress)
+	}
+
+	var out []redflagv1.HistoryEntry
+	add := func(reason events.Reason, msg string) {
+		e := r.Recorder.Entry(reason, msg, map[string]string{"workID": st.WorkID})
+		st.History = history.Append(st.History, e)
+		out = append(out, e)
+	}
+	if retried {
+		add(events.RolloutStarted, "retrying the failed hosts (attempt "+st.WorkID+")")
+	}
+	switch {
+	case st.Phase == redflagv1.RolloutHalted && prev != redflagv1.RolloutHalted:
+		add(events.RolloutHalted, conditions.Truncate(readyMessage(st), redflagv1.MaxMessageLength))
+	case st.Phase == redflagv1.RolloutSucceeded && prev != redflagv1.RolloutSucceeded && c.Total > 0:
+		add(events.RolloutSucceeded, progress)
+	case len(p.Started) > 0 && (prev == "" || prev == redflagv1.RolloutPending || prev == redflagv1.RolloutSucceeded) && !retried:
+		add(events.RolloutStarted, fmt.Sprintf("rollout started on %d target hosts", c.Total))
+	}
+	return out
+}
+
+func readyMessage(st *redflagv1.AgentUpdateStatus) string {
+	for _, c := range st.Conditions {
+		if c.Type == redflagv1.ConditionReady {
+			return c.Message
+		}
+	}
+	return ""
+}
+
+// stall marks a rollout whose spec cannot be acted on.
+func (r *AgentUpdateReconciler) stall(au *redflagv1.AgentUpdate, reason, msg string) {
+	au.Status.Phase = redflagv1.RolloutFailed
+	au.Status.Slots = nil
+	au.Status.ObservedGeneration = au.Generation
+	conditions.MarkStalled(&au.Status.Conditions, au.Generation, reason, msg)
+}

@@ -1,0 +1,148 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/events"
+	"github.com/redflag-io/redflag/internal/history"
+	"github.com/redflag-io/redflag/internal/protocol"
+)
+
+var reportablePhases = []redflagv1.WorkPhase{
+	redflagv1.WorkRunning, redflagv1.WorkSucceeded, redflagv1.WorkFailed, redflagv1.WorkRolledBack, redflagv1.WorkSkipped,
+}
+
+// applyWork stores a host's progress on rollout work in its Agent's status:
+// currentWork, and on an end state a record in completedWork, which is what
+// the AgentUpdate controller counts. A host may only report work it was
+// given (offered now, or already recorded as its current work).
+func (g *Gateway) applyWork(ctx context.Context, rec *agentRecord, wr *protocol.WorkResult) error {
+	if wr.ID == "" || len(wr.ID) > 300 || !slices.Contains(reportablePhases, wr.Phase) || wr.Started.IsZero() {
+		return errBadReport("work report needs an id (at most 300 characters), a start time and a phase of Running, Succeeded, Failed, RolledBack or Skipped")
+	}
+	offered := g.rollouts.workFor(rec, g.clock.Now())
+	if rec.workID != wr.ID && (offered == nil || offered.ID != wr.ID) {
+		return errBadReport(fmt.Sprintf("work %q is not assigned to this host", truncate(wr.ID, 64)))
+	}
+	status := workStatusOf(wr)
+	if offered != nil && offered.ID == wr.ID {
+		status.AgentUpdate = offered.AgentUpdate
+	} else if rec.workID == wr.ID {
+		status.AgentUpdate = truncate(wr.AgentUpdate, 253)
+	}
+	var announce *redflagv1.HistoryEntry
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		announce = nil
+		var a redflagv1.Agent
+		if err := g.reader.Get(ctx, client.ObjectKey{Namespace: rec.namespace, Name: rec.name}, &a); err != nil {
+			return err
+		}
+		if cur := a.Status.CurrentWork; cur != nil && cur.ID == status.ID && cur.Phase.Finished() {
+			// A late or repeated report must not undo an end state.
+			return nil
+		}
+		a.Status.CurrentWork = status
+		if status.Phase.Finished() {
+			a.Status.CompletedWork = appendWorkRecord(a.Status.CompletedWork, redflagv1.WorkRecord{
+				ID: status.ID, AgentUpdate: status.AgentUpdate, Phase: status.Phase, FinishedAt: *status.FinishedAt, Reason: status.Reason,
+			})
+		}
+		if reason, msg, meta, ok := workEvent(status, wr); ok {
+			e := g.recorder.Entry(reason, msg, meta)
+			a.Status.History = history.Append(a.Status.History, e)
+			announce = &e
+		}
+		return g.client.Status().Update(ctx, &a)
+	})
+	if err != nil {
+		return fmt.Errorf("storing work %s of %s: %w", wr.ID, rec.key, err)
+	}
+	if announce != nil {
+		g.recorder.Emit(rec.ref(), *announce)
+	}
+	return nil
+}
+
+// workStatusOf clamps a host's report to the schema's bounds.
+func workStatusOf(wr *protocol.WorkResult) *redflagv1.WorkStatus {
+	started := metav1.NewTime(wr.Started.UTC().Truncate(time.Second))
+	ws := &redflagv1.WorkStatus{
+		ID: wr.ID, Phase: wr.Phase, StartedAt: &started, Reason: truncate(wr.Reason, 64),
+		Message: truncate(wr.Message, redflagv1.MaxMessageLength), DryRun: wr.DryRun,
+		FromVersion: truncate(wr.FromVersion, 64), ToVersion: truncate(wr.ToVersion, 64),
+	}
+	if wr.Phase.Finished() {
+		at := started
+		if wr.Finished != nil && !wr.Finished.IsZero() {
+			at = metav1.NewTime(wr.Finished.UTC().Truncate(time.Second))
+		}
+		ws.FinishedAt = &at
+	}
+	if wr.Phase == redflagv1.WorkFailed || wr.Phase == redflagv1.WorkRolledBack {
+		if ws.Reason == "" {
+			ws.Reason = string(wr.Phase)
+		}
+	}
+	for _, c := range wr.Changes {
+		if len(ws.Changes) == redflagv1.MaxWorkChanges {
+			break
+		}
+		if !slices.Contains(validManagers, c.Manager) || c.Name == "" {
+			continue
+		}
+		ws.Changes = append(ws.Changes, redflagv1.PackageChange{Manager: c.Manager, Name: truncate(c.Name, 128), From: truncate(c.From, 80), To: truncate(c.To, 80)})
+	}
+	return ws
+}
+
+// appendWorkRecord keeps one record per work ID, newest last, at most
+// MaxCompletedWork.
+func appendWorkRecord(list []redflagv1.WorkRecord, r redflagv1.WorkRecord) []redflagv1.WorkRecord {
+	list = slices.DeleteFunc(list, func(x redflagv1.WorkRecord) bool { return x.ID == r.ID })
+	list = append(list, r)
+	if len(list) > redflagv1.MaxCompletedWork {
+		list = list[len(list)-redflagv1.MaxCompletedWork:]
+	}
+	return list
+}
+
+// workEvent picks the Event a work transition is recorded as. Starting a
+// package install is not one (currentWork shows it); starting a self-update
+// is, because the agent is about to replace itself.
+func workEvent(ws *redflagv1.WorkStatus, wr *protocol.WorkResult) (events.Reason, string, map[string]string, bool) {
+	meta := map[string]string{"agentUpdate": ws.AgentUpdate, "workID": ws.ID}
+	selfUpdate := ws.ToVersion != ""
+	if selfUpdate {
+		meta["fromVersion"], meta["toVersion"] = ws.FromVersion, ws.ToVersion
+	}
+	switch ws.Phase {
+	case redflagv1.WorkRunning:
+		if selfUpdate {
+			return events.AgentUpdateStarted, fmt.Sprintf("updating the agent from %s to %s", ws.FromVersion, ws.ToVersion), meta, true
+		}
+	case redflagv1.WorkSucceeded:
+		if selfUpdate {
+			return events.AgentUpdated, fmt.Sprintf("the agent now runs %s (was %s)", ws.ToVersion, ws.FromVersion), meta, true
+		}
+		meta["packages"] = fmt.Sprint(len(wr.Changes))
+		if ws.DryRun {
+			meta["dryRun"] = "true"
+		}
+		return events.UpdatesInstalled, ws.Message, meta, true
+	case redflagv1.WorkFailed:
+		meta["reason"] = ws.Reason
+		return events.InstallFailed, ws.Reason + ": " + ws.Message, meta, true
+	case redflagv1.WorkRolledBack:
+		meta["reason"] = ws.Reason
+		return events.AgentRolledBack, ws.Reason + ": " + ws.Message, meta, true
+	}
+	return events.Reason{}, "", nil, false
+}

@@ -1,0 +1,98 @@
+package rollout
+
+import (
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+)
+
+// Outcome is where one host stands in one rollout.
+type Outcome int
+
+// Host outcomes.
+const (
+	// Pending: the host has not run this rollout's work (or its failure
+	// was retried).
+	Pending Outcome = iota
+	// Running: the host reported that it started and not yet that it ended.
+	Running
+	Succeeded
+	Failed
+	// Skipped: nothing to do (an agentVersion rollout to the version the
+	// host already runs).
+	Skipped
+)
+
+func (o Outcome) String() string {
+	return [...]string{"Pending", "Running", "Succeeded", "Failed", "Skipped"}[o]
+}
+
+// Done reports whether the host needs nothing more from the rollout.
+func (o Outcome) Done() bool { return o == Succeeded || o == Skipped }
+
+// HostResult is an outcome with the host's explanation of a failure.
+type HostResult struct {
+	Outcome Outcome
+	Reason  string
+	Message string
+	// Finished is when a Succeeded or Failed outcome was reached.
+	Finished *redflagv1.WorkRecord
+}
+
+// OutcomeOf reads one host's outcome for the work key from its status.
+// A success under any attempt of the key counts; a failure counts only
+// under the current attempt, which is how a retry makes failed hosts
+// pending again. currentWork wins over the completed list (it is newer).
+func OutcomeOf(key, workID string, st *redflagv1.AgentStatus, targetVersion string) HostResult {
+	current := Attempt(key, workID)
+	if w := st.CurrentWork; w != nil {
+		if a := Attempt(key, w.ID); a >= 0 {
+			rec := redflagv1.WorkRecord{ID: w.ID, AgentUpdate: w.AgentUpdate, Phase: w.Phase, Reason: w.Reason}
+			if w.FinishedAt != nil {
+				rec.FinishedAt = *w.FinishedAt
+			}
+			if r, ok := fromRecord(rec, a == current, w.Message); ok {
+				return r
+			}
+		}
+	}
+	for i := len(st.CompletedWork) - 1; i >= 0; i-- {
+		rec := st.CompletedWork[i]
+		if a := Attempt(key, rec.ID); a >= 0 {
+			if r, ok := fromRecord(rec, a == current, ""); ok {
+				return r
+			}
+		}
+	}
+	if targetVersion != "" && sameVersion(st.AgentVersion, targetVersion) {
+		return HostResult{Outcome: Skipped}
+	}
+	return HostResult{Outcome: Pending}
+}
+
+func fromRecord(rec redflagv1.WorkRecord, currentAttempt bool, message string) (HostResult, bool) {
+	switch rec.Phase {
+	case redflagv1.WorkAssigned, redflagv1.WorkRunning:
+		// Work of an older attempt still running holds the host as much
+		// as the current one does.
+		return HostResult{Outcome: Running}, true
+	case redflagv1.WorkSucceeded:
+		return HostResult{Outcome: Succeeded, Finished: &rec}, true
+	case redflagv1.WorkSkipped:
+		return HostResult{Outcome: Skipped, Finished: &rec}, true
+	case redflagv1.WorkFailed, redflagv1.WorkRolledBack:
+		if !currentAttempt {
+			return HostResult{}, false
+		}
+		return HostResult{Outcome: Failed, Reason: rec.Reason, Message: message, Finished: &rec}, true
+	}
+	return HostResult{}, false
+}
+
+func sameVersion(a, b string) bool {
+	trim := func(s string) string {
+		if len(s) > 0 && s[0] == 'v' {
+			return s[1:]
+		}
+		return s
+	}
+	return a != "" && trim(a) == trim(b)
+}
