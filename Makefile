@@ -23,9 +23,10 @@ generate: ## Generate deepcopy code for the API types.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths="./api/..."
 
 .PHONY: manifests
-manifests: ## Generate CRDs and RBAC into config/.
+manifests: ## Generate CRDs and RBAC into config/, and copy the CRDs into the Helm chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="$(GEN_PATHS)" \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	hack/sync-chart-crds.sh
 
 .PHONY: fmt
 fmt: ## Format the Go code.
@@ -37,7 +38,7 @@ vet: ## Run go vet, for Linux and for the agent's Windows build.
 	GOOS=windows go vet ./agent/...
 
 .PHONY: envtest
-envtest: ## Build (once) kube-apiserver and etcd for tests; prints their directory.
+envtest: ## Build (once) kube-apiserver, etcd and kubectl for tests; prints their directory.
 	@hack/envtest.sh
 
 .PHONY: test-deps
@@ -58,6 +59,15 @@ verify: ## Fail when generated files, formatting or go.mod drift.
 build: ## Build bin/redflag-manager and bin/redflag-agent.
 	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/redflag-manager .
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/redflag-agent ./agent/cmd/redflag-agent
+
+.PHONY: packages
+packages: build ## Pack bin/redflag-agent into a .deb and an .rpm in dist/ (this machine's arch; nfpm from hack/tools).
+	@[ "$$(go env GOOS)" = linux ] || { echo "packages: the .deb and .rpm hold a Linux agent; run this on Linux" >&2; exit 1; }
+	@mkdir -p dist
+	nfpm=$$(hack/tool.sh nfpm); for p in deb rpm; do \
+		REDFLAG_AGENT_BINARY=bin/redflag-agent REDFLAG_VERSION=$(VERSION) REDFLAG_ARCH=$$(go env GOARCH) \
+			"$$nfpm" package --config packaging/nfpm.yaml --packager $$p --target dist/; \
+	done
 
 .PHONY: run
 run: build ## Run RedFlag here: a local control plane unless KUBECONFIG is set (ARGS=--with-agent adds a local agent).

@@ -95,8 +95,14 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("finding the cluster (set --kubeconfig or KUBECONFIG): %w", err)
 	}
+	cacheOpts, err := controllers.CacheOptions()
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
+		Scheme: scheme,
+		// Only what RedFlag owns: of all Secrets, the token Secrets it labelled.
+		Cache:                  cacheOpts,
 		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress: o.probeAddr,
 		PprofBindAddress:       o.pprofAddr,

@@ -1,0 +1,257 @@
+{{/*
+Names. The full name prefixes every object; it is the release name when that
+already contains the chart name ("redflag" -> redflag-gateway-tls, the Secret
+name the manager uses by default).
+*/}}
+{{- define "redflag.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "redflag.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Labels on every object. */}}
+{{- define "redflag.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/name: {{ include "redflag.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ include "redflag.imageTag" . | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: redflag
+{{- end }}
+
+{{/*
+Selector labels of one component's pods. Called with a dict: root (the chart
+context) and component ("manager" or "gateway").
+*/}}
+{{- define "redflag.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "redflag.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* The component whose pods serve the gateway. */}}
+{{- define "redflag.gatewayComponent" -}}
+{{- if .Values.gateway.separate }}gateway{{ else }}manager{{ end }}
+{{- end }}
+
+{{- define "redflag.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "redflag.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "redflag.gatewayServiceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- printf "%s-gateway" (include "redflag.serviceAccountName" .) | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "redflag.imageTag" -}}
+{{- default .Chart.AppVersion .Values.image.tag }}
+{{- end }}
+
+{{- define "redflag.image" -}}
+{{- printf "%s:%s" .Values.image.repository (include "redflag.imageTag" .) }}
+{{- end }}
+
+{{- define "redflag.gatewayServiceName" -}}
+{{- printf "%s-gateway" (include "redflag.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "redflag.tlsSecretName" -}}
+{{- default (printf "%s-gateway-tls" (include "redflag.fullname" .)) .Values.gateway.tls.secretName }}
+{{- end }}
+
+{{- define "redflag.signingSecretName" -}}
+{{- default (printf "%s-work-signing" (include "redflag.fullname" .)) .Values.gateway.signingSecretName }}
+{{- end }}
+
+{{- define "redflag.leaderElectionID" -}}
+{{- default (printf "%s-manager" (include "redflag.fullname" .)) .Values.manager.leaderElectionID }}
+{{- end }}
+
+{{/*
+The pods must not start before a Secret the manager is told to serve from
+exists: the manager would otherwise create a self-signed certificate in it,
+and cert-manager (or whoever provides it) and the manager would fight over
+it. Mounting the Secret makes the kubelet hold the pod until it exists.
+*/}}
+{{- define "redflag.waitForTLSSecret" -}}
+{{- if or .Values.gateway.tls.secretName .Values.gateway.tls.certManager.enabled }}true{{ end }}
+{{- end }}
+
+{{/* The URL hosts use: gateway.publicURL, else https://<ingress host>. */}}
+{{- define "redflag.publicURL" -}}
+{{- if .Values.gateway.publicURL }}
+{{- .Values.gateway.publicURL }}
+{{- else if and .Values.gateway.ingress.enabled .Values.gateway.ingress.host }}
+{{- printf "https://%s" .Values.gateway.ingress.host }}
+{{- end }}
+{{- end }}
+
+{{/*
+Names the gateway's certificate covers besides what the manager adds itself
+(localhost and the public URL's host): the Service's in-cluster names, the
+Ingress host and gateway.dnsNames. One per line.
+*/}}
+{{- define "redflag.gatewayDNSNames" -}}
+{{- $svc := include "redflag.gatewayServiceName" . }}
+{{- $names := list $svc (printf "%s.%s" $svc .Release.Namespace) (printf "%s.%s.svc" $svc .Release.Namespace) (printf "%s.%s.svc.cluster.local" $svc .Release.Namespace) }}
+{{- if and .Values.gateway.ingress.enabled .Values.gateway.ingress.host }}
+{{- $names = append $names .Values.gateway.ingress.host }}
+{{- end }}
+{{- range .Values.gateway.dnsNames }}
+{{- $names = append $names . }}
+{{- end }}
+{{- join "\n" (uniq $names) }}
+{{- end }}
+
+{{/*
+One Deployment's pod template. Called with a dict: root (the chart context),
+component ("manager" or "gateway"), cfg (manager or gateway values),
+serviceAccountName, args (the component's flags) and servesGateway (bool).
+*/}}
+{{- define "redflag.podTemplate" -}}
+{{- $root := .root -}}
+{{- $cfg := .cfg -}}
+metadata:
+  labels:
+    {{- include "redflag.selectorLabels" (dict "root" $root "component" .component) | nindent 4 }}
+    {{- with $cfg.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- with $cfg.podAnnotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+spec:
+  serviceAccountName: {{ .serviceAccountName }}
+  {{- with $root.Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $cfg.priorityClassName }}
+  priorityClassName: {{ . }}
+  {{- end }}
+  securityContext:
+    {{- toYaml $root.Values.podSecurityContext | nindent 4 }}
+  # The manager stops within seconds (the gateway drains for at most 10 s).
+  terminationGracePeriodSeconds: 30
+  containers:
+    - name: {{ .component }}
+      image: {{ include "redflag.image" $root }}
+      imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+      args:
+        {{- range .args }}
+        - {{ . | quote }}
+        {{- end }}
+        - {{ printf "--zap-log-level=%v" $cfg.logLevel | quote }}
+        {{- range $cfg.extraArgs }}
+        - {{ . | quote }}
+        {{- end }}
+      env:
+        - name: POD_NAMESPACE
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.namespace
+        {{- with $cfg.extraEnv }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      ports:
+        {{- if .servesGateway }}
+        - name: gateway
+          containerPort: {{ $root.Values.gateway.containerPort }}
+          protocol: TCP
+        {{- end }}
+        {{- if $root.Values.metrics.enabled }}
+        - name: metrics
+          containerPort: {{ $root.Values.metrics.port }}
+          protocol: TCP
+        {{- end }}
+        - name: health
+          containerPort: {{ $root.Values.healthPort }}
+          protocol: TCP
+      livenessProbe:
+        httpGet:
+          path: /healthz
+          port: health
+        initialDelaySeconds: 15
+        periodSeconds: 20
+      # Ready once the gateway (when this pod runs it) serves: its informers
+      # are filled, so the first request sees every enrolled agent.
+      readinessProbe:
+        httpGet:
+          path: /readyz
+          port: health
+        initialDelaySeconds: 5
+        periodSeconds: 10
+      resources:
+        {{- toYaml $cfg.resources | nindent 8 }}
+      securityContext:
+        {{- toYaml $root.Values.securityContext | nindent 8 }}
+      {{- if and .servesGateway (include "redflag.waitForTLSSecret" $root) }}
+      volumeMounts:
+        # Not read from disk (the manager reads the Secret through the API);
+        # mounted so the pod waits until the Secret exists.
+        - name: gateway-tls
+          mountPath: /var/run/redflag/gateway-tls
+          readOnly: true
+      {{- end }}
+  {{- if and .servesGateway (include "redflag.waitForTLSSecret" $root) }}
+  volumes:
+    - name: gateway-tls
+      secret:
+        secretName: {{ include "redflag.tlsSecretName" $root }}
+  {{- end }}
+  {{- with $cfg.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $cfg.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $cfg.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $cfg.topologySpreadConstraints }}
+  topologySpreadConstraints:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+
+{{/* Flags every pod gets: where metrics, probes and the manager's Secrets are. */}}
+{{- define "redflag.commonArgs" -}}
+{{- $args := list (printf "--namespace=%s" .Release.Namespace) (printf "--health-probe-bind-address=:%v" .Values.healthPort) }}
+{{- if .Values.metrics.enabled }}
+{{- $args = append $args (printf "--metrics-bind-address=:%v" .Values.metrics.port) }}
+{{- else }}
+{{- $args = append $args "--metrics-bind-address=0" }}
+{{- end }}
+{{- toJson $args }}
+{{- end }}
+
+{{/* Flags of a pod that runs the gateway. */}}
+{{- define "redflag.gatewayArgs" -}}
+{{- $args := list (printf "--gateway-bind-address=:%v" .Values.gateway.containerPort) (printf "--gateway-tls-secret=%s" (include "redflag.tlsSecretName" .)) (printf "--work-signing-secret=%s" (include "redflag.signingSecretName" .)) (printf "--gateway-dns-names=%s" (include "redflag.gatewayDNSNames" . | splitList "\n" | join ",")) }}
+{{- with include "redflag.publicURL" . }}
+{{- $args = append $args (printf "--gateway-public-url=%s" .) }}
+{{- end }}
+{{- toJson $args }}
+{{- end }}
