@@ -26,6 +26,14 @@ type Package struct {
 	Arch string
 	// Depends is an optional Depends field, such as "redflag-lib (>= 2)".
 	Depends string
+	// Conflicts is an optional Conflicts field: installing the package
+	// makes apt remove the packages it names.
+	Conflicts string
+	// Postinst is an optional postinst maintainer script body (after
+	// "#!/bin/sh"), such as "exit 1" to make configuring the package
+	// fail. The sandbox runs scripts without chroot, on the test machine
+	// itself: keep it harmless.
+	Postinst string
 }
 
 func (p Package) arch() string {

@@ -23,13 +23,20 @@ func PayloadPath(name string) string {
 
 // BuildDeb builds p into a .deb inside dir with dpkg-deb and returns its
 // path. The package ships one file, PayloadPath(p.Name), holding
-// p.Version, and has no maintainer scripts.
+// p.Version, and no maintainer script but p.Postinst when set.
 func BuildDeb(t testing.TB, dir string, p Package) string {
 	t.Helper()
 	base := fmt.Sprintf("%s_%s_%s", p.Name, strings.ReplaceAll(p.Version, ":", "%3a"), p.arch())
 	src := filepath.Join(t.TempDir(), base)
 	writeFile(t, filepath.Join(src, "DEBIAN/control"), stanza(p, ""))
 	writeFile(t, filepath.Join(src, PayloadPath(p.Name)), p.Version+"\n")
+	if p.Postinst != "" {
+		script := filepath.Join(src, "DEBIAN/postinst")
+		writeFile(t, script, "#!/bin/sh\n"+p.Postinst+"\n")
+		if err := os.Chmod(script, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	deb := filepath.Join(dir, base+".deb")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)

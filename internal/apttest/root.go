@@ -99,6 +99,9 @@ func stanza(p Package, extra string) string {
 	if p.Depends != "" {
 		fmt.Fprintf(&b, "Depends: %s\n", p.Depends)
 	}
+	if p.Conflicts != "" {
+		fmt.Fprintf(&b, "Conflicts: %s\n", p.Conflicts)
+	}
 	fmt.Fprintf(&b, "Description: RedFlag test package %s\n built by apttest\n", p.Name)
 	return b.String()
 }

@@ -144,6 +144,11 @@ func (d *Daemon) stop(t testing.TB) {
 				t.Logf("removing containers: %v: %s", err, out)
 			}
 		}
+		// A network a test created is a bridge device on the host, which
+		// outlives dockerd: remove them while the engine still can.
+		if out, err := d.run("network", "prune", "-f"); err != nil {
+			t.Logf("removing networks: %v: %s", err, out)
+		}
 		_ = d.cmd.Process.Signal(syscall.SIGTERM) // it may have exited already
 		select {
 		case <-d.done:
@@ -191,6 +196,14 @@ func (d *Daemon) Docker(t testing.TB, args ...string) string {
 		t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return strings.TrimSpace(out)
+}
+
+// TryDocker runs the docker CLI against this engine like Docker, but
+// returns its combined output and error instead of failing t: for
+// commands expected to fail.
+func (d *Daemon) TryDocker(args ...string) (string, error) {
+	out, err := d.run(args...)
+	return strings.TrimSpace(out), err
 }
 
 // run executes the docker CLI with this engine, a private CLI config (the

@@ -4,6 +4,7 @@ package dockertest
 
 import (
 	"debug/elf"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,6 +38,15 @@ func StaticBusybox(t testing.TB) string {
 // returns the image ID.
 func (d *Daemon) BuildScratch(t testing.TB, tag, variant string) string {
 	t.Helper()
+	return d.BuildScratchCmd(t, tag, variant, "/bin/busybox", "sleep", "3600")
+}
+
+// BuildScratchCmd is BuildScratch with cmd as the image's CMD: a program
+// the image lacks ("/bin/missing") makes an image whose containers cannot
+// start, "/bin/busybox false" one whose containers exit at once. It
+// returns the image ID.
+func (d *Daemon) BuildScratchCmd(t testing.TB, tag, variant string, cmd ...string) string {
+	t.Helper()
 	ctxDir := t.TempDir()
 	bb, err := os.ReadFile(StaticBusybox(t))
 	if err != nil {
@@ -45,7 +55,11 @@ func (d *Daemon) BuildScratch(t testing.TB, tag, variant string) string {
 	if err := os.WriteFile(filepath.Join(ctxDir, "busybox"), bb, 0o755); err != nil {
 		t.Fatalf("build context: %v", err)
 	}
-	dockerfile := fmt.Sprintf("FROM scratch\nCOPY busybox /bin/busybox\nLABEL io.redflag.test.variant=%q\nCMD [\"/bin/busybox\", \"sleep\", \"3600\"]\n", variant)
+	cmdJSON, err := json.Marshal(cmd)
+	if err != nil {
+		t.Fatalf("image command: %v", err)
+	}
+	dockerfile := fmt.Sprintf("FROM scratch\nCOPY busybox /bin/busybox\nLABEL io.redflag.test.variant=%q\nCMD %s\n", variant, cmdJSON)
 	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		t.Fatalf("build context: %v", err)
 	}
