@@ -42,8 +42,8 @@ envtest: ## Build (once) kube-apiserver, etcd and kubectl for tests; prints thei
 	@hack/envtest.sh
 
 .PHONY: test-deps
-test-deps: ## Install (once) the Debian packages the tests use: docker.io and busybox-static.
-	hack/docker-test-deps.sh
+test-deps: ## Install (once) the Debian packages the tests use: docker.io, busybox-static, rpm, shellcheck.
+	hack/test-deps.sh
 
 .PHONY: test
 test: vet verify test-deps ## Run every test: unit, integration (real API server) and end-to-end.

@@ -7,7 +7,7 @@
 // 127.0.0.1, which the engine reaches over plain HTTP. Images are built
 // FROM scratch around a static busybox, since none can be pulled here.
 //
-// hack/docker-test-deps.sh installs what it needs (docker.io,
+// hack/test-deps.sh installs what it needs (docker.io,
 // busybox-static). Require skips a test loudly when dockerd is missing,
 // and fails it instead when CI is set, so CI can never pass by skipping.
 package dockertest

@@ -7,7 +7,7 @@ import (
 )
 
 // depsScript installs the engine and busybox; named in every message.
-const depsScript = "hack/docker-test-deps.sh"
+const depsScript = "hack/test-deps.sh"
 
 // sbinDirs hold dockerd on Debian, and may be missing from a user's PATH.
 var sbinDirs = []string{"/usr/sbin/dockerd", "/usr/local/sbin/dockerd", "/sbin/dockerd"}

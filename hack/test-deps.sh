@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs what the Docker scanner's integration test needs: Debian's
-# docker.io (dockerd, containerd, runc) and busybox-static (a static
-# /bin/busybox the test copies into images built FROM scratch, since no
-# image can be pulled here). Idempotent: does nothing when both are present.
-# It only installs; the test starts and stops its own private dockerd.
+# Installs the Debian packages the tests use: docker.io (dockerd,
+# containerd, runc) and busybox-static (a static /bin/busybox the Docker
+# tests copy into images built FROM scratch, since no image can be pulled
+# here) for the Docker scanner and installer; rpm (rpm -qlp checks the
+# agent's .rpm) and shellcheck (lints the install script). Idempotent: does
+# nothing when all are present. It only installs; the Docker tests start
+# and stop their own private dockerd.
 #
-#   hack/docker-test-deps.sh
+#   hack/test-deps.sh
 set -euo pipefail
 PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 
@@ -20,16 +22,18 @@ fi
 # Debian's plain busybox is dynamically linked and would not run in an
 # image FROM scratch; only busybox-static's /bin/busybox will.
 installed busybox-static || missing+=(busybox-static)
+command -v rpm >/dev/null 2>&1 || missing+=(rpm)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "docker-test-deps: need root to install ${missing[*]}" >&2
+  echo "test-deps: need root to install ${missing[*]}" >&2
   exit 1
 fi
-echo "docker-test-deps: installing ${missing[*]}" >&2
+echo "test-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >&2
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
