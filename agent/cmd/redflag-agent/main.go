@@ -22,15 +22,21 @@ import (
 const usage = `redflag-agent manages OS and package updates on this host for a RedFlag cluster.
 
 Usage:
-  redflag-agent register --server URL --token TOKEN [--ca-file FILE]
+  redflag-agent register --server URL --token TOKEN [--ca-file FILE] [--release-key KEY]
                          enroll this host (safe to re-run: same host, same Agent)
-  redflag-agent run      check in with the gateway and deliver reports until stopped
+  redflag-agent run [--no-supervisor]
+                         check in with the gateway and deliver reports until
+                         stopped; a supervisor process restarts the daemon and
+                         rolls a failed self-update back (--no-supervisor: run
+                         the daemon alone, for systemd's Restart=; no rollback)
   redflag-agent status   show the enrolled identity and the daemon's last check-in
   redflag-agent scan --once [--json] [--subsystem updates|storage|system|docker|all]
                          scan this host now and print what was found; needs no
                          server, enrollment or config, and runs beside the daemon
                          (exit 1 only when every scanner present on the host failed)
   redflag-agent version  print the agent's version and platform
+  redflag-agent service install|uninstall [--config FILE] [--state-dir DIR]
+                         Windows only: register or remove the Windows service
 
 register, run and status take --config FILE (default /etc/redflag/agent.json,
 or $REDFLAG_CONFIG) and --state-dir DIR (default /var/lib/redflag, or
@@ -38,6 +44,10 @@ $REDFLAG_STATE_DIR). HTTPS_PROXY, NO_PROXY and ALL_PROXY are honoured.
 `
 
 func main() {
+	// Started by the Windows Service Control Manager: run under it instead.
+	if code, ok := runAsWindowsService(os.Args[1:]); ok {
+		os.Exit(code)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -59,6 +69,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.StringVar(&reg.ServerURL, "server", "", "gateway URL, such as https://redflag.example.com:9443")
 		fs.StringVar(&reg.Token, "token", "", "registration token (<id>.<secret>) from the RegistrationToken's Secret")
 		fs.StringVar(&reg.CAFile, "ca-file", "", "PEM file of the gateway's CA, pinned for every later request")
+		fs.StringVar(&reg.ReleaseKey, "release-key", "", "Ed25519 public key (base64) that signs agent releases, pinned for self-updates")
+	}
+	noSupervisor := false
+	if cmd == "run" {
+		fs.BoolVar(&noSupervisor, "no-supervisor", false, "run the daemon in this process, without the supervisor that rolls back a failed self-update")
 	}
 	jsonOut := false
 	if cmd == "status" {
@@ -75,6 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// A local scan reads no config and takes no lock: it must work
 		// before enrollment and while the daemon runs.
 		return scanCommand(ctx, rest, stdout, stderr)
+	case "service":
+		return serviceCommand(rest, stdout, stderr)
 	case "register", "run", "status":
 	default:
 		fmt.Fprintf(stderr, "redflag-agent: unknown command %q\n\n%s", cmd, usage)
@@ -98,10 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "enrolled as Agent %s/%s; config written to %s\n", cfg.Namespace, cfg.AgentName, paths.ConfigFile)
 		return 0
 	case "run":
-		if err := daemon.Run(ctx, paths, log); err != nil {
-			return fail(stderr, err)
-		}
-		return 0
+		return runCommand(ctx, args, paths, noSupervisor, log, stdout, stderr)
 	default:
 		return status(paths, jsonOut, stdout, stderr)
 	}

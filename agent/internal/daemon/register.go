@@ -27,6 +27,10 @@ type RegisterOptions struct {
 	ServerURL string
 	Token     string
 	CAFile    string
+	// ReleaseKey, when set, pins the Ed25519 key (standard base64) that
+	// signs agent releases; empty keeps whatever the config pins. The
+	// install script passes the gateway's at enrollment.
+	ReleaseKey string
 }
 
 // Register enrolls this host and writes the config file. Re-running it on an
@@ -48,6 +52,13 @@ func Register(ctx context.Context, o RegisterOptions) (*config.Config, error) {
 		cfg = config.New()
 	case err != nil:
 		return nil, err
+	}
+	if o.ReleaseKey != "" {
+		// Checked before registering, so a bad key costs no seat.
+		cfg.ReleasePublicKey = o.ReleaseKey
+		if _, err := cfg.ReleaseKey(); err != nil {
+			return nil, fmt.Errorf("--release-key: %w", err)
+		}
 	}
 	key, err := cfg.Ed25519PrivateKey()
 	if err != nil || cfg.PrivateKey == "" {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/install/docker"
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
-	"github.com/redflag-io/redflag/agent/internal/scan/docker/dockertest"
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/dockertest"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
