@@ -26,6 +26,8 @@ COPY main.go ./
 COPY api/ api/
 COPY controllers/ controllers/
 COPY internal/ internal/
+# The install script and systemd unit the gateway serves are embedded from packaging/.
+COPY packaging/ packaging/
 # Static (CGO off) so it runs on distroless/static; -trimpath and the version
 # flags match the Makefile's build.
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \

@@ -67,6 +67,8 @@ func run() error {
 	flag.StringVar(&o.gateway.PublicURL, "gateway-public-url", "", "URL hosts use to reach the gateway; its host goes into a self-signed certificate.")
 	flag.StringVar(&o.gateway.Namespace, "namespace", envOr("POD_NAMESPACE", "redflag-system"), "Namespace of the manager's own Secrets (gateway TLS and work-signing key).")
 	flag.StringVar(&o.gateway.TLSSecretName, "gateway-tls-secret", "redflag-gateway-tls", "Secret (cert-manager format: tls.crt, tls.key, ca.crt) with the gateway's certificate; created self-signed when absent.")
+	flag.StringVar(&o.gateway.ReleaseDir, "release-dir", "", "Directory of signed agent releases (made with `go run ./hack/release sign`) the gateway serves for self-updates and the install script.")
+	flag.StringVar(&o.gateway.ReleasePublicKey, "release-public-key", "", "Ed25519 public key (base64) that signs agent releases; the install script pins it on each host.")
 	flag.StringVar(&o.gateway.SigningSecretName, "work-signing-secret", "redflag-work-signing", "Secret holding the Ed25519 key that signs work documents; created when absent.")
 	flag.StringVar(&o.extraDNSNames, "gateway-dns-names", "", "Comma-separated extra names or IPs for a self-signed gateway certificate.")
 	zapOpts := zap.Options{}

@@ -61,7 +61,9 @@ type cluster struct {
 	manager    *process
 }
 
-func startCluster(t *testing.T) *cluster {
+// startCluster starts a control plane and the manager binary; managerArgs
+// are added to its flags.
+func startCluster(t *testing.T, managerArgs ...string) *cluster {
 	t.Helper()
 	mgrBin, _ := buildBinaries(t)
 	env, err := testenv.Start()
@@ -84,10 +86,12 @@ func startCluster(t *testing.T) *cluster {
 	}
 	port := freePort(t)
 	c := &cluster{env: env, kubeconfig: kubeconfig, gatewayURL: "https://127.0.0.1:" + strconv.Itoa(port)}
-	c.manager = startProcess(t, "manager", mgrBin, nil,
+	args := append([]string{
 		"--kubeconfig", kubeconfig, "--namespace", "redflag-system",
-		"--gateway-bind-address", "127.0.0.1:"+strconv.Itoa(port),
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--leader-elect")
+		"--gateway-bind-address", "127.0.0.1:" + strconv.Itoa(port),
+		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--leader-elect",
+	}, managerArgs...)
+	c.manager = startProcess(t, "manager", mgrBin, nil, args...)
 
 	// Hosts pin the CA the gateway stored in its TLS Secret.
 	var secret corev1.Secret

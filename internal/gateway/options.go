@@ -42,6 +42,12 @@ type Options struct {
 	// so token secrets cannot be guessed at speed.
 	RegisterRate  float64
 	RegisterBurst int
+	// ReleaseDir holds signed agent releases (see internal/release), served
+	// under protocol.ReleasesPrefix; empty serves none.
+	ReleaseDir string
+	// ReleasePublicKey (base64) is written into the install script, which
+	// pins it on the host for self-updates.
+	ReleasePublicKey string
 }
 
 // Defaults fills unset options.

@@ -9,6 +9,7 @@ import (
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
+	"github.com/redflag-io/redflag/internal/release"
 	"github.com/redflag-io/redflag/internal/rollout"
 )
 
@@ -73,7 +74,7 @@ func (x *rolloutIndex) workFor(rec *agentRecord, now time.Time) *protocol.WorkRe
 		w.AgentVersion = &protocol.ReleaseRef{
 			Version:      v,
 			ManifestPath: protocol.ReleasePath(v, goos, arch, protocol.ReleaseManifestFile),
-			BinaryPath:   protocol.ReleasePath(v, goos, arch, protocol.ReleaseBinaryFile),
+			BinaryPath:   protocol.ReleasePath(v, goos, arch, release.BinaryName(goos)),
 		}
 	}
 	return w

@@ -22,13 +22,16 @@ import (
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/events"
+	"github.com/redflag-io/redflag/internal/installscript"
 	"github.com/redflag-io/redflag/internal/protocol"
+	"github.com/redflag-io/redflag/internal/release"
 )
 
 // +kubebuilder:rbac:groups=redflag.io,resources=agents,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups=redflag.io,resources=agents/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=redflag.io,resources=registrationtokens,verbs=get;list;watch
 // +kubebuilder:rbac:groups=redflag.io,resources=scanschedules,verbs=get;list;watch
+// +kubebuilder:rbac:groups=redflag.io,resources=agentupdates,verbs=get;list;watch
 // +kubebuilder:rbac:groups=redflag.io,resources=registrationtokens/status,verbs=get;update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -245,6 +248,17 @@ func (g *Gateway) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/x-pem-file")
 		_, _ = w.Write(g.caPEM)
 	})
+	// Releases and the install script are public: a release is verified by
+	// its signature, and the script carries only public material (the CA
+	// and the release key).
+	if g.opts.ReleaseDir != "" {
+		mux.Handle("GET "+protocol.ReleasesPrefix, release.Handler(g.opts.ReleaseDir))
+	}
+	if g.opts.PublicURL != "" {
+		mux.Handle("GET "+installscript.Path, installscript.Handler(installscript.Options{
+			GatewayURL: g.opts.PublicURL, CAPEM: g.caPEM, ReleasePublicKey: g.opts.ReleasePublicKey,
+		}))
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ok, wait := g.ipLimits.allow(clientIP(r), g.clock.Now()); !ok {
 			failRetry(w, http.StatusTooManyRequests, protocol.CodeRateLimited, retryAfterSeconds(wait), "too many requests from this address")

@@ -23,6 +23,14 @@ import (
 	"github.com/redflag-io/redflag/internal/version"
 )
 
+// ErrRestart is returned by Run when a self-update replaced the binary: the
+// process must exit so the new binary starts (the supervisor does that).
+var ErrRestart = errors.New("restarting into the updated agent binary")
+
+// stopGrace is how long a stopping daemon waits for an install to finish
+// (systemd's TimeoutStopSec for the unit is 90 s).
+const stopGrace = 60 * time.Second
+
 // factsEvery is how often the daemon looks at its facts between the
 // gateway's requests for them; only a change is reported.
 const factsEvery = 5 * time.Minute
@@ -38,6 +46,7 @@ type daemon struct {
 	log     *slog.Logger
 	backoff *backoff
 	scans   *scans
+	works   *works
 
 	state        State
 	factsHash    string
@@ -66,6 +75,7 @@ func Run(ctx context.Context, paths config.Paths, log *slog.Logger) error {
 	}
 	d.queueEvent("AgentStarted", "redflag-agent "+version.Version+" started", map[string]string{"version": version.Version})
 	d.refreshFacts(ctx, true)
+	d.settleSelfUpdate(false)
 
 	// A deterministic per-agent offset spreads a fleet that starts at once
 	// (a datacenter power-on) over the first seconds.
@@ -75,11 +85,17 @@ func Run(ctx context.Context, paths config.Paths, log *slog.Logger) error {
 		select {
 		case <-ctx.Done():
 			d.scans.wait()
+			d.works.waitFor(stopGrace)
 			d.saveState()
 			return nil
 		case <-time.After(wait):
 		case <-d.scans.finished:
 			// A scan finished: check in now, delivering its result.
+		case <-d.works.finished:
+		case <-d.works.restart:
+			d.scans.wait()
+			d.saveState()
+			return ErrRestart
 		}
 		wait = d.cycle(ctx)
 	}
@@ -130,10 +146,12 @@ func newDaemon(paths config.Paths, log *slog.Logger) (*daemon, *config.Migration
 		return nil, nil, err
 	}
 	d := &daemon{
+		works: newWorks(paths.StateDir, log),
 		scans: sc, paths: paths, cfg: cfg, client: client, workKey: workKey, outbox: ob, log: log,
 		id:      hostclient.Identity{Agent: cfg.Namespace + "/" + cfg.AgentName, MachineID: cfg.MachineID, Key: key},
 		backoff: newBackoff(),
 	}
+	d.works.selfUpdate = d.applySelfUpdate
 	d.state = State{Agent: d.id.Agent, Server: cfg.ServerURL, Version: version.Version, PID: os.Getpid(), StartedAt: time.Now().UTC()}
 	return d, mig, nil
 }
@@ -157,8 +175,12 @@ func (d *daemon) cycle(ctx context.Context) time.Duration {
 	d.backoff.reset()
 	d.state.LastCheckIn, d.state.LastError, d.state.LastErrorAt = &now, "", nil
 	d.state.HeartbeatUntil = doc.HeartbeatUntil
+	// Before any new work: a verified answer proves a self-updated binary
+	// works, and settles the outcome of the update that brought it.
+	d.settleSelfUpdate(true)
 	if !doc.Paused {
 		d.scans.start(ctx, doc.Scans, d.queue)
+		d.works.start(ctx, doc.Work, d.queue)
 	}
 	d.refreshFacts(ctx, doc.SendFacts || d.scans.takeFactsDue())
 	if err := d.flush(ctx); err != nil {
@@ -238,12 +260,14 @@ func (d *daemon) queueEvent(reason, message string, meta map[string]string) {
 	d.queue(protocol.Report{Kind: protocol.ReportEvent, Event: &protocol.AgentEvent{Reason: reason, Message: message, Metadata: meta}})
 }
 
-// queue stores a report with a fresh idempotency key; the key is stored
-// with it, so every retry of the report carries the same one.
+// queue stores a report with a fresh idempotency key (unless it brings its
+// own); the key is stored with it, so every retry carries the same one.
 func (d *daemon) queue(r protocol.Report) {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	r.IdempotencyKey = hex.EncodeToString(b)
+	if r.IdempotencyKey == "" {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		r.IdempotencyKey = hex.EncodeToString(b)
+	}
 	r.Time = time.Now().UTC()
 	if err := d.outbox.Put(r); err != nil {
 		d.log.Error("storing a report in the outbox", "kind", r.Kind, "err", err)

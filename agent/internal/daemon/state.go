@@ -47,20 +47,5 @@ func writeState(stateDir string, s State) error {
 	if err != nil {
 		return fmt.Errorf("encoding agent state: %w", err)
 	}
-	tmp, err := os.CreateTemp(stateDir, ".state-*")
-	if err != nil {
-		return fmt.Errorf("writing agent state: %w", err)
-	}
-	_, werr := tmp.Write(data)
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), filepath.Join(stateDir, stateFile))
-	}
-	if werr != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("writing agent state: %w", werr)
-	}
-	return nil
+	return writeFileAtomic(filepath.Join(stateDir, stateFile), data)
 }

@@ -1,0 +1,202 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redflag-io/redflag/agent/internal/facts"
+	"github.com/redflag-io/redflag/agent/internal/install"
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
+)
+
+// works runs the rollout work the gateway hands out: one piece at a time,
+// each ID once. Progress goes to the outbox as work reports (Running, then
+// the end state), so a result survives a lost connection or a restart.
+type works struct {
+	stateDir string
+	log      *slog.Logger
+	// selfUpdate runs an agentVersion piece; set by the daemon.
+	selfUpdate func(ctx context.Context, w protocol.WorkRequest) protocol.WorkResult
+
+	mu      sync.Mutex
+	state   workState
+	running string
+	wg      sync.WaitGroup
+	// finished wakes the main loop to deliver a result at once.
+	finished chan struct{}
+	// restart is closed when a self-update swapped the binary and the
+	// process must exit so the new one starts.
+	restart chan struct{}
+}
+
+func newWorks(stateDir string, log *slog.Logger) *works {
+	ws, err := readWorkState(stateDir)
+	if err != nil {
+		log.Warn("reading work state", "err", err)
+	}
+	if ws.Current != nil && ws.Current.Phase == redflagv1.WorkRunning {
+		log.Info("work was interrupted; it runs again when the gateway offers it", "id", ws.Current.ID)
+	}
+	return &works{stateDir: stateDir, log: log, state: ws, finished: make(chan struct{}, 1), restart: make(chan struct{})}
+}
+
+// start launches the offered work unless it is running or done.
+func (w *works) start(ctx context.Context, req *protocol.WorkRequest, queue func(protocol.Report)) {
+	if req == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.running != "" || w.state.done(req.ID) {
+		return
+	}
+	w.running = req.ID
+	w.wg.Go(func() { w.run(ctx, *req, queue) })
+}
+
+func (w *works) run(ctx context.Context, req protocol.WorkRequest, queue func(protocol.Report)) {
+	started := time.Now().UTC()
+	res := protocol.WorkResult{ID: req.ID, AgentUpdate: req.AgentUpdate, Phase: redflagv1.WorkRunning, Started: started, DryRun: req.DryRun}
+	if req.AgentVersion != nil {
+		res.ToVersion = req.AgentVersion.Version
+	}
+	w.record(&res, false)
+	queue(protocol.Report{Kind: protocol.ReportWork, Work: &res})
+	w.log.Info("work starting", "id", req.ID, "agentUpdate", req.AgentUpdate)
+
+	var final protocol.WorkResult
+	switch {
+	case req.Packages != nil:
+		final = w.installPackages(ctx, req, res)
+	case req.AgentVersion != nil && w.selfUpdate != nil:
+		final = w.selfUpdate(ctx, req)
+	default:
+		final = res
+		final.Phase, final.Reason, final.Message = redflagv1.WorkFailed, "UnknownWork", "the work names neither packages nor an agent version"
+	}
+	if ctx.Err() != nil && req.Packages == nil && final.Phase != redflagv1.WorkSucceeded {
+		// Stopped mid-way: not done; it runs again after restart.
+		w.clearRunning()
+		return
+	}
+	if final.Phase == redflagv1.WorkRunning {
+		// A self-update swapped the binary: the new process reports.
+		w.clearRunning()
+		close(w.restart)
+		return
+	}
+	now := time.Now().UTC()
+	final.Finished = &now
+	queue(protocol.Report{Kind: protocol.ReportWork, Work: &final})
+	w.record(&final, true)
+	w.log.Info("work finished", "id", req.ID, "phase", final.Phase, "reason", final.Reason, "message", final.Message)
+	select {
+	case w.finished <- struct{}{}:
+	default:
+	}
+	if final.Rebooting {
+		w.reboot(ctx, queue)
+	}
+}
+
+// installPackages runs a package install and, per the rollout's policy and
+// window, asks for a reboot.
+func (w *works) installPackages(ctx context.Context, req protocol.WorkRequest, res protocol.WorkResult) protocol.WorkResult {
+	// The daemon stopping must not kill a package manager mid-install (a
+	// half-configured dpkg is worse than a late result): the install runs
+	// to its own timeout, and the daemon waits for it only so long (see
+	// waitFor). If the process ends first, the work is not marked done
+	// and runs again after restart, where apt waits for the lock.
+	out, err := install.Run(context.WithoutCancel(ctx), *req.Packages, req.DryRun, install.Options{Log: w.log})
+	res.Changes, res.Message = out.Changes, out.Message
+	if len(res.Changes) > redflagv1.MaxWorkChanges {
+		// The Agent keeps 50; the message says how many there were.
+		res.Message = fmt.Sprintf("%s (%d packages changed; the first %d are listed)", res.Message, len(res.Changes), redflagv1.MaxWorkChanges)
+		res.Changes = res.Changes[:redflagv1.MaxWorkChanges]
+	}
+	if err != nil {
+		res.Phase, res.Reason = redflagv1.WorkFailed, install.ReasonInstallFailed
+		var f *install.Failure
+		if errors.As(err, &f) && f.Reason != "" {
+			res.Reason = f.Reason
+		}
+		if res.Message == "" {
+			// Outcome.Message names the failing manager and what was and
+			// was not done; the error alone is the fallback.
+			res.Message = err.Error()
+		}
+		return res
+	}
+	res.Phase = redflagv1.WorkSucceeded
+	if req.DryRun {
+		return res
+	}
+	res.RebootRequired = out.RebootRequired
+	if f, err := facts.Collect(ctx); err == nil {
+		res.RebootRequired = res.RebootRequired || f.System.RebootRequired
+	}
+	inWindow := req.RebootBefore == nil || time.Now().Before(*req.RebootBefore)
+	switch {
+	case req.Reboot == redflagv1.RebootAlways || (req.Reboot == redflagv1.RebootIfRequired && res.RebootRequired):
+		if inWindow {
+			res.Rebooting = true
+			res.Message += "; rebooting"
+		} else {
+			res.Message += "; reboot skipped: the maintenance window has closed"
+		}
+	case res.RebootRequired:
+		res.Message += "; a reboot is required (the rollout's reboot policy is " + string(req.Reboot) + ")"
+	}
+	return res
+}
+
+// reboot waits briefly for the result to be delivered, then reboots.
+func (w *works) reboot(ctx context.Context, _ func(protocol.Report)) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(rebootGrace):
+	}
+	if err := install.Reboot(ctx); err != nil {
+		w.log.Error("rebooting after the install", "err", err)
+	}
+}
+
+// rebootGrace lets the main loop deliver the result before the host goes down.
+const rebootGrace = 5 * time.Second
+
+func (w *works) record(res *protocol.WorkResult, done bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cp := *res
+	w.state.Current = &cp
+	if done {
+		w.state.finish(res.ID)
+		w.running = ""
+	}
+	if err := writeWorkState(w.stateDir, w.state); err != nil {
+		w.log.Error("writing work state", "err", err)
+	}
+}
+
+func (w *works) clearRunning() {
+	w.mu.Lock()
+	w.running = ""
+	w.mu.Unlock()
+}
+
+// waitFor waits for running work to end, at most d.
+func (w *works) waitFor(d time.Duration) {
+	done := make(chan struct{})
+	go func() { w.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		w.log.Warn("stopping while work still runs; it is redone after restart", "waited", d)
+	}
+}

@@ -1,0 +1,225 @@
+package e2e
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
+	"github.com/redflag-io/redflag/internal/release"
+	"github.com/redflag-io/redflag/internal/testenv"
+)
+
+// buildAgentVersion builds the agent stamped with a version.
+func buildAgentVersion(t *testing.T, dir, ver string) string {
+	t.Helper()
+	out := filepath.Join(dir, "redflag-agent-"+ver)
+	cmd := exec.Command("go", "build", "-ldflags", "-X github.com/redflag-io/redflag/internal/version.Version="+ver, "-o", out, "./agent/cmd/redflag-agent")
+	cmd.Dir = testenv.RepoRoot()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building agent %s: %v\n%s", ver, err, b)
+	}
+	return out
+}
+
+// releaseStore publishes the releases the test needs with a fresh key:
+// v1.1.0 (a good build), v1.2.0 (a build that exits at start), v0.9.0 (a
+// downgrade), v1.3.0 (signed for another platform) and v1.4.0 (its binary
+// changed after signing).
+func releaseStore(t *testing.T, good string) (dir string, pub ed25519.PublicKey) {
+	t.Helper()
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, work := t.TempDir(), t.TempDir()
+	publish := func(ver, bin string) {
+		t.Helper()
+		if _, err := release.Publish(release.PublishOptions{Dir: dir, Binary: bin, Version: ver, OS: runtime.GOOS, Arch: runtime.GOARCH, Key: key}); err != nil {
+			t.Fatalf("publishing %s: %v", ver, err)
+		}
+	}
+	publish("v1.1.0", good)
+	broken := filepath.Join(work, "broken")
+	if err := os.WriteFile(broken, []byte("#!/bin/sh\necho this build is broken >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	publish("v1.2.0", broken)
+	publish("v0.9.0", good)
+	publish("v1.4.0", good)
+	bin := filepath.Join(dir, "v1.4.0", release.Platform(runtime.GOOS, runtime.GOARCH), release.BinaryName(runtime.GOOS))
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0xff
+	if err := os.WriteFile(bin, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// v1.3.0: a valid signature over a manifest for another platform,
+	// placed where this platform's release would be.
+	publish("v1.3.0", good)
+	other := "windows"
+	if runtime.GOOS == "windows" {
+		other = "linux"
+	}
+	m, err := release.Verify(mustRead(t, filepath.Join(dir, "v1.3.0", release.Platform(runtime.GOOS, runtime.GOARCH), protocol.ReleaseManifestFile)), pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.OS, m.File = other, release.BinaryName(other)
+	signed, err := release.Sign(m, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "v1.3.0", release.Platform(runtime.GOOS, runtime.GOARCH), protocol.ReleaseManifestFile), signed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, pub
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestAgentSelfUpdate: the built agent (v1.0.0) moves to a signed v1.1.0
+// through an AgentUpdate and reports it; a broken v1.2.0 that exits at
+// start is rolled back by the supervisor and reported as RolledBack; a
+// downgrade, an artifact for another platform and a tampered one are
+// refused and reported, and the agent keeps running v1.1.0 throughout.
+func TestAgentSelfUpdate(t *testing.T) {
+	bins := t.TempDir()
+	v1 := buildAgentVersion(t, bins, "v1.0.0")
+	good := buildAgentVersion(t, bins, "v1.1.0")
+	store, pub := releaseStore(t, good)
+	c := startCluster(t, "--release-dir", store)
+	ctx := context.Background()
+	token := applyToken(t, c, "selfupdate", tokenManifest)
+
+	h := newHost(t, "5e1f0000000000000000000000000001")
+	// The host's own copy: a self-update replaces it in place.
+	h.bin = filepath.Join(h.dir, "redflag-agent")
+	if err := os.WriteFile(h.bin, mustRead(t, v1), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.env = append(h.env, "REDFLAG_UPDATE_CONFIRM_TIMEOUT=30s")
+	out, err := h.command("register", "--server", c.gatewayURL, "--token", token, "--ca-file", c.caFile,
+		"--release-key", base64.StdEncoding.EncodeToString(pub)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("register: %v\n%s", err, out)
+	}
+	var agents redflagv1.AgentList
+	if err := c.env.Client.List(ctx, &agents, client.InNamespace("selfupdate")); err != nil || len(agents.Items) != 1 {
+		t.Fatalf("agents %v %v", agents.Items, err)
+	}
+	key := client.ObjectKeyFromObject(&agents.Items[0])
+	patchAgent(t, c, key, func(a *redflagv1.Agent) { a.Spec.CheckInInterval = &metav1.Duration{Duration: 5 * time.Second} })
+	agent := func() *redflagv1.Agent {
+		var a redflagv1.Agent
+		if err := c.env.Client.Get(ctx, key, &a); err != nil {
+			t.Fatal(err)
+		}
+		return &a
+	}
+	proc := h.run()
+	eventually(t, 60*time.Second, "the agent to report v1.0.0", func() bool { return agent().Status.AgentVersion == "v1.0.0" })
+
+	// rollout applies an agentVersion AgentUpdate for this host and waits
+	// for it to end.
+	rollout := func(name, ver string) *redflagv1.AgentUpdate {
+		t.Helper()
+		applyYAML(t, c, "selfupdate", fmt.Sprintf(`
+apiVersion: redflag.io/v1alpha1
+kind: AgentUpdate
+metadata:
+  name: %s
+spec:
+  agents: [%s]
+  agentVersion: %s
+`, name, key.Name, ver))
+		var au redflagv1.AgentUpdate
+		eventually(t, 120*time.Second, name+" to end", func() bool {
+			if proc.exited() {
+				t.Fatalf("the agent's supervisor exited:\n%s", tail(proc.out.String(), 4000))
+			}
+			if err := c.env.Client.Get(ctx, client.ObjectKey{Namespace: "selfupdate", Name: name}, &au); err != nil {
+				t.Fatal(err)
+			}
+			return au.Status.Phase == redflagv1.RolloutSucceeded || au.Status.Phase == redflagv1.RolloutHalted
+		})
+		return &au
+	}
+
+	// A good release: installed, restarted into, confirmed.
+	au := rollout("to-1-1", "v1.1.0")
+	if au.Status.Phase != redflagv1.RolloutSucceeded {
+		t.Fatalf("to-1-1 ended %s: %+v", au.Status.Phase, agent().Status.CurrentWork)
+	}
+	eventually(t, 30*time.Second, "the Agent to show v1.1.0", func() bool { return agent().Status.AgentVersion == "v1.1.0" })
+	a := agent()
+	if w := a.Status.CurrentWork; w == nil || w.Phase != redflagv1.WorkSucceeded || w.FromVersion != "v1.0.0" || w.ToVersion != "v1.1.0" {
+		t.Fatalf("currentWork %+v: want Succeeded v1.0.0 -> v1.1.0", w)
+	}
+	if a.Spec.DesiredVersion != "v1.1.0" {
+		t.Errorf("spec.desiredVersion %q, want v1.1.0", a.Spec.DesiredVersion)
+	}
+	eventually(t, 20*time.Second, "UpToDate=True", func() bool {
+		c := meta.FindStatusCondition(agent().Status.Conditions, redflagv1.ConditionUpToDate)
+		return c != nil && c.Status == metav1.ConditionTrue
+	})
+	if got := mustRead(t, h.bin); !slices.Equal(got, mustRead(t, good)) {
+		t.Error("the host's binary is not the v1.1.0 build")
+	}
+
+	// A build that exits at start: the supervisor puts v1.1.0 back.
+	au = rollout("to-1-2", "v1.2.0")
+	a = agent()
+	if au.Status.Phase != redflagv1.RolloutHalted || a.Status.CurrentWork == nil || a.Status.CurrentWork.Phase != redflagv1.WorkRolledBack {
+		t.Fatalf("to-1-2: phase %s, currentWork %+v: want Halted and RolledBack", au.Status.Phase, a.Status.CurrentWork)
+	}
+	if got := mustRead(t, h.bin); !slices.Equal(got, mustRead(t, good)) {
+		t.Error("after the rollback the host's binary is not the v1.1.0 build")
+	}
+	eventually(t, 30*time.Second, "the agent to keep checking in as v1.1.0", func() bool {
+		a := agent()
+		return a.Status.AgentVersion == "v1.1.0" && a.Status.LastSeen != nil && time.Since(a.Status.LastSeen.Time) < time.Minute
+	})
+	if !slices.Contains(eventReasons(t, c, key), "AgentRolledBack") {
+		t.Errorf("Events %v: want AgentRolledBack", eventReasons(t, c, key))
+	}
+
+	// Refusals: nothing is installed, the reason is reported.
+	for _, tc := range []struct{ name, version, reason string }{
+		{"to-0-9", "v0.9.0", "Downgrade"},
+		{"to-1-3", "v1.3.0", "WrongPlatform"},
+		{"to-1-4", "v1.4.0", "ChecksumMismatch"},
+	} {
+		au := rollout(tc.name, tc.version)
+		w := agent().Status.CurrentWork
+		if au.Status.Phase != redflagv1.RolloutHalted || w == nil || w.Phase != redflagv1.WorkFailed || w.Reason != tc.reason {
+			t.Errorf("%s: phase %s, currentWork %+v: want Halted and Failed with %s", tc.name, au.Status.Phase, w, tc.reason)
+		}
+		if got := mustRead(t, h.bin); !slices.Equal(got, mustRead(t, good)) {
+			t.Errorf("%s changed the host's binary", tc.name)
+		}
+	}
+}
