@@ -53,7 +53,7 @@ type fleet struct {
 	orderLog  string
 }
 
-func newFleet(t *testing.T, ns string) *fleet {
+func newFleet(t *testing.T, ns string, hostCount int, env ...string) *fleet {
 	t.Helper()
 	apttest.Require(t)
 	c := startCluster(t)
@@ -61,7 +61,7 @@ func newFleet(t *testing.T, ns string) *fleet {
 	token := applyToken(t, c, ns, tokenManifest)
 	f := &fleet{c: c, ns: ns, sandboxes: map[string]*apttest.Sandbox{}, orderLog: filepath.Join(t.TempDir(), "order.log")}
 	var hosts []*host
-	for i := range 3 {
+	for i := range hostCount {
 		sb := apttest.New(t, apttest.Options{
 			Installed: []apttest.Package{{Name: "redflag-demo", Version: "1.0"}},
 			Repos:     []apttest.Repo{{Packages: []apttest.Package{{Name: "redflag-demo", Version: "2.0"}}}},
@@ -70,6 +70,7 @@ func newFleet(t *testing.T, ns string) *fleet {
 		hook := fmt.Sprintf("DPkg::Pre-Invoke { \"echo start %s >> %s\"; };\nDPkg::Post-Invoke { \"echo end %s >> %s\"; };\n", h.id, f.orderLog, h.id, f.orderLog)
 		appendFile(t, sb.Config, hook)
 		h.env = append(h.env, "APT_CONFIG="+sb.Config)
+		h.env = append(h.env, env...)
 		h.register(c, token)
 		hosts = append(hosts, h)
 		var agents redflagv1.AgentList
@@ -183,7 +184,7 @@ func (f *fleet) agent(t *testing.T, name string) *redflagv1.Agent {
 // across three real agents with maxConcurrent 1 upgrades every sandbox from
 // 1.0 to 2.0, one host at a time, and ends Complete.
 func TestPackageRolloutUpgradesOneHostAtATime(t *testing.T) {
-	f := newFleet(t, "rollout")
+	f := newFleet(t, "rollout", 3)
 	stop := f.watchConcurrency(t, "demo-upgrade")
 	applied := time.Now()
 	applyYAML(t, f.c, f.ns, rolloutManifest)
@@ -283,7 +284,7 @@ func TestRolloutHaltsWhenTheSecondHostFails(t *testing.T) {
 // IDs' hashes, so the fleet is built first and the broken hook added to
 // whichever sandbox ends up second.
 func newFleetWithBrokenSecond(t *testing.T) *fleet {
-	f := newFleet(t, "halting")
+	f := newFleet(t, "halting", 3)
 	// dpkg cannot run there: the dry run passes, the install fails.
 	appendFile(t, f.sandboxes[f.names[1]].Config, "DPkg::Pre-Invoke { \"false\"; };\n")
 	return f
@@ -304,4 +305,57 @@ func kstatusOfObject(t *testing.T, obj client.Object, kind string) status.Status
 		t.Fatal(err)
 	}
 	return res.Status
+}
+
+// TestDryRunThenRebootAlways: a dry run reports what would change and
+// installs nothing; the same upgrade with reboot Always installs and then
+// reboots the host (the agent runs $REDFLAG_REBOOT_COMMAND, here a script
+// that leaves a mark) after its result is reported.
+func TestDryRunThenRebootAlways(t *testing.T) {
+	mark := filepath.Join(t.TempDir(), "rebooted")
+	script := filepath.Join(t.TempDir(), "reboot.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\ntouch "+mark+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := newFleet(t, "dryrun", 1, "REDFLAG_REBOOT_COMMAND="+script)
+	host := f.names[0]
+	applyYAML(t, f.c, f.ns, `
+apiVersion: redflag.io/v1alpha1
+kind: AgentUpdate
+metadata:
+  name: preview
+spec:
+  selector:
+    matchLabels:
+      tier: web
+  packages:
+    scope: All
+  dryRun: true
+`)
+	eventually(t, 90*time.Second, "the dry run to succeed", func() bool {
+		var au redflagv1.AgentUpdate
+		err := f.c.env.Client.Get(context.Background(), client.ObjectKey{Namespace: f.ns, Name: "preview"}, &au)
+		return err == nil && au.Status.Phase == redflagv1.RolloutSucceeded
+	})
+	w := f.agent(t, host).Status.CurrentWork
+	want := redflagv1.PackageChange{Manager: redflagv1.ManagerApt, Name: "redflag-demo", From: "1.0", To: "2.0"}
+	if w == nil || !w.DryRun || !slices.Contains(w.Changes, want) {
+		t.Fatalf("dry run currentWork %+v: want the planned 1.0 -> 2.0 marked dryRun", w)
+	}
+	if v := f.sandboxes[host].InstalledVersion(t, "redflag-demo"); v != "1.0" {
+		t.Fatalf("the dry run installed redflag-demo %s", v)
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Fatal("a dry run rebooted the host")
+	}
+
+	applyYAML(t, f.c, f.ns, strings.Replace(rolloutManifest, "    maxFailures: 0\n", "    maxFailures: 0\n  reboot: Always\n", 1))
+	eventually(t, 90*time.Second, "the upgrade to succeed", func() bool { return f.rollout(t).Status.Phase == redflagv1.RolloutSucceeded })
+	if v := f.sandboxes[host].InstalledVersion(t, "redflag-demo"); v != "2.0" {
+		t.Fatalf("redflag-demo %s after the upgrade, want 2.0", v)
+	}
+	eventually(t, 30*time.Second, "the reboot command to run", func() bool { _, err := os.Stat(mark); return err == nil })
+	if w := f.agent(t, host).Status.CurrentWork; w == nil || !strings.Contains(w.Message, "rebooting") {
+		t.Errorf("currentWork %+v: want the message to say the host reboots", w)
+	}
 }
