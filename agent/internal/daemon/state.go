@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/redflag-io/redflag/internal/atomicfile"
 )
 
 // stateFile is the daemon's last word about itself, for `redflag-agent status`.
@@ -47,5 +49,5 @@ func writeState(stateDir string, s State) error {
 	if err != nil {
 		return fmt.Errorf("encoding agent state: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(stateDir, stateFile), data)
+	return atomicfile.Write(filepath.Join(stateDir, stateFile), data, 0o600)
 }

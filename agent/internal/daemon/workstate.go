@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/redflag-io/redflag/internal/atomicfile"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -58,28 +59,5 @@ func writeWorkState(stateDir string, ws workState) error {
 	if err != nil {
 		return fmt.Errorf("encoding work state: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(stateDir, workFile), data)
-}
-
-// writeFileAtomic replaces a file so a reader (or a crash) never sees half.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	_, werr := tmp.Write(data)
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("writing %s: %w", path, werr)
-	}
-	return nil
+	return atomicfile.Write(filepath.Join(stateDir, workFile), data, 0o600)
 }
