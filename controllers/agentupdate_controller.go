@@ -154,9 +154,15 @@ func (r *AgentUpdateReconciler) gather(ctx context.Context, au *redflagv1.AgentU
 			t.BusyWith = w.AgentUpdate
 		}
 		if result.Outcome == rollout.Failed && result.Finished != nil {
-			failures = append(failures, redflagv1.HostFailure{
+			f := redflagv1.HostFailure{
 				Agent: a.Name, Time: result.Finished.FinishedAt, Reason: result.Reason, Message: conditions.Truncate(result.Message, redflagv1.MaxMessageLength),
-			})
+			}
+			if result.Finished.Phase == redflagv1.WorkRolledBack {
+				// The rollout says what happened; the host's cause follows.
+				f.Reason = string(redflagv1.WorkRolledBack)
+				f.Message = conditions.Truncate(result.Reason+": "+result.Message, redflagv1.MaxMessageLength)
+			}
+			failures = append(failures, f)
 		}
 		in.Targets = append(in.Targets, t)
 	}

@@ -196,6 +196,9 @@ spec:
 	if au.Status.Phase != redflagv1.RolloutHalted || a.Status.CurrentWork == nil || a.Status.CurrentWork.Phase != redflagv1.WorkRolledBack {
 		t.Fatalf("to-1-2: phase %s, currentWork %+v: want Halted and RolledBack", au.Status.Phase, a.Status.CurrentWork)
 	}
+	if f := au.Status.Failures; len(f) != 1 || f[0].Reason != "RolledBack" {
+		t.Errorf("to-1-2 failures %+v: want the host shown as RolledBack", f)
+	}
 	if got := mustRead(t, h.bin); !slices.Equal(got, mustRead(t, good)) {
 		t.Error("after the rollback the host's binary is not the v1.1.0 build")
 	}
