@@ -248,7 +248,10 @@ func (r *AgentUpdateReconciler) writeStatus(ctx context.Context, base, au *redfl
 	if equality.Semantic.DeepEqual(base.Status, au.Status) {
 		return nil
 	}
-	if err := r.Status().Patch(ctx, au, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+	// Update, not a merge patch: it carries counts that are zero (a patch
+	// would leave them out and kubectl would show blank cells); its
+	// resourceVersion makes a write from a stale read fail with a conflict.
+	if err := r.Status().Update(ctx, au); err != nil {
 		return fmt.Errorf("writing AgentUpdate %s/%s status: %w", au.Namespace, au.Name, err)
 	}
 	return nil

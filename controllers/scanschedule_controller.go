@@ -81,7 +81,10 @@ func (r *ScanScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		// lastEvaluated moves only with a real change: were it a change by
 		// itself, every requeue would write.
 		s.Status.LastEvaluated = &metav1.Time{Time: now}
-		if err := r.Status().Patch(ctx, &s, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		// Update, not a merge patch: it carries counts that are zero (a patch
+		// would leave them out, and kubectl would show blank cells); its
+		// resourceVersion makes it fail on a stale read as the patch did.
+		if err := r.Status().Update(ctx, &s); err != nil {
 			if apierrors.IsConflict(err) {
 				return ctrl.Result{RequeueAfter: statusConflictRetry}, nil
 			}

@@ -126,6 +126,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="has(self.selector) || (has(self.agents) && size(self.agents) > 0)",message="set spec.selector or spec.agents to choose the target hosts"
 // +kubebuilder:validation:XValidation:rule="has(self.packages) != has(self.agentVersion)",message="set exactly one of spec.packages and spec.agentVersion"
 // +kubebuilder:validation:XValidation:rule="!has(self.agentVersion) || !has(self.reboot) || self.reboot == 'Never'",message="spec.reboot must be Never for an agentVersion rollout"
+// +kubebuilder:validation:XValidation:rule="!has(self.agentVersion) || !has(self.dryRun) || !self.dryRun",message="spec.dryRun applies to package rollouts only: an agentVersion rollout cannot be dry-run"
 type AgentUpdateSpec struct {
 	// Selector chooses target Agents in the rollout's namespace by label.
 	// +kubebuilder:validation:XValidation:rule="(!has(self.matchLabels) || size(self.matchLabels) <= 32) && (!has(self.matchExpressions) || (size(self.matchExpressions) <= 8 && self.matchExpressions.all(e, !has(e.values) || size(e.values) <= 32)))",message="selector may have at most 32 matchLabels and 8 matchExpressions of at most 32 values each"

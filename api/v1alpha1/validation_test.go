@@ -136,6 +136,9 @@ spec: {agents: [web-01], packages: {scope: All}, window: {days: [Funday], start:
 	{"self-update with reboot", `
 kind: AgentUpdate
 spec: {agents: [web-01], agentVersion: v1.2.3, reboot: Always}`, []string{"spec.reboot", "Never for an agentVersion rollout"}},
+	{"self-update as a dry run", `
+kind: AgentUpdate
+spec: {agents: [web-01], agentVersion: v1.2.3, dryRun: true}`, []string{"spec.dryRun", "cannot be dry-run"}},
 	{"schedule selector too large", `
 kind: ScanSchedule
 spec: {selector: {matchExpressions: [` + strings.Repeat(`{key: k, operator: Exists},`, 9) + `]}, subsystems: {updates: {interval: 1h}}}`, []string{"spec.selector", "at most 32 matchLabels and 8 matchExpressions"}},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/redflag-io/redflag/agent/internal/config"
@@ -81,6 +82,20 @@ func Register(ctx context.Context, o RegisterOptions) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	caFile := o.CAFile
+	if caFile != "" {
+		// The daemon runs from another working directory (a service's is /).
+		if caFile, err = filepath.Abs(caFile); err != nil {
+			return nil, fmt.Errorf("--ca-file %s: %w", o.CAFile, err)
+		}
+	}
+	cfg.ServerURL, cfg.CAFile = strings.TrimRight(o.ServerURL, "/"), caFile
+	// Save the key before enrolling: whatever happens next, a second
+	// `register` presents the same key, so the gateway returns the same
+	// Agent instead of refusing a new key for this machine.
+	if err := cfg.Save(o.Paths.ConfigFile); err != nil {
+		return nil, err
+	}
 	client, err := hostclient.New(o.ServerURL, caPEM)
 	if err != nil {
 		return nil, err
@@ -92,8 +107,6 @@ func Register(ctx context.Context, o RegisterOptions) (*config.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registering with %s: %w", o.ServerURL, err)
 	}
-	cfg.ServerURL = strings.TrimRight(o.ServerURL, "/")
-	cfg.CAFile = o.CAFile
 	cfg.AgentName, cfg.Namespace, cfg.MachineID = resp.AgentName, resp.Namespace, machineID
 	cfg.WorkPublicKey = resp.WorkPublicKey
 	if resp.CheckInInterval.Duration > 0 {

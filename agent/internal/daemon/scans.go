@@ -20,6 +20,10 @@ type scans struct {
 	mu       sync.Mutex
 	running  map[string]string // subsystem → ID
 	lastDone map[string]string // subsystem → ID
+	// lastResult is the result of lastDone, and resent the ID whose result
+	// was sent a second time (see start).
+	lastResult map[string]*protocol.ScanResult
+	resent     map[string]string
 	wg       sync.WaitGroup
 	// factsDue is set when a storage or system scan ran: the main loop then
 	// sends fresh facts (it owns the facts state).
@@ -34,7 +38,8 @@ func newScans(log *slog.Logger) (*scans, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &scans{runner: r, log: log, running: map[string]string{}, lastDone: map[string]string{}, finished: make(chan struct{}, 1)}, nil
+	return &scans{runner: r, log: log, running: map[string]string{}, lastDone: map[string]string{},
+		lastResult: map[string]*protocol.ScanResult{}, resent: map[string]string{}, finished: make(chan struct{}, 1)}, nil
 }
 
 // start launches the requested scans that are neither running nor done.
@@ -42,7 +47,19 @@ func (s *scans) start(ctx context.Context, reqs []protocol.ScanRequest, queue fu
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, req := range reqs {
-		if s.running[req.Subsystem] != "" || s.lastDone[req.Subsystem] == req.ID {
+		if s.running[req.Subsystem] != "" {
+			continue
+		}
+		if s.lastDone[req.Subsystem] == req.ID {
+			// Offered again after its result was acknowledged: the gateway
+			// forgot it (a restart, or another replica: unchanged results
+			// live in gateway memory until the next liveness write). Send
+			// the result once more rather than run the scan again or, worse,
+			// skip it until the gateway stops asking: it never would.
+			if r := s.lastResult[req.Subsystem]; r != nil && s.resent[req.Subsystem] != req.ID {
+				s.resent[req.Subsystem] = req.ID
+				queue(protocol.Report{Kind: protocol.ReportScan, Scan: r})
+			}
 			continue
 		}
 		s.running[req.Subsystem] = req.ID
@@ -66,24 +83,26 @@ func (s *scans) run(ctx context.Context, req protocol.ScanRequest, queue func(pr
 	}
 	if ctx.Err() != nil {
 		// Stopped mid-scan: the scan stays due and runs again after restart.
-		s.finish(req, false)
+		s.finish(req, nil)
 		return
 	}
 	queue(protocol.Report{Kind: protocol.ReportScan, Scan: result})
 	s.log.Info("scan finished", "subsystem", req.Subsystem, "id", req.ID, "result", result.Result)
-	s.finish(req, true)
+	s.finish(req, result)
 	select {
 	case s.finished <- struct{}{}:
 	default:
 	}
 }
 
-func (s *scans) finish(req protocol.ScanRequest, done bool) {
+// finish records a scan's end; result is nil when it was cut short.
+func (s *scans) finish(req protocol.ScanRequest, result *protocol.ScanResult) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.running, req.Subsystem)
-	if done {
+	if result != nil {
 		s.lastDone[req.Subsystem] = req.ID
+		s.lastResult[req.Subsystem] = result
 		if req.Subsystem == string(scanrun.Storage) || req.Subsystem == string(scanrun.System) {
 			s.factsDue = true
 		}

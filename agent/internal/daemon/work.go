@@ -73,6 +73,11 @@ func (w *works) run(ctx context.Context, req protocol.WorkRequest, queue func(pr
 	switch {
 	case req.Packages != nil:
 		final = w.installPackages(ctx, req, res)
+	case req.AgentVersion != nil && req.DryRun:
+		// The API refuses this combination; a host never swaps its binary
+		// on a dry run whatever the gateway sends.
+		final = res
+		final.Phase, final.Message = redflagv1.WorkSucceeded, "dry run: would update the agent to "+req.AgentVersion.Version
 	case req.AgentVersion != nil && w.selfUpdate != nil:
 		final = w.selfUpdate(ctx, req)
 	default:
