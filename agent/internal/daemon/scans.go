@@ -24,7 +24,7 @@ type scans struct {
 	// was sent a second time (see start).
 	lastResult map[string]*protocol.ScanResult
 	resent     map[string]string
-	wg       sync.WaitGroup
+	wg         sync.WaitGroup
 	// factsDue is set when a storage or system scan ran: the main loop then
 	// sends fresh facts (it owns the facts state).
 	factsDue bool
