@@ -46,8 +46,12 @@ test-deps: ## Install (once) the Debian packages the tests use: docker.io, busyb
 	hack/test-deps.sh
 
 .PHONY: test
-test: vet verify test-deps ## Run every test: unit, integration (real API server) and end-to-end.
+test: vet verify test-deps fuzz ## Run every test: unit, integration (real API server) and end-to-end.
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -count=1 ./...
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 3s); a crasher lands in the package's testdata/fuzz.
+	hack/fuzz.sh
 
 .PHONY: verify
 verify: ## Fail when generated files, formatting or go.mod drift.

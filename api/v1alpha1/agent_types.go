@@ -28,6 +28,17 @@ const (
 //	kubectl annotate agent NAME redflag.io/scan-now="$(date -u +%FT%TZ)" --overwrite
 const ScanNowAnnotation = "redflag.io/scan-now"
 
+// RebindMachineIDAnnotation moves an Agent to another machine ID, for a host
+// whose machine ID changed legitimately (a reinstalled OS that kept the
+// agent's key, a replaced motherboard on Windows). While it is set, requests
+// must carry its value instead of spec.machineID, which stays the record of
+// enrollment (it is immutable); removing it binds the Agent to
+// spec.machineID again. The gateway echoes the value it has honoured in
+// status.reboundMachineID:
+//
+//	kubectl annotate agent NAME redflag.io/rebind-machine-id=NEW-ID
+const RebindMachineIDAnnotation = "redflag.io/rebind-machine-id"
+
 // Labels the gateway sets on every Agent it creates.
 const (
 	LabelOS    = "redflag.io/os"
@@ -59,7 +70,8 @@ type HeartbeatSpec struct {
 type AgentSpec struct {
 	// MachineID identifies the host (/etc/machine-id on Linux, the
 	// MachineGuid on Windows). It is bound at enrollment and never changes:
-	// a host presenting another machine ID is refused.
+	// a host presenting another machine ID is refused, unless a user rebinds
+	// the Agent with the redflag.io/rebind-machine-id annotation.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9._:-]*$`
@@ -403,6 +415,12 @@ type AgentStatus struct {
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	ScanNowHandled string `json:"scanNowHandled,omitempty"`
+	// ReboundMachineID echoes the redflag.io/rebind-machine-id value the
+	// gateway has honoured: the host presented that machine ID, signed with
+	// this Agent's key, and was accepted.
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	ReboundMachineID string `json:"reboundMachineID,omitempty"`
 	// CurrentWork is the install or self-update in progress, or the last one.
 	// +optional
 	CurrentWork *WorkStatus `json:"currentWork,omitempty"`

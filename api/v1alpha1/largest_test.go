@@ -113,6 +113,7 @@ func largestAgent() *rf.Agent {
 				PrettyName: fill("Debian", 128), Kernel: fill("6.1", 128), Arch: fill("amd64", 32),
 			},
 			LastSeen: &now, FactsHash: strings.Repeat("f", 64), ScanNowHandled: fill("2026-", 64),
+			ReboundMachineID: fill("m", 128),
 			System: rf.SystemFacts{
 				CPUModel: fill("cpu", 128), CPUCores: 1 << 30, MemoryBytes: 1 << 62, BootTime: &now,
 				RebootRequired: true, RebootReason: fill("reason", 256),

@@ -93,6 +93,12 @@ var (
 	BadSignature      = define("BadSignature", warning, errorSev, security, "Refuse")
 )
 
+// An agent's identity in use, recorded on the Agent.
+var (
+	CloneSuspected   = define("CloneSuspected", warning, errorSev, security, "Monitor")
+	MachineIDRebound = define("MachineIDRebound", normal, info, security, "Rebind")
+)
+
 // RegistrationToken lifecycle, recorded on the RegistrationToken.
 var (
 	TokenCreated        = define("TokenCreated", normal, info, controller, "Generate")

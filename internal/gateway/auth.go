@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/events"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
@@ -40,9 +41,11 @@ func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, body []by
 		return nil
 	}
 	if a.MachineID != rec.machineID {
-		g.warn(rec, events.MachineIDMismatch, "a request from machine ID "+truncate(a.MachineID, 128)+" was refused: the agent is bound to another machine ID")
+		g.warn(rec, events.MachineIDMismatch, mismatchMessage(rec, a.MachineID))
 		fail(w, http.StatusForbidden, protocol.CodeMachineIDMismatch,
-			"agent %s is bound to another machine ID; a cloned or rebuilt host must enroll as a new agent", a.Agent)
+			"agent %s is bound to another machine ID: a cloned host must enroll as a new agent with its own key; "+
+				"a host whose machine ID changed is accepted once a cluster user rebinds the Agent (annotation %s, see the Agent's Events)",
+			a.Agent, redflagv1.RebindMachineIDAnnotation)
 		return nil
 	}
 	if !g.nonces.firstUse(a.Agent, a.Nonce, now) {
@@ -54,7 +57,23 @@ func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, body []by
 		failRetry(w, http.StatusTooManyRequests, protocol.CodeRateLimited, retryAfterSeconds(wait), "agent %s is sending too many requests", a.Agent)
 		return nil
 	}
+	if rec.rebindPending {
+		// The first request from the machine ID a user rebound the Agent
+		// to: record that it happened (status and Event), once.
+		g.recordRebind(rec)
+	}
 	return rec
+}
+
+// mismatchMessage is the MachineIDMismatch Warning: which machine ID was
+// refused and, when it could be bound to, the command that does it.
+func mismatchMessage(rec *agentRecord, presented string) string {
+	msg := "a request from machine ID " + truncate(presented, 128) + " was refused: this Agent is bound to another machine ID."
+	if !machineIDPattern.MatchString(presented) {
+		return msg
+	}
+	return msg + " If the host's machine ID changed legitimately, rebind it: kubectl annotate agent -n " + rec.namespace + " " + rec.name +
+		" " + redflagv1.RebindMachineIDAnnotation + "=" + presented + " (a cloned host must enroll anew instead)"
 }
 
 // truncate cuts s to at most n bytes without splitting a character.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/events"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -44,6 +45,9 @@ func (g *Gateway) handleCheckIn(w http.ResponseWriter, r *http.Request) {
 	if work != nil {
 		key += "|" + work.ID
 	}
+	if suspect, addrs := g.clones.checkIn(rec.key, clientIP(r), now, g.nextCheckIn(interval, heartbeat)); suspect {
+		g.warnAtMostEvery(rec, events.CloneSuspected, cloneMessage(addrs), clonePeriod)
+	}
 	answer, cached := g.docs.get(rec, sendFacts, heartbeat, key, now)
 	if !cached {
 		var err error
@@ -61,7 +65,6 @@ func (g *Gateway) handleCheckIn(w http.ResponseWriter, r *http.Request) {
 
 // answer builds, signs and encodes the check-in answer.
 func (g *Gateway) answer(rec *agentRecord, interval time.Duration, sendFacts, heartbeat bool, scans []protocol.ScanRequest, work *protocol.WorkRequest, now time.Time) ([]byte, error) {
-	next := interval
 	doc := protocol.WorkDocument{
 		Agent: rec.key, MachineID: rec.machineID,
 		IssuedAt:          now.UTC(),
@@ -78,8 +81,8 @@ func (g *Gateway) answer(rec *agentRecord, interval time.Duration, sendFacts, he
 			until = busy
 		}
 		doc.HeartbeatUntil = &until
-		next = g.opts.HeartbeatInterval
 	}
+	next := g.nextCheckIn(interval, heartbeat)
 	doc.NextCheckIn = protocol.Duration{Duration: next}
 	doc.ExpiresAt = now.Add(documentLifetime * max(next, interval)).UTC()
 	signed, err := protocol.SignDocument(doc, g.signingKey)
@@ -108,6 +111,14 @@ func (g *Gateway) workFor(rec *agentRecord, now time.Time) *protocol.WorkRequest
 		return nil
 	}
 	return w
+}
+
+// nextCheckIn is how long an answer tells the agent to wait.
+func (g *Gateway) nextCheckIn(interval time.Duration, heartbeat bool) time.Duration {
+	if heartbeat {
+		return g.opts.HeartbeatInterval
+	}
+	return interval
 }
 
 // intervalOf is the agent's normal check-in interval.

@@ -71,6 +71,33 @@ func TestRateLimitsAnswer429WithRetryAfter(t *testing.T) {
 	if limited != 3 {
 		t.Errorf("%d of 6 rapid check-ins were limited, want 3 (burst 3)", limited)
 	}
+
+	// While limited, a flood of reports is refused before anything is
+	// applied: the Agent does not change.
+	time.Sleep(300 * time.Millisecond) // let any write from before land
+	before := getAgent(t, id.Agent)
+	for i := range 10 {
+		rep := protocol.Report{IdempotencyKey: "flood-" + string(rune('a'+i)), Kind: protocol.ReportFacts, Time: time.Now(),
+			Facts: &protocol.Facts{Hostname: "flooded", Hash: "flood-" + string(rune('a'+i))}}
+		_, err := strictHost.Report(ctx, id, rep)
+		if e := refusal(t, err); e.Status != http.StatusTooManyRequests || e.Code != protocol.CodeRateLimited || e.RetryAfter < time.Second {
+			t.Fatalf("report %d of a flood: %v; want 429 RateLimited with Retry-After", i, e)
+		}
+	}
+	if after := getAgent(t, id.Agent); after.ResourceVersion != before.ResourceVersion || after.Status.FactsHash != before.Status.FactsHash {
+		t.Errorf("a refused flood changed the Agent (facts hash %q -> %q)", before.Status.FactsHash, after.Status.FactsHash)
+	}
+	// The limit is this agent's: another agent is served meanwhile.
+	other := newHost(t, "bystander")
+	resp, err = host.Register(ctx, other.registerRequest(token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherID := hostclient.Identity{Agent: resp.Namespace + "/" + resp.AgentName, MachineID: other.machineID, Key: other.key}
+	eventually(t, "strict gateway knows the other agent", func() bool { return strict.agents.get(otherID.Agent) != nil })
+	if _, err := strictHost.CheckIn(ctx, otherID, protocol.CheckInRequest{}); err != nil {
+		t.Errorf("another agent during the flood: %v", err)
+	}
 }
 
 // TestAPIServerDownAnswers503 stops the API server under a running gateway:

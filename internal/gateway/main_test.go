@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -37,7 +38,24 @@ func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
 }
 
+// fuzzingOnly says this process only fuzzes: a fuzz worker, or a fuzzing
+// run that selects no test (-fuzz with -run '^$', as hack/fuzz.sh runs).
+// The fuzz targets use no API server, so these processes start none.
+func fuzzingOnly() bool {
+	flag.Parse()
+	value := func(name string) string {
+		if f := flag.Lookup(name); f != nil {
+			return f.Value.String()
+		}
+		return ""
+	}
+	return value("test.fuzzworker") == "true" || (value("test.fuzz") != "" && value("test.run") == "^$")
+}
+
 func runTests(m *testing.M) int {
+	if fuzzingOnly() {
+		return m.Run()
+	}
 	ctrl.SetLogger(logr.Discard())
 	var err error
 	if env, err = testenv.Start(); err != nil {
@@ -62,6 +80,12 @@ func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { r
 // startGateway runs a manager with only the gateway in it and returns a host
 // client that trusts the gateway's self-signed CA.
 func startGateway(ctx context.Context, env *testenv.Env, opts Options) (*Gateway, *hostclient.Client, error) {
+	return startGatewayWith(ctx, env, opts, nil)
+}
+
+// startGatewayWith is startGateway with a last say on the gateway's
+// dependencies (its clock, its Event sink).
+func startGatewayWith(ctx context.Context, env *testenv.Env, opts Options, change func(*Deps)) (*Gateway, *hostclient.Client, error) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: gatewayNamespace}}
 	if err := env.Client.Create(ctx, ns); err != nil && !isAlreadyExists(err) {
 		return nil, nil, fmt.Errorf("creating namespace: %w", err)
@@ -84,10 +108,14 @@ func startGateway(ctx context.Context, env *testenv.Env, opts Options) (*Gateway
 		return nil, nil, err
 	}
 	opts.Namespace = gatewayNamespace
-	g, err := New(opts, Deps{
+	deps := Deps{
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Cache: mgr.GetCache(),
 		Events: mgr.GetEventRecorder(EventSource), Log: ctrl.Log,
-	})
+	}
+	if change != nil {
+		change(&deps)
+	}
+	g, err := New(opts, deps)
 	if err != nil {
 		return nil, nil, err
 	}

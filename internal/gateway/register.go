@@ -246,13 +246,19 @@ func newAgent(tok *redflagv1.RegistrationToken, name string, req *protocol.Regis
 // initialStatus stores what the host said of itself at enrollment. A failure
 // here is not fatal: the first check-in asks for facts again.
 func (g *Gateway) initialStatus(ctx context.Context, agent *redflagv1.Agent, req *protocol.RegisterRequest, now time.Time) {
+	setFirstStatus(agent, req, now)
+	if err := g.client.Status().Update(ctx, agent); err != nil {
+		g.log.Error(err, "writing a new agent's first status", "agent", agent.Namespace+"/"+agent.Name)
+	}
+}
+
+// setFirstStatus fills the status with what the host said of itself,
+// cut to the schema's bounds.
+func setFirstStatus(agent *redflagv1.Agent, req *protocol.RegisterRequest, now time.Time) {
 	agent.Status.Hostname = truncate(req.Hostname, 253)
 	agent.Status.AgentVersion = truncate(req.AgentVersion, 64)
 	agent.Status.OS = clampOS(req.OS)
 	agent.Status.LastSeen = &metav1.Time{Time: now.Truncate(time.Second)}
-	if err := g.client.Status().Update(ctx, agent); err != nil {
-		g.log.Error(err, "writing a new agent's first status", "agent", agent.Namespace+"/"+agent.Name)
-	}
 }
 
 // agentName is "<hostname>-<8 hex of the machine ID's hash>": readable, and

@@ -50,11 +50,18 @@ func TestRegisterCreatesAgentAndCountsOneSeat(t *testing.T) {
 
 	// The same machine ID with another key is refused: an Agent is bound
 	// to its key.
+	before := getAgent(t, h.id.Agent)
 	clone := newHost(t, "Web-01.example.com")
 	clone.machineID = h.machineID
 	_, err = host.Register(context.Background(), clone.registerRequest(token))
 	if e := refusal(t, err); e.Status != http.StatusConflict || e.Code != protocol.CodeKeyMismatch {
 		t.Errorf("same machine, new key: %v", e)
+	}
+	if after := getAgent(t, h.id.Agent); after.ResourceVersion != before.ResourceVersion || after.Spec.PublicKey != h.pub {
+		t.Errorf("a refused re-registration with another key changed the Agent (key %s)", after.Spec.PublicKey)
+	}
+	if used := usedSeats(t, tok); used != 1 {
+		t.Errorf("token used %d seats after a refused re-registration, want 1", used)
 	}
 }
 
@@ -67,6 +74,11 @@ func TestRegisterRefusesBadTokens(t *testing.T) {
 	if err := env.Client.Update(context.Background(), revokedTok); err != nil {
 		t.Fatal(err)
 	}
+	deletedTok, deleted := newToken(t, ns, redflagv1.RegistrationTokenSpec{}, time.Hour)
+	if err := env.Client.Delete(context.Background(), deletedTok); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the gateway forgets the deleted token", func() bool { _, ok := gw.tokens.lookup(deleted[:6]); return !ok })
 	tok := usedSeatsOf(t, ns)
 	wrongSecret := token[:7] + "00000000000000000000000000000000"
 	h := newHost(t, "db-01")
@@ -80,6 +92,7 @@ func TestRegisterRefusesBadTokens(t *testing.T) {
 		"malformed":    {"not-a-token", http.StatusBadRequest, protocol.CodeBadRequest},
 		"expired":      {expired, http.StatusForbidden, protocol.CodeTokenExpired},
 		"revoked":      {revoked, http.StatusForbidden, protocol.CodeTokenRevoked},
+		"deleted":      {deleted, http.StatusUnauthorized, protocol.CodeInvalidToken},
 		"oversized":    {strings.Repeat("x", protocol.MaxRegisterBody), http.StatusRequestEntityTooLarge, protocol.CodeBodyTooLarge},
 	} {
 		_, err := host.Register(context.Background(), h.registerRequest(tc.token))

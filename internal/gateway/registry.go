@@ -18,10 +18,15 @@ import (
 // informer cache once per change. Records are never mutated after they are
 // stored, so handlers read them without locks.
 type agentRecord struct {
-	key               string // namespace/name
-	namespace, name   string
-	uid               types.UID
+	key             string // namespace/name
+	namespace, name string
+	uid             types.UID
+	// machineID is the machine ID requests must carry: the value of the
+	// redflag.io/rebind-machine-id annotation while one is set,
+	// spec.machineID otherwise. rebindPending says the Agent is rebound but
+	// status.reboundMachineID does not echo it yet.
 	machineID         string
+	rebindPending     bool
 	publicKey         ed25519.PublicKey
 	revoked           bool // spec.revoked, or the Agent is being deleted
 	paused            bool
@@ -58,6 +63,9 @@ func recordOf(a *redflagv1.Agent) *agentRecord {
 		key: a.Namespace + "/" + a.Name, namespace: a.Namespace, name: a.Name, uid: a.UID,
 		machineID: a.Spec.MachineID, revoked: a.Spec.Revoked || a.DeletionTimestamp != nil, paused: a.Spec.Paused,
 		factsHash: a.Status.FactsHash, agentVersion: a.Status.AgentVersion, ready: metav1.ConditionUnknown,
+	}
+	if v := a.Annotations[redflagv1.RebindMachineIDAnnotation]; v != "" && v != a.Spec.MachineID && machineIDPattern.MatchString(v) {
+		r.machineID, r.rebindPending = v, a.Status.ReboundMachineID != v
 	}
 	// A key the schema let through but that does not parse leaves the
 	// record keyless: every request from it fails verification.

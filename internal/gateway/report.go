@@ -36,6 +36,7 @@ func (g *Gateway) handleReport(w http.ResponseWriter, r *http.Request) {
 	if rec == nil {
 		return
 	}
+	g.clones.report(rec.key, now)
 	var rep protocol.Report
 	if !decode(w, body, &rep) {
 		return

@@ -64,6 +64,8 @@ type Gateway struct {
 	docs           docCache
 	ledger         scanLedger
 	plans          planCache
+	clones         cloneWatch
+	rebinds        rebindSet
 
 	signingKey    ed25519.PrivateKey
 	workPublicKey string
@@ -196,6 +198,7 @@ func (g *Gateway) watch(ctx context.Context) error {
 			g.docs.forget(a.Namespace + "/" + a.Name)
 			g.ledger.forget(a.Namespace + "/" + a.Name)
 			g.plans.forget(a.Namespace + "/" + a.Name)
+			g.clones.forget(a.Namespace + "/" + a.Name)
 		}
 	}}); err != nil {
 		return fmt.Errorf("watching Agents: %w", err)

@@ -51,14 +51,39 @@ func TestWorkDocumentRoundTrip(t *testing.T) {
 	}
 }
 
+// FuzzOpenDocument opens arbitrary documents, and arbitrary payloads signed
+// with the right key (resign), so the fuzzer reaches the decoding and the
+// agent, machine and expiry checks behind the signature: a document is
+// accepted only when it is signed, names this agent and machine, and has
+// not expired.
 func FuzzOpenDocument(f *testing.F) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
+	now := time.Unix(1e9, 0)
 	sd, _ := SignDocument(WorkDocument{Agent: "a/b", MachineID: "m", ExpiresAt: time.Unix(2e9, 0)}, priv)
-	f.Add(sd.Payload, sd.Signature)
-	f.Fuzz(func(t *testing.T, payload, sig []byte) {
-		doc, err := OpenDocument(SignedDocument{Payload: payload, Signature: sig}, pub, "a/b", "m", time.Unix(1e9, 0))
-		if err == nil && (doc.Agent != "a/b" || doc.MachineID != "m") {
+	f.Add(sd.Payload, sd.Signature, false)
+	f.Add(sd.Payload, []byte(nil), true)
+	f.Add([]byte(`{"agent":"a/b","machineID":"m","expiresAt":"2001-09-09T01:46:40Z"}`), []byte(nil), true)
+	f.Add([]byte(`{"agent":"a/b","machineID":"m","expiresAt":"2030-01-01T00:00:00Z","nextCheckIn":"-1s"}`), []byte(nil), true)
+	f.Add([]byte(`{"agent":"a/b","machineID":"m","expiresAt":"2030-01-01T00:00:00Z","work":{"id":"w","agentVersion":{"version":"v1.0.0"}}}`), []byte(nil), true)
+	f.Fuzz(func(t *testing.T, payload, sig []byte, resign bool) {
+		if resign {
+			sig = ed25519.Sign(priv, append([]byte(documentDomain), payload...))
+		}
+		doc, err := OpenDocument(SignedDocument{Payload: payload, Signature: sig}, pub, "a/b", "m", now)
+		if resign && errors.Is(err, ErrDocumentSignature) {
+			t.Fatal("a correctly signed document failed its signature check")
+		}
+		if err != nil {
+			return
+		}
+		if doc.Agent != "a/b" || doc.MachineID != "m" {
 			t.Fatalf("opened a document for %s/%s", doc.Agent, doc.MachineID)
+		}
+		if !now.Before(doc.ExpiresAt) {
+			t.Fatalf("opened a document that expired at %s", doc.ExpiresAt)
+		}
+		if doc.NextCheckIn.Duration < 0 || doc.CheckInInterval.Duration < 0 || doc.HeartbeatInterval.Duration < 0 {
+			t.Fatalf("opened a document with a negative interval: %+v", doc)
 		}
 	})
 }
