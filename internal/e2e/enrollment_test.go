@@ -75,10 +75,16 @@ func (h *host) run() *process {
 // kubectl, and reads the token from the Secret its controller writes.
 func applyToken(t *testing.T, c *cluster, ns, manifest string) string {
 	t.Helper()
-	ctx := context.Background()
-	if err := c.env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+	if err := c.env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
 	}
+	return applyTokenIn(t, c, ns, manifest)
+}
+
+// applyTokenIn is applyToken in an existing namespace.
+func applyTokenIn(t *testing.T, c *cluster, ns, manifest string) string {
+	t.Helper()
+	ctx := context.Background()
 	obj := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal([]byte(manifest), &obj.Object); err != nil {
 		t.Fatalf("token manifest: %v", err)

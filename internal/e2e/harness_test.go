@@ -59,13 +59,36 @@ type cluster struct {
 	gatewayURL string
 	caFile     string
 	manager    *process
+	port       int
+	args       []string // the manager's flags
 }
 
 // startCluster starts a control plane and the manager binary; managerArgs
 // are added to its flags.
 func startCluster(t *testing.T, managerArgs ...string) *cluster {
 	t.Helper()
+	c := startControlPlane(t)
 	mgrBin, _ := buildBinaries(t)
+	c.args = c.managerArgs(managerArgs...)
+	c.manager = startProcess(t, "manager", mgrBin, nil, c.args...)
+	c.waitForGateway(t, c.manager.exited, func() string { return c.manager.out.String() })
+	return c
+}
+
+// restartManager starts the manager again with the same flags (after it
+// was stopped or killed) and waits for its gateway.
+func (c *cluster) restartManager(t *testing.T) {
+	t.Helper()
+	mgrBin, _ := buildBinaries(t)
+	c.manager = startProcess(t, "manager", mgrBin, nil, c.args...)
+	c.waitForGateway(t, c.manager.exited, func() string { return c.manager.out.String() })
+}
+
+// startControlPlane starts kube-apiserver and etcd, writes an admin
+// kubeconfig and picks the gateway's port; it starts no manager.
+func startControlPlane(t *testing.T) *cluster {
+	t.Helper()
+	buildBinaries(t)
 	env, err := testenv.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -80,39 +103,46 @@ func startCluster(t *testing.T, managerArgs ...string) *cluster {
 	if err := os.WriteFile(kubeconfig, user, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "redflag-system"}}); err != nil {
+	if err := env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "redflag-system"}}); err != nil {
 		t.Fatal(err)
 	}
 	port := freePort(t)
-	c := &cluster{env: env, kubeconfig: kubeconfig, gatewayURL: "https://127.0.0.1:" + strconv.Itoa(port)}
-	args := append([]string{
-		"--kubeconfig", kubeconfig, "--namespace", "redflag-system",
-		"--gateway-bind-address", "127.0.0.1:" + strconv.Itoa(port),
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--leader-elect",
-	}, managerArgs...)
-	c.manager = startProcess(t, "manager", mgrBin, nil, args...)
+	return &cluster{env: env, kubeconfig: kubeconfig, port: port, gatewayURL: "https://127.0.0.1:" + strconv.Itoa(port)}
+}
 
-	// Hosts pin the CA the gateway stored in its TLS Secret.
+// managerArgs are the manager's flags for this cluster (leader-elected, as
+// the chart runs it), then extra.
+func (c *cluster) managerArgs(extra ...string) []string {
+	return append([]string{
+		"--kubeconfig", c.kubeconfig, "--namespace", "redflag-system",
+		"--gateway-bind-address", "127.0.0.1:" + strconv.Itoa(c.port),
+		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--leader-elect",
+	}, extra...)
+}
+
+// waitForGateway waits for the gateway's TLS Secret (hosts pin the CA in
+// it) and for the gateway to listen.
+func (c *cluster) waitForGateway(t *testing.T, exited func() bool, output func() string) {
+	t.Helper()
+	ctx := context.Background()
 	var secret corev1.Secret
 	eventually(t, 60*time.Second, "the gateway's TLS Secret", func() bool {
-		if c.manager.exited() {
-			t.Fatalf("the manager exited:\n%s", tail(c.manager.out.String(), 4000))
+		if exited() {
+			t.Fatalf("the manager exited:\n%s", tail(output(), 4000))
 		}
-		return env.Client.Get(ctx, client.ObjectKey{Namespace: "redflag-system", Name: "redflag-gateway-tls"}, &secret) == nil
+		return c.env.Client.Get(ctx, client.ObjectKey{Namespace: "redflag-system", Name: "redflag-gateway-tls"}, &secret) == nil
 	})
-	c.caFile = filepath.Join(dir, "ca.crt")
+	c.caFile = filepath.Join(filepath.Dir(c.kubeconfig), "ca.crt")
 	if err := os.WriteFile(c.caFile, secret.Data["ca.crt"], 0o600); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, "the gateway to listen", func() bool {
-		conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
+		conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(c.port), time.Second)
 		if err == nil {
 			_ = conn.Close()
 		}
 		return err == nil
 	})
-	return c
 }
 
 func freePort(t *testing.T) int {
@@ -152,13 +182,10 @@ func (s *syncBuffer) String() string {
 
 func startProcess(t *testing.T, name, bin string, env []string, args ...string) *process {
 	t.Helper()
-	p := &process{name: name, cmd: exec.Command(bin, args...), out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
+	p, err := spawn(name, bin, env, &syncBuffer{}, args...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.stop()
 		if t.Failed() {
@@ -166,6 +193,18 @@ func startProcess(t *testing.T, name, bin string, env []string, args ...string) 
 		}
 	})
 	return p
+}
+
+// spawn starts a process writing to out; the caller stops it.
+func spawn(name, bin string, env []string, out *syncBuffer, args ...string) (*process, error) {
+	p := &process{name: name, cmd: exec.Command(bin, args...), out: out, done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	return p, nil
 }
 
 // stop asks politely (SIGTERM), then kills.

@@ -51,16 +51,26 @@ type fleet struct {
 	names     []string // Agent names, in the order a rollout starts them
 	sandboxes map[string]*apttest.Sandbox
 	orderLog  string
+	hosts     map[string]*host    // by Agent name
+	agents    map[string]*process // the running `redflag-agent run`, by Agent name
 }
 
 func newFleet(t *testing.T, ns string, hostCount int, env ...string) *fleet {
 	t.Helper()
 	apttest.Require(t)
-	c := startCluster(t)
+	return newFleetOn(t, startCluster(t), ns, hostCount, env...)
+}
+
+// newFleetOn enrolls and runs the fleet against a running cluster.
+func newFleetOn(t *testing.T, c *cluster, ns string, hostCount int, env ...string) *fleet {
+	t.Helper()
+	apttest.Require(t)
 	ctx := context.Background()
 	token := applyToken(t, c, ns, tokenManifest)
-	f := &fleet{c: c, ns: ns, sandboxes: map[string]*apttest.Sandbox{}, orderLog: filepath.Join(t.TempDir(), "order.log")}
-	var hosts []*host
+	f := &fleet{
+		c: c, ns: ns, sandboxes: map[string]*apttest.Sandbox{}, orderLog: filepath.Join(t.TempDir(), "order.log"),
+		hosts: map[string]*host{}, agents: map[string]*process{},
+	}
 	for i := range hostCount {
 		sb := apttest.New(t, apttest.Options{
 			Installed: []apttest.Package{{Name: "redflag-demo", Version: "1.0"}},
@@ -72,7 +82,6 @@ func newFleet(t *testing.T, ns string, hostCount int, env ...string) *fleet {
 		h.env = append(h.env, "APT_CONFIG="+sb.Config)
 		h.env = append(h.env, env...)
 		h.register(c, token)
-		hosts = append(hosts, h)
 		var agents redflagv1.AgentList
 		if err := c.env.Client.List(ctx, &agents, client.InNamespace(ns)); err != nil {
 			t.Fatal(err)
@@ -80,6 +89,7 @@ func newFleet(t *testing.T, ns string, hostCount int, env ...string) *fleet {
 		for _, a := range agents.Items {
 			if a.Spec.MachineID == h.id {
 				f.sandboxes[a.Name] = sb
+				f.hosts[a.Name] = h
 				f.names = append(f.names, a.Name)
 				// Check in every 5 s, so the test does not wait a minute per host.
 				patchAgent(t, c, client.ObjectKeyFromObject(&a), func(a *redflagv1.Agent) {
@@ -89,8 +99,8 @@ func newFleet(t *testing.T, ns string, hostCount int, env ...string) *fleet {
 		}
 	}
 	slices.Sort(f.names)
-	for _, h := range hosts {
-		h.run()
+	for _, name := range f.names {
+		f.agents[name] = f.hosts[name].run()
 	}
 	return f
 }

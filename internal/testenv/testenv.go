@@ -31,7 +31,8 @@ type Env struct {
 	// Scheme knows the built-in kinds and RedFlag's.
 	Scheme *k8sruntime.Scheme
 
-	env *envtest.Environment
+	env     *envtest.Environment
+	certDir string
 }
 
 // RepoRoot is the repository's top directory, found from this file's path so
@@ -64,7 +65,15 @@ func Start() (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	// kube-apiserver's serving certificates live in a directory of our own
+	// rather than one envtest makes and removes on stop, so StartAPIServer
+	// brings it back with the same CA: clients keep their config.
+	certDir, err := os.MkdirTemp("", "redflag-apiserver-")
+	if err != nil {
+		return nil, err
+	}
 	env := &envtest.Environment{
+		ControlPlane:          envtest.ControlPlane{APIServer: &envtest.APIServer{CertDir: certDir}},
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
@@ -75,14 +84,17 @@ func Start() (*Env, error) {
 	env.ControlPlaneStopTimeout = 5 * time.Second
 	cfg, err := env.Start()
 	if err != nil {
+		_ = env.Stop()
+		_ = os.RemoveAll(certDir)
 		return nil, fmt.Errorf("starting envtest from %s: %w", assets, err)
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		_ = env.Stop()
+		_ = os.RemoveAll(certDir)
 		return nil, fmt.Errorf("building client: %w", err)
 	}
-	return &Env{Config: cfg, Client: c, Scheme: scheme, env: env}, nil
+	return &Env{Config: cfg, Client: c, Scheme: scheme, env: env, certDir: certDir}, nil
 }
 
 // StopAPIServer stops kube-apiserver alone (etcd keeps running), to test
@@ -93,6 +105,17 @@ func (e *Env) StopAPIServer() error {
 	err := e.env.ControlPlane.APIServer.Stop()
 	if err != nil && !strings.Contains(err.Error(), "timeout waiting for process") {
 		return fmt.Errorf("stopping kube-apiserver: %w", err)
+	}
+	return nil
+}
+
+// StartAPIServer starts kube-apiserver again after StopAPIServer, on the
+// same address with the same certificates and users, so every client's
+// config still works; etcd kept the data. It returns once the server
+// answers its health check.
+func (e *Env) StartAPIServer() error {
+	if err := e.env.ControlPlane.APIServer.Start(); err != nil {
+		return fmt.Errorf("restarting kube-apiserver: %w", err)
 	}
 	return nil
 }
@@ -113,6 +136,7 @@ func (e *Env) AddAdmin() ([]byte, error) {
 
 // Stop stops the control plane.
 func (e *Env) Stop() error {
+	defer func() { _ = os.RemoveAll(e.certDir) }()
 	if err := e.env.Stop(); err != nil {
 		return fmt.Errorf("stopping envtest: %w", err)
 	}

@@ -12,12 +12,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/config"
 	"github.com/redflag-io/redflag/agent/internal/facts"
 	"github.com/redflag-io/redflag/agent/internal/lock"
 	"github.com/redflag-io/redflag/agent/internal/outbox"
+	"github.com/redflag-io/redflag/internal/backoff"
 	"github.com/redflag-io/redflag/internal/hostclient"
 	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/internal/version"
@@ -44,10 +47,17 @@ type daemon struct {
 	workKey ed25519.PublicKey
 	outbox  *outbox.Outbox
 	log     *slog.Logger
-	backoff *backoff
+	backoff *backoff.Backoff
 	scans   *scans
 	works   *works
 
+	// unstored are reports the outbox could not store (a full disk),
+	// kept in memory until they are stored or delivered: they survive
+	// anything but a restart. Scans and work queue from their own
+	// goroutines, hence the lock.
+	memMu        sync.Mutex
+	unstored     []protocol.Report
+	memDropped   uint64
 	state        State
 	factsHash    string
 	factsCheckAt time.Time
@@ -149,7 +159,7 @@ func newDaemon(paths config.Paths, log *slog.Logger) (*daemon, *config.Migration
 		works: newWorks(paths.StateDir, log),
 		scans: sc, paths: paths, cfg: cfg, client: client, workKey: workKey, outbox: ob, log: log,
 		id:      hostclient.Identity{Agent: cfg.Namespace + "/" + cfg.AgentName, MachineID: cfg.MachineID, Key: key},
-		backoff: newBackoff(),
+		backoff: backoff.New(),
 	}
 	d.works.selfUpdate = d.applySelfUpdate
 	d.state = State{Agent: d.id.Agent, Server: cfg.ServerURL, Version: version.Version, PID: os.Getpid(), StartedAt: time.Now().UTC()}
@@ -172,7 +182,7 @@ func (d *daemon) cycle(ctx context.Context) time.Duration {
 		// A document that does not verify is never acted on.
 		return d.failed(fmt.Errorf("refusing the gateway's work document: %w", err))
 	}
-	d.backoff.reset()
+	d.backoff.Reset()
 	d.state.LastCheckIn, d.state.LastError, d.state.LastErrorAt = &now, "", nil
 	d.state.HeartbeatUntil = doc.HeartbeatUntil
 	// Before any new work: a verified answer proves a self-updated binary
@@ -186,7 +196,7 @@ func (d *daemon) cycle(ctx context.Context) time.Duration {
 	if err := d.flush(ctx); err != nil {
 		d.log.Warn("delivering reports", "err", err)
 	}
-	next := jitter(doc.NextCheckIn.Duration)
+	next := backoff.Jitter(doc.NextCheckIn.Duration)
 	at := now.Add(next)
 	d.state.NextCheckIn = &at
 	return next
@@ -201,7 +211,7 @@ func (d *daemon) failed(err error) time.Duration {
 	if errors.As(err, &refusal) {
 		retryAfter = refusal.RetryAfter
 	}
-	wait := d.backoff.next(retryAfter)
+	wait := d.backoff.Next(retryAfter)
 	at := now.Add(wait)
 	d.state.NextCheckIn = &at
 	d.log.Warn("check-in failed; backing off", "err", err, "retryIn", wait.Round(time.Millisecond))
@@ -209,27 +219,82 @@ func (d *daemon) failed(err error) time.Duration {
 }
 
 // flush delivers stored reports oldest first. A report the gateway refuses
-// for good (4xx other than 429) is dropped with a log line: it would never
-// be accepted. A temporary failure stops the flush and is returned.
+// as such (rejectsReport) is dropped with a log line: it would never be
+// accepted. Any other failure stops the flush, keeps the report and is
+// returned, so the caller backs off.
+//
+// Reports kept in memory (see unstored) are stored first where there is room
+// again; those that still do not fit are delivered from memory after the
+// stored ones, which are older.
 func (d *daemon) flush(ctx context.Context) error {
+	d.storeUnstored()
 	items, err := d.outbox.Pending()
 	if err != nil {
 		return err
 	}
 	for _, it := range items {
-		_, err := d.client.Report(ctx, d.id, it.Report)
-		var refusal *hostclient.Error
-		if err != nil && (!errors.As(err, &refusal) || refusal.Temporary()) {
-			return fmt.Errorf("delivering report %s: %w", it.Report.IdempotencyKey, err)
-		}
-		if err != nil {
-			d.log.Error("gateway refused a report; dropping it", "kind", it.Report.Kind, "err", err)
+		if err := d.deliver(ctx, it.Report); err != nil {
+			return err
 		}
 		if err := d.outbox.Ack(it); err != nil {
 			return err
 		}
 	}
+	for {
+		d.memMu.Lock()
+		if len(d.unstored) == 0 {
+			d.memMu.Unlock()
+			return nil
+		}
+		r := d.unstored[0]
+		d.memMu.Unlock()
+		if err := d.deliver(ctx, r); err != nil {
+			return err
+		}
+		d.memMu.Lock()
+		d.unstored = slices.DeleteFunc(d.unstored, func(u protocol.Report) bool { return u.IdempotencyKey == r.IdempotencyKey })
+		d.memMu.Unlock()
+	}
+}
+
+// deliver sends one report. A report the gateway refuses as such is
+// logged and counts as delivered (it is dropped); any other failure is
+// returned.
+func (d *daemon) deliver(ctx context.Context, r protocol.Report) error {
+	_, err := d.client.Report(ctx, d.id, r)
+	if err != nil && !rejectsReport(err) {
+		return fmt.Errorf("delivering report %s: %w", r.IdempotencyKey, err)
+	}
+	if err != nil {
+		d.log.Error("gateway refused a report; dropping it", "kind", r.Kind, "err", err)
+	}
 	return nil
+}
+
+// storeUnstored moves reports kept in memory to the outbox, oldest first,
+// while there is room.
+func (d *daemon) storeUnstored() {
+	d.memMu.Lock()
+	defer d.memMu.Unlock()
+	for len(d.unstored) > 0 {
+		if err := d.outbox.Put(d.unstored[0]); err != nil {
+			return
+		}
+		d.unstored = d.unstored[1:]
+	}
+}
+
+// rejectsReport tells a refusal of the report itself (400: not a report
+// the gateway accepts; 413: too large), which retrying cannot change, from
+// a refusal of the request: a host clock out of the skew window
+// (StaleTimestamp), an agent the gateway does not know yet or no longer
+// trusts, a rate limit, an unreachable cluster, or a proxy's own answer.
+// Those say nothing about the report, so it is kept for a later attempt:
+// dropping it would lose a work or scan result to a clock that jumped.
+func rejectsReport(err error) bool {
+	var refusal *hostclient.Error
+	return errors.As(err, &refusal) &&
+		(refusal.Status == http.StatusBadRequest || refusal.Status == http.StatusRequestEntityTooLarge)
 }
 
 // refreshFacts collects facts when asked or when due, and queues a report
@@ -270,15 +335,32 @@ func (d *daemon) queue(r protocol.Report) {
 	}
 	r.Time = time.Now().UTC()
 	if err := d.outbox.Put(r); err != nil {
-		d.log.Error("storing a report in the outbox", "kind", r.Kind, "err", err)
+		// A full or failing disk must not lose a result that exists only
+		// here (a scan, or an install that will not be redone): keep it in
+		// memory, bounded, until it can be stored or is delivered.
+		d.memMu.Lock()
+		defer d.memMu.Unlock()
+		d.unstored = append(d.unstored, r)
+		if len(d.unstored) > maxUnstored {
+			d.unstored = d.unstored[1:]
+			d.memDropped++
+		}
+		d.log.Error("storing a report in the outbox failed; keeping it in memory until it is delivered", "kind", r.Kind, "err", err)
 	}
 }
 
+// maxUnstored bounds the reports kept in memory when the outbox cannot
+// store them; past it the oldest is dropped and counted.
+const maxUnstored = 100
+
 func (d *daemon) saveState() {
+	d.memMu.Lock()
+	inMemory, memDropped := len(d.unstored), d.memDropped
+	d.memMu.Unlock()
 	if items, err := d.outbox.Pending(); err == nil {
-		d.state.PendingReports = len(items)
+		d.state.PendingReports = len(items) + inMemory
 	}
-	d.state.DroppedReports = d.outbox.Dropped()
+	d.state.DroppedReports = d.outbox.Dropped() + memDropped
 	if err := writeState(d.paths.StateDir, d.state); err != nil {
 		d.log.Warn("writing state file", "err", err)
 	}

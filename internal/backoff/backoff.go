@@ -1,0 +1,75 @@
+// Package backoff is how a host spaces its attempts to reach the gateway:
+// exponential backoff with full jitter after failures, a Retry-After from the
+// gateway as a floor, and jitter on the regular check-in interval. The agent
+// daemon uses it, and so does the load generator's simulated fleet, so what
+// the reconnect test measures is what hosts do.
+package backoff
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+const (
+	// Base is the ceiling of the first wait; it doubles per failure.
+	Base = time.Second
+	// Cap bounds the ceiling.
+	Cap = 5 * time.Minute
+)
+
+// Backoff is exponential with full jitter: after n failures the wait is
+// uniform in (0, min(Cap, Base*2^n)], so a fleet that lost the gateway at
+// once does not come back at once. A Retry-After from the gateway is a
+// floor, and the wait is spread beyond it too (see Next). It is not safe for
+// concurrent use.
+type Backoff struct {
+	b wait.Backoff
+}
+
+// New returns a backoff before any failure.
+func New() *Backoff {
+	bo := &Backoff{}
+	bo.Reset()
+	return bo
+}
+
+// Reset starts over, after a success.
+func (bo *Backoff) Reset() {
+	bo.b = wait.Backoff{Duration: Base, Factor: 2, Cap: Cap, Steps: 1 << 30}
+}
+
+// Next is how long to wait after one more failure. retryAfter is the
+// gateway's Retry-After (zero when it sent none).
+//
+// Every host refused in the same moment gets the same Retry-After (the
+// gateway answers 503 with Retry-After 10 while the API server is away), so
+// the floor alone would bring the whole fleet back in the same second, and
+// again every Retry-After after that. Beyond the floor the wait is therefore
+// spread uniformly over twice the floor, or over the exponential ceiling once
+// that is larger: never earlier than the gateway asked, never all at once.
+func (bo *Backoff) Next(retryAfter time.Duration) time.Duration {
+	ceiling := bo.b.Step()
+	if retryAfter <= 0 {
+		return time.Duration(rand.Int64N(int64(ceiling)) + 1)
+	}
+	spread := max(ceiling, 2*retryAfter)
+	return retryAfter + time.Duration(rand.Int64N(int64(spread)))
+}
+
+// Ceiling is the upper bound the next failure's wait is drawn from (before
+// any Retry-After), for tests and status output.
+func (bo *Backoff) Ceiling() time.Duration {
+	return min(bo.b.Duration, bo.b.Cap)
+}
+
+// Jitter spreads a regular interval by up to ±10%, so agents that happen to
+// align drift apart again.
+func Jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return time.Second
+	}
+	spread := int64(d) / 5
+	return d - time.Duration(spread/2) + time.Duration(rand.Int64N(spread+1))
+}
