@@ -23,6 +23,7 @@ type scans struct {
 	// lastResult is the result of lastDone, and resent the ID whose result
 	// was sent a second time (see start).
 	lastResult map[string]*protocol.ScanResult
+	lastDoneAt map[string]time.Time
 	resent     map[string]string
 	wg         sync.WaitGroup
 	// factsDue is set when a storage or system scan ran: the main loop then
@@ -33,13 +34,17 @@ type scans struct {
 	finished chan struct{}
 }
 
+// resendAfter is how long after a scan ends an offer of the same ID means
+// the gateway forgot the result rather than has not yet seen it stored.
+const resendAfter = time.Minute
+
 func newScans(log *slog.Logger) (*scans, error) {
 	r, err := scanrun.New(scanrun.DefaultConfig())
 	if err != nil {
 		return nil, err
 	}
 	return &scans{runner: r, log: log, running: map[string]string{}, lastDone: map[string]string{},
-		lastResult: map[string]*protocol.ScanResult{}, resent: map[string]string{}, finished: make(chan struct{}, 1)}, nil
+		lastResult: map[string]*protocol.ScanResult{}, lastDoneAt: map[string]time.Time{}, resent: map[string]string{}, finished: make(chan struct{}, 1)}, nil
 }
 
 // start launches the requested scans that are neither running nor done.
@@ -56,7 +61,10 @@ func (s *scans) start(ctx context.Context, reqs []protocol.ScanRequest, queue fu
 			// live in gateway memory until the next liveness write). Send
 			// the result once more rather than run the scan again or, worse,
 			// skip it until the gateway stops asking: it never would.
-			if r := s.lastResult[req.Subsystem]; r != nil && s.resent[req.Subsystem] != req.ID {
+			// Right after a result the offer is usually just the gateway's
+			// cache catching up with the write, hence the wait.
+			if r := s.lastResult[req.Subsystem]; r != nil && s.resent[req.Subsystem] != req.ID &&
+				time.Since(s.lastDoneAt[req.Subsystem]) > resendAfter {
 				s.resent[req.Subsystem] = req.ID
 				queue(protocol.Report{Kind: protocol.ReportScan, Scan: r})
 			}
@@ -103,6 +111,7 @@ func (s *scans) finish(req protocol.ScanRequest, result *protocol.ScanResult) {
 	if result != nil {
 		s.lastDone[req.Subsystem] = req.ID
 		s.lastResult[req.Subsystem] = result
+		s.lastDoneAt[req.Subsystem] = time.Now()
 		if req.Subsystem == string(scanrun.Storage) || req.Subsystem == string(scanrun.System) {
 			s.factsDue = true
 		}
