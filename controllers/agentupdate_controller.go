@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -166,7 +167,7 @@ func (r *AgentUpdateReconciler) gather(ctx context.Context, au *redflagv1.AgentU
 		}
 		in.Targets = append(in.Targets, t)
 	}
-	slices.SortFunc(in.Targets, func(a, b rollout.Target) int { return compareStrings(a.Name, b.Name) })
+	slices.SortFunc(in.Targets, func(a, b rollout.Target) int { return strings.Compare(a.Name, b.Name) })
 	for _, s := range au.Status.Slots {
 		in.Slots = append(in.Slots, s.Agent)
 	}
@@ -201,16 +202,6 @@ func busyHosts(au *redflagv1.AgentUpdate, all []redflagv1.AgentUpdate) map[strin
 		}
 	}
 	return out
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // slotsOf keeps the time each kept slot was taken and stamps new ones.
