@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -30,6 +31,8 @@ type options struct {
 	registerPar int
 	rate        float64
 	pprof       string
+	warmup      time.Duration
+	cpuProfile  string
 }
 
 func main() {
@@ -42,11 +45,25 @@ func main() {
 	flag.IntVar(&o.registerPar, "register-concurrency", 16, "Registrations in flight at once.")
 	flag.Float64Var(&o.rate, "rate", 0, "Check-ins per second to pace at (open loop); 0 runs as fast as --concurrency allows.")
 	flag.StringVar(&o.pprof, "manager-pprof", "", "Start the manager with --pprof-bind-address at this address, to profile it during the run.")
+	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "Check-ins driven before measuring, so the fleet's connections are open (as a real fleet's are).")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "Write the load generator's own CPU profile to this file.")
 	flag.Parse()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen: cpu profile:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
@@ -59,7 +76,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	rep, err := loadtest.Run(ctx, loadtest.Options{
 		ManagerArgs: extra,
 		Agents:      o.agents, Concurrency: o.concurrency, Duration: o.duration, ManagerBin: o.managerBin,
-		Sources: o.sources, RegisterConcurrency: o.registerPar, Rate: o.rate,
+		Sources: o.sources, RegisterConcurrency: o.registerPar, Rate: o.rate, Warmup: o.warmup,
 	})
 	if err != nil {
 		return err

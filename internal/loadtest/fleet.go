@@ -36,7 +36,7 @@ func newFleet(n, sources int, gatewayURL string, caPEM []byte) ([]*simAgent, err
 		if err != nil {
 			return nil, err
 		}
-		src := &net.TCPAddr{IP: net.IPv4(127, 0, byte(1+i/250), byte(2+i%250))}
+		src := &net.TCPAddr{IP: sourceIP(i)}
 		tr := c.HTTP.Transport.(*http.Transport)
 		tr.DialContext = (&net.Dialer{LocalAddr: src, Timeout: 10 * time.Second}).DialContext
 		tr.MaxIdleConnsPerHost = 64
@@ -58,6 +58,9 @@ func newFleet(n, sources int, gatewayURL string, caPEM []byte) ([]*simAgent, err
 	}
 	return fleet, nil
 }
+
+// sourceIP is the i-th simulated source address, 127.0.x.y.
+func sourceIP(i int) net.IP { return net.IPv4(127, 0, byte(1+i/250), byte(2+i%250)) }
 
 func (a *simAgent) register(ctx context.Context, token string) error {
 	resp, err := a.client.Register(ctx, protocol.RegisterRequest{

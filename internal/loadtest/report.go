@@ -22,6 +22,7 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "CPU per check-in: manager %s, kube-apiserver %s, etcd %s (total %s)\n",
 		us(r.ManagerCPUPerCheckIn), us(r.APIServerCPUPerCheckIn), us(r.EtcdCPUPerCheckIn),
 		us(r.ManagerCPUPerCheckIn+r.APIServerCPUPerCheckIn+r.EtcdCPUPerCheckIn))
+	fmt.Fprintf(w, "load generator CPU per check-in: %s (the simulated hosts' signing, TLS and HTTP)\n", us(r.LoadCPUPerCheckIn))
 	fmt.Fprintf(w, "manager RSS: %.0f MiB\n", r.ManagerRSSMiB)
 	keys := make([]string, 0, len(r.SteadyRequests))
 	for k := range r.SteadyRequests {

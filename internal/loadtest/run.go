@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -21,6 +22,7 @@ import (
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/hostclient"
+	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/internal/testenv"
 )
 
@@ -41,6 +43,12 @@ type Options struct {
 	Rate float64
 	// ManagerArgs are extra flags for the manager (--pprof-bind-address).
 	ManagerArgs []string
+	// Warmup drives check-ins this long before measuring, so the measured
+	// phase does not include opening the fleet's connections (a real fleet
+	// keeps its own open: the check-in interval is under the gateway's idle
+	// timeout). Measured: without it, TLS handshakes for ~250 new
+	// connections put every slow check-in of a 30 s run into its first 2 s.
+	Warmup time.Duration
 }
 
 // Report is what a run measured.
@@ -62,7 +70,11 @@ type Report struct {
 	ManagerCPUPerCheckIn   time.Duration
 	APIServerCPUPerCheckIn time.Duration
 	EtcdCPUPerCheckIn      time.Duration
-	ManagerRSSMiB          float64
+	// LoadCPUPerCheckIn is the load generator's own CPU (signing, TLS and
+	// HTTP for the simulated hosts): on a shared machine it is CPU the
+	// gateway does not get.
+	LoadCPUPerCheckIn time.Duration
+	ManagerRSSMiB     float64
 }
 
 // Run starts a control plane and the manager, enrolls the fleet and drives it.
@@ -99,6 +111,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	// steady phase counts only what check-ins cause.
 	time.Sleep(2 * time.Second)
 
+	wire, err := newWireDialer(gatewayURL, caPEM, o.Sources)
+	if err != nil {
+		return nil, err
+	}
+	if o.Warmup > 0 {
+		warm := o
+		warm.Duration = o.Warmup
+		steady(ctx, fleet, wire, warm, &Report{})
+	}
+
 	apiURL, _ := url.Parse(env.Config.Host)
 	apiPID := findPID("kube-apiserver", "--secure-port="+apiURL.Port())
 	etcdPID := 0
@@ -109,8 +131,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	mgrCPU, apiCPU, etcdCPU := cpuSeconds(mgr.pid()), cpuSeconds(apiPID), cpuSeconds(etcdPID)
-	steady(ctx, fleet, o, rep)
+	mgrCPU, apiCPU, etcdCPU, loadCPU := cpuSeconds(mgr.pid()), cpuSeconds(apiPID), cpuSeconds(etcdPID), cpuSeconds(os.Getpid())
+	steady(ctx, fleet, wire, o, rep)
 	after, err := scrapeRequests(ctx, env.Config)
 	if err != nil {
 		return nil, err
@@ -121,6 +143,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.WritesPerCheckIn = requestCounts(rep.SteadyRequests).writes() / n
 		per := func(d float64) time.Duration { return time.Duration(d / n * float64(time.Second)) }
 		rep.ManagerCPUPerCheckIn = per(cpuSeconds(mgr.pid()) - mgrCPU)
+		rep.LoadCPUPerCheckIn = per(cpuSeconds(os.Getpid()) - loadCPU)
 		if apiPID != 0 {
 			rep.APIServerCPUPerCheckIn = per(cpuSeconds(apiPID) - apiCPU)
 		}
@@ -194,7 +217,7 @@ func retryDelay(err error) time.Duration {
 }
 
 // steady runs a closed loop of check-ins over the fleet.
-func steady(ctx context.Context, fleet []*simAgent, o Options, rep *Report) {
+func steady(ctx context.Context, fleet []*simAgent, wire *wireDialer, o Options, rep *Report) {
 	ctx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
 	var next, count, errs atomic.Int64
@@ -204,9 +227,16 @@ func steady(ctx context.Context, fleet []*simAgent, o Options, rep *Report) {
 	start := time.Now()
 	tickets := pace(ctx, o.Rate)
 	var wg sync.WaitGroup
-	for range max(o.Concurrency, 1) {
+	body, _ := json.Marshal(protocol.CheckInRequest{AgentVersion: "v0.1.0", FactsHash: "steady"})
+	for worker := range max(o.Concurrency, 1) {
 		wg.Go(func() {
 			local := make([]time.Duration, 0, 4096)
+			var conn *wireConn
+			defer func() {
+				if conn != nil {
+					conn.close()
+				}
+			}()
 			for ctx.Err() == nil {
 				t0 := time.Now()
 				if tickets != nil {
@@ -216,7 +246,21 @@ func steady(ctx context.Context, fleet []*simAgent, o Options, rep *Report) {
 					}
 				}
 				a := fleet[int(next.Add(1))%len(fleet)]
-				err := a.checkIn(ctx)
+				var err error
+				if conn == nil {
+					conn, err = wire.dial(ctx, worker)
+				}
+				if err == nil {
+					err = conn.checkIn(a, body)
+					if err != nil {
+						// A connection that failed or was closed is not reused.
+						conn.close()
+						conn = nil
+					}
+				}
+				if errors.Is(err, errConnClosed) {
+					err = nil
+				}
 				if ctx.Err() != nil {
 					break
 				}
