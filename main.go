@@ -52,6 +52,11 @@ func envOr(key, fallback string) string {
 	return fallback
 }
 
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
+
 func run() error {
 	var o options
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; \"0\" turns it off.")
@@ -70,6 +75,8 @@ func run() error {
 	flag.StringVar(&o.gateway.ReleaseDir, "release-dir", "", "Directory of signed agent releases (made with `go run ./hack/release sign`) the gateway serves for self-updates and the install script.")
 	flag.StringVar(&o.gateway.ReleasePublicKey, "release-public-key", "", "Ed25519 public key (base64) that signs agent releases; the install script pins it on each host.")
 	flag.StringVar(&o.gateway.SigningSecretName, "work-signing-secret", "redflag-work-signing", "Secret holding the Ed25519 key that signs work documents; created when absent.")
+	flag.StringVar(&o.gateway.PeerAddress, "gateway-peer-address", "", "URL other gateway replicas reach this one at (https://<pod IP>:<port>). Set it on every replica to run several active-active: each agent is then served by one owning replica.")
+	flag.StringVar(&o.gateway.PeerName, "gateway-peer-name", envOr("POD_NAME", hostname()), "This replica's unique name among gateway peers (defaults to $POD_NAME, else the host name).")
 	flag.StringVar(&o.extraDNSNames, "gateway-dns-names", "", "Comma-separated extra names or IPs for a self-signed gateway certificate.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)

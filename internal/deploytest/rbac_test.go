@@ -171,6 +171,10 @@ func markerGrants(t *testing.T, dir string) map[grant]bool {
 // Create, Update in tools/leaderelection/resourcelock/leaselock.go).
 var leaderElectionVerbs = []string{"create", "get", "update"}
 
+// peerLeaseVerbs are the calls gateway replicas make on their membership
+// Leases (internal/gateway/peers.go: renew, refresh, withdraw, forget).
+var peerLeaseVerbs = []string{"create", "delete", "get", "list", "update"}
+
 // deploymentArg returns the value of --name=value among a Deployment's args.
 func deploymentArg(t *testing.T, d *unstructured.Unstructured, name string) string {
 	t.Helper()
@@ -227,8 +231,8 @@ func TestChartRBACIsLeastPrivilege(t *testing.T) {
 					if !generated[p.grant] {
 						t.Errorf("%s: the chart grants %s, which config/rbac/role.yaml (the code's markers) does not ask for", sa, p)
 					}
-					if p.resource == "leases" && (p.namespace != ns || sa != mgrSA) {
-						t.Errorf("%s: %s; Leases belong only to the manager's leader election, in %s", sa, p, ns)
+					if p.resource == "leases" && p.namespace != ns {
+						t.Errorf("%s: %s; Leases belong only in %s (leader election, gateway peers)", sa, p, ns)
 					}
 					if p.namespace != "" && p.resource != "leases" && p.resource != "secrets" {
 						t.Errorf("%s: namespaced grant %s; the chart's Roles are for Leases and Secrets only", sa, p)
@@ -261,10 +265,22 @@ func TestChartRBACIsLeastPrivilege(t *testing.T) {
 					t.Errorf("%s cannot %s its Lease %s in %s", mgrSA, v, lease, ns)
 				}
 			}
+			servesHosts := set == nil // one Deployment: the manager is the gateway
 			for _, p := range perms[mgrSA] {
-				if p.resource == "leases" && !slices.Contains(leaderElectionVerbs, p.verb) {
-					t.Errorf("%s: %s, a verb leader election does not use", mgrSA, p)
+				if p.resource == "leases" && !slices.Contains(leaderElectionVerbs, p.verb) && !(servesHosts && slices.Contains(peerLeaseVerbs, p.verb)) {
+					t.Errorf("%s: %s, a verb neither leader election nor the gateway's peers use", mgrSA, p)
 				}
+			}
+			peersOK := func(sa string) {
+				for _, v := range peerLeaseVerbs {
+					leases.verb = v
+					if !has(sa, leases, ns, "redflag-gateway-some-pod") {
+						t.Errorf("%s cannot %s the gateway replicas' Leases in %s", sa, v, ns)
+					}
+				}
+			}
+			if servesHosts {
+				peersOK(mgrSA)
 			}
 
 			if set == nil {
@@ -278,7 +294,11 @@ func TestChartRBACIsLeastPrivilege(t *testing.T) {
 				t.Fatalf("the separate gateway runs as the manager's ServiceAccount %s", mgrSA)
 			}
 			own := []string{deploymentArg(t, gw, "--gateway-tls-secret"), deploymentArg(t, gw, "--work-signing-secret")}
+			peersOK(gwSA)
 			for g := range markerGrants(t, "internal/gateway") {
+				if g.resource == "leases" {
+					continue // checked by peersOK, in its namespace only
+				}
 				if g.resource == "secrets" {
 					for _, s := range own {
 						if !has(gwSA, g, ns, s) {
@@ -293,8 +313,8 @@ func TestChartRBACIsLeastPrivilege(t *testing.T) {
 				if p.resource == "secrets" && (p.namespace != ns || (p.verb != "create" && !slices.Equal(p.names, own))) {
 					t.Errorf("%s: %s; the gateway reads only its own Secrets %v in %s", gwSA, p, own, ns)
 				}
-				if p.resource == "leases" {
-					t.Errorf("%s: %s; the gateway does not elect a leader", gwSA, p)
+				if p.resource == "leases" && !slices.Contains(peerLeaseVerbs, p.verb) {
+					t.Errorf("%s: %s; the gateway does not elect a leader, it only keeps its peer Leases", gwSA, p)
 				}
 			}
 		})

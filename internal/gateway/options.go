@@ -2,7 +2,12 @@ package gateway
 
 import (
 	"fmt"
+	"net"
+	"net/url"
+	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/redflag-io/redflag/internal/timing"
 )
@@ -48,6 +53,15 @@ type Options struct {
 	// ReleasePublicKey (base64) is written into the install script, which
 	// pins it on the host for self-updates.
 	ReleasePublicKey string
+	// PeerAddress is the URL other gateway replicas reach this one at
+	// (https://<pod IP>:<port>), or only its host or IP, to which the
+	// port of BindAddress is added. Set, the replicas share the fleet:
+	// each agent's requests are served by one owning replica (see
+	// peers.go). Empty runs a lone gateway.
+	PeerAddress string
+	// PeerName names this replica among its peers (the pod name); it must
+	// be unique and stable for the replica's life.
+	PeerName string
 }
 
 // Defaults fills unset options.
@@ -69,6 +83,13 @@ func (o Options) Defaults() Options {
 	if o.SigningSecretName == "" {
 		o.SigningSecretName = "redflag-work-signing"
 	}
+	if o.PeerAddress != "" && !strings.Contains(o.PeerAddress, "://") {
+		// A bare host or IP (the chart passes the pod IP, which may be
+		// IPv6): JoinHostPort brackets it as a URL needs.
+		if _, port, err := net.SplitHostPort(o.BindAddress); err == nil {
+			o.PeerAddress = "https://" + net.JoinHostPort(strings.Trim(o.PeerAddress, "[]"), port)
+		}
+	}
 	set(&o.ClockSkew, 2*time.Minute)
 	set(&o.DefaultCheckInInterval, timing.DefaultCheckInInterval)
 	set(&o.HeartbeatInterval, timing.HeartbeatInterval)
@@ -89,6 +110,15 @@ func (o Options) Defaults() Options {
 func (o Options) Validate() error {
 	if o.ClockSkew < 10*time.Second || o.ClockSkew > 15*time.Minute {
 		return fmt.Errorf("gateway clock skew %s must be between 10s and 15m", o.ClockSkew)
+	}
+	if o.PeerAddress != "" {
+		u, err := url.Parse(o.PeerAddress)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.Path != "" {
+			return fmt.Errorf("gateway peer address %q must be https://host:port", o.PeerAddress)
+		}
+		if errs := validation.IsDNS1123Subdomain("redflag-gateway-" + o.PeerName); o.PeerName == "" || len(errs) > 0 {
+			return fmt.Errorf("gateway peer name %q must be set and usable in a Lease name: %s", o.PeerName, strings.Join(errs, "; "))
+		}
 	}
 	if o.HeartbeatInterval < time.Second {
 		return fmt.Errorf("gateway heartbeat interval %s is under 1s", o.HeartbeatInterval)

@@ -66,6 +66,8 @@ type Gateway struct {
 	plans          planCache
 	clones         cloneWatch
 	rebinds        rebindSet
+	peers          *peerSet   // nil with one replica
+	forwarder      *forwarder // nil with one replica
 
 	signingKey    ed25519.PrivateKey
 	workPublicKey string
@@ -149,6 +151,13 @@ func (g *Gateway) Start(ctx context.Context) error {
 		return fmt.Errorf("gateway listening on %s: %w", g.opts.BindAddress, err)
 	}
 	g.addr.Store(ln.Addr())
+	if g.opts.PeerAddress != "" {
+		g.peers = newPeerSet(peer{name: g.opts.PeerName, address: g.opts.PeerAddress}, g.opts.Namespace, g.client, g.reader, g.clock, g.log)
+		if g.forwarder, err = newForwarder(g.peers, g.signingKey, serving, g.log); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
 	srv := &http.Server{
 		Handler:           g.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -170,8 +179,13 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	if g.peers != nil {
+		// Announced only once listening, so peers never forward to a
+		// replica that cannot answer yet.
+		go g.peers.run(ctx)
+	}
 	g.ready.Store(true)
-	g.log.Info("serving hosts", "address", ln.Addr().String(), "agents", g.agents.size())
+	g.log.Info("serving hosts", "address", ln.Addr().String(), "agents", g.agents.size(), "peerAddress", g.opts.PeerAddress)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("gateway server: %w", err)
@@ -269,8 +283,16 @@ func (g *Gateway) Handler() http.Handler {
 		}))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.forwarder != nil && g.forwarder.fromPeer(r) {
+			// The replica the host reached applied the address limit.
+			mux.ServeHTTP(w, r)
+			return
+		}
 		if ok, wait := g.ipLimits.allow(clientIP(r), g.clock.Now()); !ok {
 			failRetry(w, http.StatusTooManyRequests, protocol.CodeRateLimited, retryAfterSeconds(wait), "too many requests from this address")
+			return
+		}
+		if g.forwarder != nil && g.forwarder.forward(w, r) {
 			return
 		}
 		mux.ServeHTTP(w, r)

@@ -169,6 +169,15 @@ spec:
           valueFrom:
             fieldRef:
               fieldPath: metadata.namespace
+        # Gateway replicas find each other by name and address (Leases).
+        - name: POD_NAME
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.name
+        - name: POD_IP
+          valueFrom:
+            fieldRef:
+              fieldPath: status.podIP
         {{- with $cfg.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -249,7 +258,9 @@ spec:
 
 {{/* Flags of a pod that runs the gateway. */}}
 {{- define "redflag.gatewayArgs" -}}
-{{- $args := list (printf "--gateway-bind-address=:%v" .Values.gateway.containerPort) (printf "--gateway-tls-secret=%s" (include "redflag.tlsSecretName" .)) (printf "--work-signing-secret=%s" (include "redflag.signingSecretName" .)) (printf "--gateway-dns-names=%s" (include "redflag.gatewayDNSNames" . | splitList "\n" | join ",")) }}
+{{- /* Every replica serving hosts announces its pod IP to the others, which
+pass each agent's requests to the one replica that owns it. */ -}}
+{{- $args := list "--gateway-peer-address=$(POD_IP)" (printf "--gateway-bind-address=:%v" .Values.gateway.containerPort) (printf "--gateway-tls-secret=%s" (include "redflag.tlsSecretName" .)) (printf "--work-signing-secret=%s" (include "redflag.signingSecretName" .)) (printf "--gateway-dns-names=%s" (include "redflag.gatewayDNSNames" . | splitList "\n" | join ",")) }}
 {{- with include "redflag.publicURL" . }}
 {{- $args = append $args (printf "--gateway-public-url=%s" .) }}
 {{- end }}
