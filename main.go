@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
@@ -108,25 +110,39 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: scheme,
-		// Only what RedFlag owns: of all Secrets, the token Secrets it labelled.
-		Cache:                  cacheOpts,
-		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
-		HealthProbeBindAddress: o.probeAddr,
-		PprofBindAddress:       o.pprofAddr,
-		// A gateway-only replica needs no leader: every replica serves.
-		LeaderElection:          o.leaderElect && o.runControllers,
+	// One process running both the gateway and leader-elected controllers
+	// keeps them in two managers over one cache, so losing leadership (an
+	// API-server outage does that) stops only the controllers.
+	electedApart := o.runControllers && o.runGateway && o.leaderElect
+	election := ctrl.Options{
+		Scheme:                  scheme,
 		LeaderElectionID:        o.leaderElectionID,
 		LeaderElectionNamespace: o.leaderElectionNS,
 		// Give up leadership at once on shutdown so a new leader starts
 		// without waiting out the lease.
 		LeaderElectionReleaseOnCancel: true,
-	})
+	}
+	mgrOpts := election
+	// Only what RedFlag owns: of all Secrets, the token Secrets it labelled.
+	mgrOpts.Cache = cacheOpts
+	mgrOpts.Metrics = metricsserver.Options{BindAddress: o.metricsAddr}
+	mgrOpts.HealthProbeBindAddress = o.probeAddr
+	mgrOpts.PprofBindAddress = o.pprofAddr
+	// A gateway-only replica needs no leader: every replica serves.
+	mgrOpts.LeaderElection = o.leaderElect && o.runControllers && !electedApart
+	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
-	if o.runControllers {
+	switch {
+	case electedApart:
+		elected := manager.RunnableFunc(func(ctx context.Context) error {
+			return controllers.RunElected(ctx, cfg, election, mgr.GetCache(), ctrl.Log.WithName("controllers"))
+		})
+		if err := mgr.Add(elected); err != nil {
+			return fmt.Errorf("adding the controllers: %w", err)
+		}
+	case o.runControllers:
 		if err := controllers.SetupAll(mgr); err != nil {
 			return err
 		}
