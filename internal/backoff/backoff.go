@@ -17,6 +17,15 @@ const (
 	Base = time.Second
 	// Cap bounds the ceiling.
 	Cap = 5 * time.Minute
+	// MaxRetryAfter is the longest Retry-After a host honours. The gateway
+	// asks for seconds (10 while the API server is away, a rate limiter's
+	// refill); anything longer comes from a proxy or a broken server, and a
+	// host obeying it would stay silent (and be taken for dead) for as long
+	// as it says: 99999999999 s is some 3000 years. An hour is long enough
+	// to honour any real maintenance answer and short enough that a host
+	// comes back on its own; it also keeps the arithmetic in Next (twice
+	// the floor, plus a spread) far from overflowing a Duration.
+	MaxRetryAfter = time.Hour
 )
 
 // Backoff is exponential with full jitter: after n failures the wait is
@@ -41,7 +50,8 @@ func (bo *Backoff) Reset() {
 }
 
 // Next is how long to wait after one more failure. retryAfter is the
-// gateway's Retry-After (zero when it sent none).
+// gateway's Retry-After (zero when it sent none); one over MaxRetryAfter
+// counts as MaxRetryAfter, and a negative one as none.
 //
 // Every host refused in the same moment gets the same Retry-After (the
 // gateway answers 503 with Retry-After 10 while the API server is away), so
@@ -54,6 +64,7 @@ func (bo *Backoff) Next(retryAfter time.Duration) time.Duration {
 	if retryAfter <= 0 {
 		return time.Duration(rand.Int64N(int64(ceiling)) + 1)
 	}
+	retryAfter = min(retryAfter, MaxRetryAfter)
 	spread := max(ceiling, 2*retryAfter)
 	return retryAfter + time.Duration(rand.Int64N(int64(spread)))
 }

@@ -1,6 +1,7 @@
 package backoff
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -72,5 +73,25 @@ func TestJitterStaysWithinTenPercent(t *testing.T) {
 	}
 	if d := Jitter(0); d != time.Second {
 		t.Errorf("Jitter(0) = %s, want 1s", d)
+	}
+}
+
+// TestHugeRetryAfterIsCapped: a Retry-After past MaxRetryAfter (as large as
+// a Duration holds) waits as MaxRetryAfter does, never a negative or
+// overflowed time; a negative one counts as none.
+func TestHugeRetryAfterIsCapped(t *testing.T) {
+	for _, ra := range []time.Duration{MaxRetryAfter + 1, 99999999999 * time.Millisecond, 1 << 62, math.MaxInt64} {
+		for range 100 {
+			if d := New().Next(ra); d < MaxRetryAfter || d >= 3*MaxRetryAfter {
+				t.Fatalf("Next(%d) = %s, want within [%s, %s)", int64(ra), d, MaxRetryAfter, 3*MaxRetryAfter)
+			}
+		}
+	}
+	for _, ra := range []time.Duration{-time.Second, math.MinInt64} {
+		for range 100 {
+			if d := New().Next(ra); d <= 0 || d > Base {
+				t.Fatalf("Next(%d) = %s, want the first failure's (0, %s]", int64(ra), d, Base)
+			}
+		}
 	}
 }

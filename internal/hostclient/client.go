@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redflag-io/redflag/internal/backoff"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -63,7 +64,8 @@ type Error struct {
 	Status  int
 	Code    string
 	Message string
-	// RetryAfter is the gateway's Retry-After, when it sent one.
+	// RetryAfter is the gateway's Retry-After, when it sent one, at most
+	// backoff.MaxRetryAfter.
 	RetryAfter time.Duration
 }
 
@@ -166,13 +168,32 @@ func (c *Client) do(ctx context.Context, path string, body []byte, id *Identity,
 			body = protocol.Error{Code: "HTTP" + strconv.Itoa(resp.StatusCode), Message: strings.TrimSpace(string(data))}
 		}
 		e := &Error{Status: resp.StatusCode, Code: body.Code, Message: body.Message}
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-			e.RetryAfter = time.Duration(s) * time.Second
-		}
+		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
 		return e
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("decoding answer to %s: %w", path, err)
 	}
 	return nil
+}
+
+// parseRetryAfter reads a Retry-After in seconds (the only form the gateway
+// sends); anything else, zero or negative is none. The value is capped at
+// backoff.MaxRetryAfter before it becomes a Duration: multiplying first
+// wraps around past about 9.2e9 seconds (99999999999 came out as some 246
+// years, 9223372036854775807 as -1s), and no answer from the gateway means
+// a wait longer than the cap anyway.
+func parseRetryAfter(v string) time.Duration {
+	s, err := strconv.ParseInt(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(v, "-") {
+		// Too many digits for an int64 is still "a very long time".
+		return backoff.MaxRetryAfter
+	}
+	if err != nil || s <= 0 {
+		return 0
+	}
+	if s > int64(backoff.MaxRetryAfter/time.Second) {
+		return backoff.MaxRetryAfter
+	}
+	return time.Duration(s) * time.Second
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redflag-io/redflag/internal/backoff"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -28,6 +29,7 @@ func FuzzAnswer(f *testing.F) {
 	f.Add(503, "10", []byte(`{"code":"Unavailable"}`))
 	f.Add(401, "", []byte(`{"code":"","message":"no code"}`))
 	f.Add(502, "-3", []byte("<html>Bad Gateway</html>"))
+	f.Add(503, "99999999999", []byte(`{"code":"Unavailable"}`))
 	f.Add(200, "", []byte(`{"work":{"payload":"!!","signature":null}}`))
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, ed25519.SeedSize))
 	id := Identity{Agent: "ns/a", MachineID: "m", Key: key}
@@ -57,7 +59,10 @@ func FuzzAnswer(f *testing.F) {
 			if e.Status != status || e.Code == "" || e.Temporary() != (status == http.StatusTooManyRequests || status >= 500) {
 				t.Fatalf("a %d answer became %+v (temporary %v)", status, e, e.Temporary())
 			}
-			if s, err := strconv.Atoi(retryAfter); err == nil && s > 0 && s <= 86400 && e.RetryAfter != time.Duration(s)*time.Second {
+			if e.RetryAfter < 0 || e.RetryAfter > backoff.MaxRetryAfter {
+				t.Fatalf("Retry-After %q became %s, outside [0, %s]", retryAfter, e.RetryAfter, backoff.MaxRetryAfter)
+			}
+			if s, err := strconv.Atoi(retryAfter); err == nil && s > 0 && s <= 3600 && e.RetryAfter != time.Duration(s)*time.Second {
 				t.Fatalf("Retry-After %q became %s", retryAfter, e.RetryAfter)
 			}
 		}

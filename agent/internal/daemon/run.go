@@ -72,6 +72,11 @@ func Run(ctx context.Context, paths config.Paths, log *slog.Logger) error {
 		return err
 	}
 	defer func() { _ = held.Release() }()
+	if w := held.PIDWarning(); w != nil {
+		// The lock is held, which is what matters; a full disk only costs
+		// a second agent the holder's pid in its refusal.
+		log.Warn("running without a pid in the lock file", "err", w)
+	}
 
 	d, migration, err := newDaemon(paths, log)
 	if err != nil {

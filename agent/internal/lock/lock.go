@@ -36,14 +36,33 @@ func (e *HeldError) Is(target error) bool { return target == ErrHeld }
 
 // Lock is a held agent lock.
 type Lock struct {
-	f    *os.File
-	path string
+	f      *os.File
+	path   string
+	pidErr error
+}
+
+// pidFile is the part of the lock file that recording the pid uses; tests
+// put a failing one in its place, since filling a real disk in a unit test
+// is neither portable nor safe.
+type pidFile interface {
+	Truncate(size int64) error
+	WriteAt(b []byte, off int64) (int, error)
 }
 
 // Acquire takes the lock in stateDir without waiting, creating the
 // directory (mode 0700) if needed. It returns a *HeldError if the lock is
 // taken.
+//
+// Recording the pid is best effort: the kernel lock is what keeps a second
+// agent out, the pid only names the holder in a refusal. An agent whose
+// state directory's disk is full must still run (to install the updates
+// that free space, among other things), so a failed pid write leaves the
+// lock held and is reported by PIDWarning instead of failing Acquire.
 func Acquire(stateDir string) (*Lock, error) {
+	return acquire(stateDir, func(f *os.File) pidFile { return f })
+}
+
+func acquire(stateDir string, pidOf func(*os.File) pidFile) (*Lock, error) {
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("lock: create state directory: %w", err)
 	}
@@ -64,16 +83,25 @@ func Acquire(stateDir string) (*Lock, error) {
 		_ = f.Close()
 		return nil, &HeldError{Path: path, PID: pid}
 	}
-	if err := writePID(f); err != nil {
-		_ = unlock(f)
-		_ = f.Close()
-		return nil, fmt.Errorf("lock %s: record pid: %w", path, err)
+	l := &Lock{f: f, path: path}
+	if err := writePID(pidOf(f)); err != nil {
+		l.pidErr = fmt.Errorf("lock %s held, but its pid could not be recorded (a second agent will not be told who holds it): %w", path, err)
 	}
-	return &Lock{f: f, path: path}, nil
+	return l, nil
 }
 
 // Path is the lock file's path.
 func (l *Lock) Path() string { return l.path }
+
+// PIDWarning is why the holder's pid is not in the lock file (a full disk,
+// typically), or nil when it is. The lock is held either way; callers log
+// it and go on.
+func (l *Lock) PIDWarning() error {
+	if l == nil {
+		return nil
+	}
+	return l.pidErr
+}
 
 // Release clears the pid and gives up the lock. Calling it again is a
 // no-op.
@@ -94,12 +122,15 @@ func (l *Lock) Release() error {
 	return nil
 }
 
-func writePID(f *os.File) error {
+func writePID(f pidFile) error {
 	if err := f.Truncate(0); err != nil {
-		return err
+		return fmt.Errorf("truncate: %w", err)
 	}
 	if _, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0); err != nil {
-		return err
+		// Leave no partial pid behind: a refused agent reads an empty
+		// file as "another process", a cut-off one as a wrong pid.
+		_ = f.Truncate(0)
+		return fmt.Errorf("write: %w", err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -181,5 +182,61 @@ func TestLockOfKilledProcessIsFreed(t *testing.T) {
 	}
 	if err := l.Release(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// fullDisk behaves as the lock file does on a full filesystem: truncating
+// frees space and works, writing the pid fails with ENOSPC.
+type fullDisk struct{ f *os.File }
+
+func (d fullDisk) Truncate(size int64) error { return d.f.Truncate(size) }
+
+func (fullDisk) WriteAt([]byte, int64) (int, error) {
+	return 0, &os.PathError{Op: "write", Path: "agent.lock", Err: syscall.ENOSPC}
+}
+
+func TestFullDiskKeepsTheLockWithoutAPID(t *testing.T) {
+	dir := t.TempDir()
+	l, err := acquire(dir, func(f *os.File) pidFile { return fullDisk{f} })
+	if err != nil {
+		t.Fatalf("Acquire on a full disk = %v, want the lock held with a warning", err)
+	}
+	defer func() { _ = l.Release() }()
+
+	w := l.PIDWarning()
+	if !errors.Is(w, syscall.ENOSPC) {
+		t.Fatalf("PIDWarning = %v, want one wrapping ENOSPC", w)
+	}
+	if !strings.Contains(w.Error(), l.Path()) || !strings.Contains(w.Error(), "pid") {
+		t.Errorf("warning does not name the lock file and the pid: %v", w)
+	}
+
+	// The lock itself is held: another process is refused, and told only
+	// that "another process" holds it, since no pid was recorded.
+	out, err := helper(t, dir, "try").CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitHeld {
+		t.Fatalf("helper while the full-disk lock is held: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "held pid=0") || !strings.Contains(string(out), "another process holds") {
+		t.Errorf("helper output %q, want a refusal naming no pid", out)
+	}
+
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := helper(t, dir, "try").CombinedOutput(); err != nil || !strings.Contains(string(out), "locked") {
+		t.Fatalf("helper after release: %v\n%s", err, out)
+	}
+}
+
+func TestPIDWarningIsNilWhenThePIDIsWritten(t *testing.T) {
+	l, err := Acquire(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Release() }()
+	if w := l.PIDWarning(); w != nil {
+		t.Errorf("PIDWarning = %v on a healthy disk", w)
 	}
 }

@@ -117,6 +117,10 @@ func Supervise(ctx context.Context, o SupervisorOptions) error {
 		return err
 	}
 	defer func() { _ = held.Release() }()
+	if w := held.PIDWarning(); w != nil {
+		// Held all the same; a full disk must not keep the agent down.
+		o.Log.Warn("supervising without a pid in the lock file", "err", w)
+	}
 
 	s := &supervisor{o: o, log: o.Log, backoff: o.MinBackoff}
 	trial := s.recoverRecord()
