@@ -68,7 +68,7 @@ func (g *Gateway) handleRegister(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, protocol.CodeBadRequest, "%v", err)
 		return
 	}
-	agent, err := g.register(r.Context(), &req, now)
+	agent, created, err := g.register(r.Context(), &req, now)
 	if err != nil {
 		g.registerLimits.take(ip, now)
 		var refusal *errRegistration
@@ -84,7 +84,7 @@ func (g *Gateway) handleRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reply(w, protocol.RegisterResponse{
-		Namespace: agent.Namespace, AgentName: agent.Name,
+		Namespace: agent.Namespace, AgentName: agent.Name, Created: created,
 		WorkPublicKey:   g.workPublicKey,
 		CheckInInterval: protocol.Duration{Duration: g.intervalOf(recordOf(agent))},
 	})
@@ -103,52 +103,56 @@ func validateRegister(req *protocol.RegisterRequest) error {
 	if len(req.Hostname) > 253 || len(req.AgentVersion) > 64 {
 		return errors.New("hostname (253) or agentVersion (64) is too long")
 	}
-	return nil
+	// Checked before the token, like every field: a bad label is refused
+	// with nothing written and no seat taken, even for a host already
+	// enrolled (whose labels would not be applied anyway).
+	return protocol.ValidateLabels(req.Labels)
 }
 
 // register enrolls the host, or returns its Agent when the same host (same
-// machine ID and key) registers again, using no second seat.
-func (g *Gateway) register(ctx context.Context, req *protocol.RegisterRequest, now time.Time) (*redflagv1.Agent, error) {
+// machine ID and key) registers again, using no second seat. created says
+// this request made the Agent (and so set the labels it asked for).
+func (g *Gateway) register(ctx context.Context, req *protocol.RegisterRequest, now time.Time) (agent *redflagv1.Agent, created bool, err error) {
 	m := tokenPattern.FindStringSubmatch(req.Token)
 	ref, ok := g.tokens.lookup(m[1])
 	if !ok {
-		return nil, invalidToken
+		return nil, false, invalidToken
 	}
 	// The cached copy is enough to check the secret and expiry; the seat
 	// is taken on a fresh read (takeSeat), which checks again.
 	var tok redflagv1.RegistrationToken
 	if err := g.client.Get(ctx, ref, &tok); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, invalidToken
+			return nil, false, invalidToken
 		}
-		return nil, fmt.Errorf("reading token %s: %w", ref, err)
+		return nil, false, fmt.Errorf("reading token %s: %w", ref, err)
 	}
 	sum := sha256.Sum256([]byte(req.Token))
 	if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(tok.Status.TokenHash)) != 1 {
-		return nil, invalidToken
+		return nil, false, invalidToken
 	}
 	if err := usable(&tok, now); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 
 	name := agentName(req.Hostname, req.MachineID)
 	var existing redflagv1.Agent
-	err := g.reader.Get(ctx, client.ObjectKey{Namespace: tok.Namespace, Name: name}, &existing)
+	err = g.reader.Get(ctx, client.ObjectKey{Namespace: tok.Namespace, Name: name}, &existing)
 	switch {
 	case err == nil:
 		if existing.Spec.MachineID != req.MachineID || existing.Spec.PublicKey != req.PublicKey {
-			return nil, refuse(http.StatusConflict, protocol.CodeKeyMismatch,
+			return nil, false, refuse(http.StatusConflict, protocol.CodeKeyMismatch,
 				"agent %s/%s is enrolled with another key; to enroll this host anew, delete that Agent first", tok.Namespace, name)
 		}
-		return &existing, nil
+		return &existing, false, nil
 	case !apierrors.IsNotFound(err):
-		return nil, fmt.Errorf("reading agent %s/%s: %w", tok.Namespace, name, err)
+		return nil, false, fmt.Errorf("reading agent %s/%s: %w", tok.Namespace, name, err)
 	}
 
 	if err := g.takeSeat(ctx, ref.Namespace, ref.Name, name, now); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	agent := newAgent(&tok, name, req)
+	agent = newAgent(&tok, name, req)
 	if err := g.client.Create(ctx, agent); err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			// A concurrent registration of the same host won; give the
@@ -156,15 +160,15 @@ func (g *Gateway) register(ctx context.Context, req *protocol.RegisterRequest, n
 			g.releaseSeat(ctx, ref.Namespace, ref.Name)
 			if gerr := g.reader.Get(ctx, client.ObjectKeyFromObject(agent), &existing); gerr == nil &&
 				existing.Spec.MachineID == req.MachineID && existing.Spec.PublicKey == req.PublicKey {
-				return &existing, nil
+				return &existing, false, nil
 			}
-			return nil, refuse(http.StatusConflict, protocol.CodeKeyMismatch, "agent %s/%s is enrolled with another key", tok.Namespace, name)
+			return nil, false, refuse(http.StatusConflict, protocol.CodeKeyMismatch, "agent %s/%s is enrolled with another key", tok.Namespace, name)
 		}
 		g.releaseSeat(ctx, ref.Namespace, ref.Name)
-		return nil, fmt.Errorf("creating agent %s/%s: %w", tok.Namespace, name, err)
+		return nil, false, fmt.Errorf("creating agent %s/%s: %w", tok.Namespace, name, err)
 	}
 	g.initialStatus(ctx, agent, req, now)
-	return agent, nil
+	return agent, true, nil
 }
 
 // usable refuses a token that cannot enroll now, judged from its spec and
@@ -229,8 +233,15 @@ func (g *Gateway) releaseSeat(ctx context.Context, ns, tokenName string) {
 	}
 }
 
+// newAgent is the Agent a first registration creates. Its labels are, from
+// weakest to strongest: what the host asked for, the token's agentLabels
+// (the cluster admin's word for every host the token enrolls, so a host
+// cannot opt out of them), and the gateway's own redflag.io/ labels.
 func newAgent(tok *redflagv1.RegistrationToken, name string, req *protocol.RegisterRequest) *redflagv1.Agent {
-	labels := map[string]string{}
+	labels := make(map[string]string, len(req.Labels)+len(tok.Spec.AgentLabels)+3)
+	for k, v := range req.Labels {
+		labels[k] = v
+	}
 	for k, v := range tok.Spec.AgentLabels {
 		labels[k] = string(v)
 	}

@@ -16,6 +16,11 @@ type RegisterRequest struct {
 	AgentVersion string           `json:"agentVersion"`
 	// PublicKey is the host's Ed25519 public key, base64 (standard).
 	PublicKey string `json:"publicKey"`
+	// Labels are what the host asks to have on its Agent (see
+	// ValidateLabels). They are applied when the Agent is created only:
+	// afterwards the Agent's labels are the cluster users', and
+	// registering again changes none of them.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // RegisterResponse names the Agent the host now is.
@@ -26,6 +31,10 @@ type RegisterResponse struct {
 	WorkPublicKey string `json:"workPublicKey"`
 	// CheckInInterval is the normal interval between check-ins.
 	CheckInInterval Duration `json:"checkInInterval"`
+	// Created is true when this request created the Agent, and so applied
+	// the labels it asked for; false when the host was enrolled already
+	// (or the gateway predates the field, and ignored the labels too).
+	Created bool `json:"created,omitempty"`
 }
 
 // CheckInRequest is the small body of a check-in. A check-in that changes

@@ -23,7 +23,9 @@ const usage = `redflag-agent manages OS and package updates on this host for a R
 
 Usage:
   redflag-agent register --server URL --token TOKEN [--ca-file FILE] [--release-key KEY]
-                         enroll this host (safe to re-run: same host, same Agent)
+                         [--labels key=value,...]
+                         enroll this host (safe to re-run: same host, same Agent);
+                         --labels are set on the Agent when it is created only
   redflag-agent run [--no-supervisor]
                          check in with the gateway and deliver reports until
                          stopped; a supervisor process restarts the daemon and
@@ -70,6 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.StringVar(&reg.Token, "token", "", "registration token (<id>.<secret>) from the RegistrationToken's Secret")
 		fs.StringVar(&reg.CAFile, "ca-file", "", "PEM file of the gateway's CA, pinned for every later request")
 		fs.StringVar(&reg.ReleaseKey, "release-key", "", "Ed25519 public key (base64) that signs agent releases, pinned for self-updates")
+		fs.Var(labelsFlag{&reg.Labels}, "labels", "labels for this host's Agent, key=value,key2=value2 (at most 32, none under redflag.io/); applied when the Agent is created only")
 	}
 	noSupervisor := false
 	if cmd == "run" {
@@ -108,11 +111,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "register":
 		reg.Paths = paths
-		cfg, err := daemon.Register(ctx, reg)
+		cfg, created, err := daemon.Register(ctx, reg)
 		if err != nil {
 			return fail(stderr, err)
 		}
 		fmt.Fprintf(stdout, "enrolled as Agent %s/%s; config written to %s\n", cfg.Namespace, cfg.AgentName, paths.ConfigFile)
+		if len(reg.Labels) > 0 && !created {
+			// The Agent existed already: its labels are the cluster
+			// users' now, and the gateway left them alone.
+			fmt.Fprintf(stderr, "redflag-agent: warning: Agent %s/%s existed already, so --labels were not applied; change its labels with kubectl label agent -n %s %s\n",
+				cfg.Namespace, cfg.AgentName, cfg.Namespace, cfg.AgentName)
+		}
 		return 0
 	case "run":
 		return runCommand(ctx, args, paths, noSupervisor, log, stdout, stderr)

@@ -32,61 +32,74 @@ type RegisterOptions struct {
 	// signs agent releases; empty keeps whatever the config pins. The
 	// install script passes the gateway's at enrollment.
 	ReleaseKey string
+	// Labels are asked for on the Agent. The gateway applies them only
+	// when it creates the Agent: registering an enrolled host again
+	// leaves the Agent's labels as the cluster's users left them.
+	Labels map[string]string
 }
 
 // Register enrolls this host and writes the config file. Re-running it on an
 // enrolled host keeps the host's key, so the gateway answers with the same
-// Agent and uses no second seat.
-func Register(ctx context.Context, o RegisterOptions) (*config.Config, error) {
+// Agent and uses no second seat. created is the gateway's word that this
+// registration created the Agent, and so applied o.Labels.
+func Register(ctx context.Context, o RegisterOptions) (cfg *config.Config, created bool, err error) {
 	if o.ServerURL == "" || o.Token == "" {
-		return nil, errors.New("register needs --server and --token")
+		return nil, false, errors.New("register needs --server and --token")
 	}
+	// Checked before anything is written or sent; the gateway checks
+	// again with the same rules.
+	if err := protocol.ValidateLabels(o.Labels); err != nil {
+		return nil, false, fmt.Errorf("--labels: %w", err)
+	}
+	// A pid the lock could not record (held.PIDWarning) is no reason to
+	// stop: the lock is held, and a disk too full for the pid fails the
+	// config save below with its own error.
 	held, err := lock.Acquire(o.Paths.StateDir)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer func() { _ = held.Release() }()
 
-	cfg, _, err := config.Load(o.Paths.ConfigFile)
+	cfg, _, err = config.Load(o.Paths.ConfigFile)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		cfg = config.New()
 	case err != nil:
-		return nil, err
+		return nil, false, err
 	}
 	if o.ReleaseKey != "" {
 		// Checked before registering, so a bad key costs no seat.
 		cfg.ReleasePublicKey = o.ReleaseKey
 		if _, err := cfg.ReleaseKey(); err != nil {
-			return nil, fmt.Errorf("--release-key: %w", err)
+			return nil, false, fmt.Errorf("--release-key: %w", err)
 		}
 	}
 	key, err := cfg.Ed25519PrivateKey()
 	if err != nil || cfg.PrivateKey == "" {
 		if key, err = identity.GenerateKey(); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if err := cfg.SetKey(key); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	machineID, err := readMachineID()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	f, err := facts.Collect(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("collecting host facts: %w", err)
+		return nil, false, fmt.Errorf("collecting host facts: %w", err)
 	}
 	caPEM, err := readCA(o.CAFile)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	caFile := o.CAFile
 	if caFile != "" {
 		// The daemon runs from another working directory (a service's is /).
 		if caFile, err = filepath.Abs(caFile); err != nil {
-			return nil, fmt.Errorf("--ca-file %s: %w", o.CAFile, err)
+			return nil, false, fmt.Errorf("--ca-file %s: %w", o.CAFile, err)
 		}
 	}
 	cfg.ServerURL, cfg.CAFile = strings.TrimRight(o.ServerURL, "/"), caFile
@@ -94,18 +107,18 @@ func Register(ctx context.Context, o RegisterOptions) (*config.Config, error) {
 	// `register` presents the same key, so the gateway returns the same
 	// Agent instead of refusing a new key for this machine.
 	if err := cfg.Save(o.Paths.ConfigFile); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	client, err := hostclient.New(o.ServerURL, caPEM)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	resp, err := client.Register(ctx, protocol.RegisterRequest{
 		Token: o.Token, MachineID: machineID, Hostname: f.Hostname, OS: f.OS,
-		AgentVersion: version.Version, PublicKey: cfg.PublicKey,
+		AgentVersion: version.Version, PublicKey: cfg.PublicKey, Labels: o.Labels,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("registering with %s: %w", o.ServerURL, err)
+		return nil, false, fmt.Errorf("registering with %s: %w", o.ServerURL, err)
 	}
 	cfg.AgentName, cfg.Namespace, cfg.MachineID = resp.AgentName, resp.Namespace, machineID
 	cfg.WorkPublicKey = resp.WorkPublicKey
@@ -113,9 +126,9 @@ func Register(ctx context.Context, o RegisterOptions) (*config.Config, error) {
 		cfg.CheckInInterval = resp.CheckInInterval.String()
 	}
 	if err := cfg.Save(o.Paths.ConfigFile); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return cfg, nil
+	return cfg, resp.Created, nil
 }
 
 func readMachineID() (string, error) {
