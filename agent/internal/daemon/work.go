@@ -22,6 +22,8 @@ type works struct {
 	log      *slog.Logger
 	// selfUpdate runs an agentVersion piece; set by the daemon.
 	selfUpdate func(ctx context.Context, w protocol.WorkRequest) protocol.WorkResult
+	// install runs a packages piece: install.Run, or a fake in tests.
+	install func(ctx context.Context, req protocol.PackageWork, dryRun bool, opts install.Options) (install.Outcome, error)
 
 	mu      sync.Mutex
 	state   workState
@@ -40,9 +42,13 @@ func newWorks(stateDir string, log *slog.Logger) *works {
 		log.Warn("reading work state", "err", err)
 	}
 	if ws.Current != nil && ws.Current.Phase == redflagv1.WorkRunning {
-		log.Info("work was interrupted; it runs again when the gateway offers it", "id", ws.Current.ID)
+		log.Info("work was interrupted; it runs again when the gateway offers it", "id", ws.Current.ID,
+			"versionsBeforeKept", ws.Before != nil && ws.Before.ID == ws.Current.ID)
 	}
-	return &works{stateDir: stateDir, log: log, state: ws, finished: make(chan struct{}, 1), restart: make(chan struct{})}
+	return &works{
+		stateDir: stateDir, log: log, state: ws, install: install.Run,
+		finished: make(chan struct{}, 1), restart: make(chan struct{}),
+	}
 }
 
 // start launches the offered work unless it is running or done.
@@ -117,8 +123,9 @@ func (w *works) installPackages(ctx context.Context, req protocol.WorkRequest, r
 	// to its own timeout, and the daemon waits for it only so long (see
 	// waitFor). If the process ends first, the work is not marked done
 	// and runs again after restart, where apt waits for the lock.
-	out, err := install.Run(context.WithoutCancel(ctx), *req.Packages, req.DryRun, install.Options{Log: w.log})
-	res.Changes, res.Message = out.Changes, out.Message
+	opts := install.Options{Log: w.log, Planned: func(planned []redflagv1.PackageChange) { w.planned(req.ID, planned) }}
+	out, err := w.install(context.WithoutCancel(ctx), *req.Packages, req.DryRun, opts)
+	res.Changes, res.Message = w.withBefore(req.ID, out.Changes), out.Message
 	if len(res.Changes) > redflagv1.MaxWorkChanges {
 		// The Agent keeps 50; the message says how many there were.
 		res.Message = fmt.Sprintf("%s (%d packages changed; the first %d are listed)", res.Message, len(res.Changes), redflagv1.MaxWorkChanges)
@@ -183,10 +190,39 @@ func (w *works) record(res *protocol.WorkResult, done bool) {
 	if done {
 		w.state.finish(res.ID)
 		w.running = ""
+		if w.state.Before != nil && w.state.Before.ID == res.ID {
+			// Reported; no redo will need them.
+			w.state.Before = nil
+		}
 	}
 	if err := writeWorkState(w.stateDir, w.state); err != nil {
 		w.log.Error("writing work state", "err", err)
 	}
+}
+
+// planned records the versions before of work id's planned changes on
+// disk, before the install touches a package (install.Options.Planned
+// calls it then), so a redo after a crash still knows them. A first
+// attempt's versions are kept over a redo's, which sees the host after
+// the first attempt's upgrades.
+func (w *works) planned(id string, changes []redflagv1.PackageChange) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.state.remember(id, changes) {
+		return
+	}
+	if err := writeWorkState(w.stateDir, w.state); err != nil {
+		// The install goes ahead: only a redo's report would lack them.
+		w.log.Error("recording the versions before the install", "id", id, "err", err)
+	}
+}
+
+// withBefore is changes with the versions recorded before the first
+// attempt of work id.
+func (w *works) withBefore(id string, changes []redflagv1.PackageChange) []redflagv1.PackageChange {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.state.withBefore(id, changes)
 }
 
 func (w *works) clearRunning() {

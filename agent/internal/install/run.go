@@ -89,6 +89,17 @@ func run(ctx context.Context, req protocol.PackageWork, dryRun bool, opts Option
 	if dryRun {
 		return note(dryOutcome(works)), nil
 	}
+	if opts.Planned != nil {
+		var planned []redflagv1.PackageChange
+		for _, w := range works {
+			if len(w.selected) > 0 {
+				planned = append(planned, toAPI(w.manager(), w.plan.Changes)...)
+			}
+		}
+		if len(planned) > 0 {
+			opts.Planned(planned)
+		}
+	}
 	for i, w := range works {
 		if len(w.selected) == 0 {
 			continue

@@ -281,3 +281,50 @@ func TestRebootRequiredAndBounds(t *testing.T) {
 		t.Fatalf("message = %q", out.Message)
 	}
 }
+
+// TestPlannedIsToldBeforeAnyInstall: the versions before are handed out
+// once every manager has planned and before any installs, for every
+// manager's changes; a dry run, or nothing to change, hands out nothing.
+func TestPlannedIsToldBeforeAnyInstall(t *testing.T) {
+	apt := aptFake()
+	dnf := &fake{m: mDnf, pending: []redflagv1.PendingUpdate{pu(mDnf, "bash", "5.1.8-6", "5.1.8-9", false)}}
+	var planned []redflagv1.PackageChange
+	installsThen := -1
+	opts := quiet()
+	opts.Planned = func(cs []redflagv1.PackageChange) {
+		planned = append(planned, cs...)
+		installsThen = len(apt.installed) + len(dnf.installed)
+	}
+	if _, err := run(context.Background(), protocol.PackageWork{Scope: redflagv1.ScopeAll}, false, opts, asInstallers(apt, dnf)); err != nil {
+		t.Fatal(err)
+	}
+	if installsThen != 0 {
+		t.Errorf("Planned was called after %d installs, want before any (-1: never)", installsThen)
+	}
+	want := []redflagv1.PackageChange{
+		{Manager: mApt, Name: "openssl", From: "3.0.14", To: "3.0.15"},
+		{Manager: mApt, Name: "curl", From: "7.88.1-10", To: "7.88.1-11"},
+		{Manager: mApt, Name: "linux-image-amd64", From: "6.1.112-1", To: "6.1.115-1"},
+		{Manager: mDnf, Name: "bash", From: "5.1.8-6", To: "5.1.8-9"},
+	}
+	if !slices.Equal(planned, want) {
+		t.Errorf("Planned got %+v, want %+v", planned, want)
+	}
+
+	for name, tc := range map[string]struct {
+		req protocol.PackageWork
+		dry bool
+	}{
+		"dry run":       {protocol.PackageWork{Scope: redflagv1.ScopeAll}, true},
+		"nothing to do": {protocol.PackageWork{Scope: redflagv1.ScopeNamed, Names: []string{"not-here"}}, false},
+	} {
+		called := false
+		opts.Planned = func([]redflagv1.PackageChange) { called = true }
+		if _, err := run(context.Background(), tc.req, tc.dry, opts, asInstallers(aptFake())); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if called {
+			t.Errorf("%s: Planned was called", name)
+		}
+	}
+}

@@ -19,6 +19,14 @@ type Options struct {
 	// Timeout bounds each manager's planning and, separately, its
 	// install; 0 means DefaultTimeout.
 	Timeout time.Duration
+	// Planned, when set, is called with every change the install is about
+	// to make (as planned: versions before and after), once every manager
+	// has planned and before the first one installs; never on a dry run
+	// or when nothing is to change.
+	// It is the last moment the versions before are known for certain:
+	// an install killed half-way leaves packages upgraded, and a redo
+	// plans from those. The daemon records them for that redo.
+	Planned func([]redflagv1.PackageChange)
 }
 
 func (o Options) withDefaults() Options {
