@@ -29,8 +29,9 @@ const (
 
 // servingMaterial is the gateway's certificate and the CA hosts pin.
 type servingMaterial struct {
-	cert  tls.Certificate
-	caPEM []byte
+	cert     tls.Certificate
+	caPEM    []byte
+	crt, key []byte // the Secret's tls.crt and tls.key, as read
 }
 
 // ensureTLS loads the serving certificate from the Secret, creating a
@@ -66,7 +67,7 @@ func ensureTLS(ctx context.Context, r client.Reader, c client.Writer, ns, name s
 		// A certificate from a public CA: hosts use their system roots.
 		ca = nil
 	}
-	return servingMaterial{cert: cert, caPEM: ca}, nil
+	return servingMaterial{cert: cert, caPEM: ca, crt: s.Data[keyTLSCert], key: s.Data[keyTLSKey]}, nil
 }
 
 // selfSigned makes a CA and a serving certificate signed by it, valid for

@@ -43,8 +43,8 @@ type forwarder struct {
 	log    logr.Logger
 }
 
-func newForwarder(peers *peerSet, signingKey ed25519.PrivateKey, serving servingMaterial, log logr.Logger) (*forwarder, error) {
-	tlsConfig, err := peerTLSConfig(serving)
+func newForwarder(peers *peerSet, signingKey ed25519.PrivateKey, caPEM []byte, ownLeaf func() *x509.Certificate, log logr.Logger) (*forwarder, error) {
+	tlsConfig, err := peerTLSConfig(caPEM, ownLeaf)
 	if err != nil {
 		return nil, err
 	}
@@ -64,19 +64,16 @@ func newForwarder(peers *peerSet, signingKey ed25519.PrivateKey, serving serving
 }
 
 // peerTLSConfig trusts a peer that shows a certificate from the gateway's
-// own CA, or failing a CA (a publicly issued certificate), the gateway's
-// own key. Host names are not checked: replicas dial each other by pod
-// address, which the certificate hosts use need not name.
-func peerTLSConfig(serving servingMaterial) (*tls.Config, error) {
-	if len(serving.cert.Certificate) == 0 {
+// own CA, or failing a CA (a publicly issued certificate), the key of the
+// certificate this replica serves now (all replicas read the same Secret).
+// Host names are not checked: replicas dial each other by pod address,
+// which the certificate hosts use need not name.
+func peerTLSConfig(caPEM []byte, ownLeaf func() *x509.Certificate) (*tls.Config, error) {
+	if ownLeaf() == nil {
 		return nil, errors.New("gateway peers: no serving certificate")
 	}
-	own, err := x509.ParseCertificate(serving.cert.Certificate[0])
-	if err != nil {
-		return nil, fmt.Errorf("gateway peers: parsing the serving certificate: %w", err)
-	}
 	roots := x509.NewCertPool()
-	hasCA := len(serving.caPEM) > 0 && roots.AppendCertsFromPEM(serving.caPEM)
+	hasCA := len(caPEM) > 0 && roots.AppendCertsFromPEM(caPEM)
 	verify := func(raw [][]byte, _ [][]*x509.Certificate) error {
 		if len(raw) == 0 {
 			return errors.New("peer sent no certificate")
@@ -97,7 +94,8 @@ func peerTLSConfig(serving servingMaterial) (*tls.Config, error) {
 			}
 			return nil
 		}
-		if subtle.ConstantTimeCompare(leaf.RawSubjectPublicKeyInfo, own.RawSubjectPublicKeyInfo) != 1 {
+		own := ownLeaf()
+		if own == nil || subtle.ConstantTimeCompare(leaf.RawSubjectPublicKeyInfo, own.RawSubjectPublicKeyInfo) != 1 {
 			return errors.New("peer certificate does not carry the gateway's key")
 		}
 		return nil

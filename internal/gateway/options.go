@@ -59,6 +59,9 @@ type Options struct {
 	// each agent's requests are served by one owning replica (see
 	// peers.go). Empty runs a lone gateway.
 	PeerAddress string
+	// CertReloadInterval is how often the TLS Secret is read again to pick
+	// up a renewed certificate.
+	CertReloadInterval time.Duration
 	// PeerName names this replica among its peers (the pod name); it must
 	// be unique and stable for the replica's life.
 	PeerName string
@@ -91,6 +94,7 @@ func (o Options) Defaults() Options {
 		}
 	}
 	set(&o.ClockSkew, 2*time.Minute)
+	set(&o.CertReloadInterval, time.Minute)
 	set(&o.DefaultCheckInInterval, timing.DefaultCheckInInterval)
 	set(&o.HeartbeatInterval, timing.HeartbeatInterval)
 	if o.PerIPRate == 0 {

@@ -68,11 +68,11 @@ func TestAForgedOrReusedPeerHeaderIsNotTrusted(t *testing.T) {
 	_, otherKey, _ := ed25519.GenerateKey(nil)
 	material := testServing(t)
 	p, _ := testPeers("gw-a", "gw-b")
-	f, err := newForwarder(p, key, material, logr.Discard())
+	f, err := newForwarder(p, key, material.caPEM, newServingCert(material).leaf, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
-	forger, err := newForwarder(p, otherKey, material, logr.Discard())
+	forger, err := newForwarder(p, otherKey, material.caPEM, newServingCert(material).leaf, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func withPeerHeader(r *http.Request, from string, f *forwarder) *http.Request {
 
 func TestPeersTrustOnlyTheGatewaysOwnCA(t *testing.T) {
 	ours, theirs := testServing(t), testServing(t)
-	cfg, err := peerTLSConfig(ours)
+	cfg, err := peerTLSConfig(ours.caPEM, newServingCert(ours).leaf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,8 +128,7 @@ func TestPeersTrustOnlyTheGatewaysOwnCA(t *testing.T) {
 		t.Error("a certificate from another CA is trusted as a peer")
 	}
 	// A publicly issued certificate (no ca.crt): only the same key passes.
-	public := servingMaterial{cert: ours.cert}
-	cfg, err = peerTLSConfig(public)
+	cfg, err = peerTLSConfig(nil, newServingCert(ours).leaf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,6 +69,7 @@ type Gateway struct {
 	peers          *peerSet   // nil with one replica
 	forwarder      *forwarder // nil with one replica
 
+	serving       *servingCert
 	signingKey    ed25519.PrivateKey
 	workPublicKey string
 	caPEM         []byte
@@ -137,6 +138,8 @@ func (g *Gateway) Start(ctx context.Context) error {
 		return err
 	}
 	g.caPEM = serving.caPEM
+	g.serving = newServingCert(serving)
+	go g.serving.watch(ctx, g.reader, client.ObjectKey{Namespace: g.opts.Namespace, Name: g.opts.TLSSecretName}, g.opts.CertReloadInterval, g.log)
 	if g.signingKey, err = ensureSigningKey(ctx, g.reader, g.client, g.opts.Namespace, g.opts.SigningSecretName); err != nil {
 		return err
 	}
@@ -153,7 +156,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	g.addr.Store(ln.Addr())
 	if g.opts.PeerAddress != "" {
 		g.peers = newPeerSet(peer{name: g.opts.PeerName, address: g.opts.PeerAddress}, g.opts.Namespace, g.client, g.reader, g.clock, g.log)
-		if g.forwarder, err = newForwarder(g.peers, g.signingKey, serving, g.log); err != nil {
+		if g.forwarder, err = newForwarder(g.peers, g.signingKey, serving.caPEM, g.serving.leaf, g.log); err != nil {
 			_ = ln.Close()
 			return err
 		}
@@ -171,9 +174,9 @@ func (g *Gateway) Start(ctx context.Context) error {
 		// gateway's CPU under load went to that and its extra writes).
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		TLSConfig: &tls.Config{
-			MinVersion:   tls.VersionTLS12,
-			Certificates: []tls.Certificate{serving.cert},
-			NextProtos:   []string{"http/1.1"},
+			MinVersion:     tls.VersionTLS12,
+			GetCertificate: g.serving.get,
+			NextProtos:     []string{"http/1.1"},
 		},
 		ErrorLog: nil,
 	}
