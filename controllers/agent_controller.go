@@ -104,7 +104,13 @@ func (r *AgentReconciler) evaluate(agent *redflagv1.Agent, now time.Time) (time.
 	setDataConditions(st, gen)
 	setUpToDate(st, agent.Spec.DesiredVersion, gen)
 	if prev == nil {
-		announce(events.AgentRegistered, fmt.Sprintf("host %s enrolled (machine ID %s)", st.Hostname, agent.Spec.MachineID))
+		host := st.Hostname
+		if host == "" {
+			// The gateway writes the first status just after creating the
+			// Agent; this reconcile may come first.
+			host = agent.Name
+		}
+		announce(events.AgentRegistered, fmt.Sprintf("host %s enrolled (machine ID %s)", host, agent.Spec.MachineID))
 	}
 
 	interval := r.interval(agent)

@@ -140,6 +140,19 @@ func TestGatewayReplicasShareTheFleet(t *testing.T) {
 				return a.Status.LastSeen != nil && st == "True"
 			})
 		}
+		// The first status (written as the controller adds its finalizer)
+		// is never lost to that race, and the enrollment names the host.
+		for _, s := range sims {
+			a := agentNamed(t, c, s.id.Agent)
+			if a.Status.Hostname != "probe" {
+				t.Errorf("%s: status.hostname %q, want the host's own", s.id.Agent, a.Status.Hostname)
+			}
+			for _, e := range a.Status.History {
+				if e.Reason == "AgentRegistered" && strings.Contains(e.Message, "host  ") {
+					t.Errorf("%s: %q names no host", s.id.Agent, e.Message)
+				}
+			}
+		}
 	})
 
 	t.Run("killing a replica loses no acknowledged report", func(t *testing.T) {
