@@ -79,6 +79,8 @@ func run() error {
 	flag.StringVar(&o.gateway.SigningSecretName, "work-signing-secret", "redflag-work-signing", "Secret holding the Ed25519 key that signs work documents; created when absent.")
 	flag.StringVar(&o.gateway.PeerAddress, "gateway-peer-address", "", "URL other gateway replicas reach this one at (https://<pod IP>:<port>). Set it on every replica to run several active-active: each agent is then served by one owning replica.")
 	flag.StringVar(&o.gateway.PeerName, "gateway-peer-name", envOr("POD_NAME", hostname()), "This replica's unique name among gateway peers (defaults to $POD_NAME, else the host name).")
+	flag.Float64Var(&o.gateway.PerIPRate, "gateway-per-address-rate", 200, "Requests per second the gateway accepts from one client address (each replica counts its own). Raise it when hosts reach the gateway through a proxy or SNAT that hides their addresses.")
+	flag.IntVar(&o.gateway.PerIPBurst, "gateway-per-address-burst", 400, "Burst above --gateway-per-address-rate from one client address.")
 	flag.StringVar(&o.extraDNSNames, "gateway-dns-names", "", "Comma-separated extra names or IPs for a self-signed gateway certificate.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)

@@ -115,6 +115,9 @@ func (o Options) Validate() error {
 	if o.ClockSkew < 10*time.Second || o.ClockSkew > 15*time.Minute {
 		return fmt.Errorf("gateway clock skew %s must be between 10s and 15m", o.ClockSkew)
 	}
+	if o.PerIPRate < 0 || o.PerIPBurst < 1 {
+		return fmt.Errorf("gateway per-address limit %g/s, burst %d: the rate must be positive and the burst at least 1", o.PerIPRate, o.PerIPBurst)
+	}
 	if o.PeerAddress != "" {
 		u, err := url.Parse(o.PeerAddress)
 		if err != nil || u.Scheme != "https" || u.Host == "" || u.Path != "" {
