@@ -35,7 +35,9 @@ func newServingCert(m servingMaterial) *servingCert {
 }
 
 // get is tls.Config.GetCertificate.
-func (s *servingCert) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.current.Load(), nil }
+func (s *servingCert) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return s.current.Load(), nil
+}
 
 // leaf is the certificate served now.
 func (s *servingCert) leaf() *x509.Certificate {
