@@ -11,6 +11,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -55,12 +56,29 @@ func (s *servingCert) leaf() *x509.Certificate {
 // watch reloads the Secret until ctx ends. A Secret that is missing or
 // holds a broken pair is logged and the current certificate kept: serving
 // a certificate that still works beats serving none.
-func (s *servingCert) watch(ctx context.Context, r client.Reader, key client.ObjectKey, every time.Duration, log logr.Logger) {
+//
+// A certificate the gateway made itself (self-signed, with its CA's key in
+// the Secret) is renewed here too, under the same CA, once a third of its
+// life is left; whichever replica writes first wins, the others load it.
+func (s *servingCert) watch(ctx context.Context, r client.Reader, w client.Writer, key client.ObjectKey, every time.Duration, clk clock.PassiveClock, log logr.Logger) {
 	wait.UntilWithContext(ctx, func(ctx context.Context) {
 		var secret corev1.Secret
 		if err := r.Get(ctx, key, &secret); err != nil {
 			log.Error(err, "reading the gateway's TLS Secret to pick up a renewed certificate; keeping the current one", "secret", key.String())
 			return
+		}
+		renewed, err := renewDue(secret.Data, clk.Now())
+		if err != nil {
+			log.Error(err, "renewing the gateway's self-signed certificate", "secret", key.String())
+		}
+		if renewed != nil {
+			secret.Data[keyTLSCert], secret.Data[keyTLSKey] = renewed[keyTLSCert], renewed[keyTLSKey]
+			if err := w.Update(ctx, &secret); err != nil {
+				// Another replica may have renewed it first: the next
+				// round loads theirs.
+				log.Error(err, "storing the renewed self-signed certificate", "secret", key.String())
+				return
+			}
 		}
 		crt, k := secret.Data[keyTLSCert], secret.Data[keyTLSKey]
 		if bytes.Equal(crt, s.crt) && bytes.Equal(k, s.key) {

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -25,6 +26,9 @@ const (
 	keyTLSCert = corev1.TLSCertKey
 	keyTLSKey  = corev1.TLSPrivateKeyKey
 	keyCACert  = "ca.crt"
+	// keyCAKey holds the self-signed CA's key (absent from cert-manager's
+	// Secrets), so the gateway can renew its own certificate.
+	keyCAKey = "ca.key"
 )
 
 // servingMaterial is the gateway's certificate and the CA hosts pin.
@@ -71,7 +75,11 @@ func ensureTLS(ctx context.Context, r client.Reader, c client.Writer, ns, name s
 }
 
 // selfSigned makes a CA and a serving certificate signed by it, valid for
-// localhost, 127.0.0.1, ::1 and dnsNames (names or IP addresses).
+// localhost, 127.0.0.1, ::1 and dnsNames (names or IP addresses). The CA
+// key is kept in the Secret (ca.key) so the gateway can renew the serving
+// certificate under the same CA, the one every host pins (renewDue). It is
+// no more powerful there than tls.key beside it: either lets its holder
+// pose as the gateway to hosts.
 func selfSigned(dnsNames []string, now time.Time) (map[string][]byte, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -95,6 +103,34 @@ func selfSigned(dnsNames []string, now time.Time) (map[string][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing CA certificate: %w", err)
 	}
+	caKeyDER, err := x509.MarshalECPrivateKey(caKey)
+	if err != nil {
+		return nil, fmt.Errorf("encoding CA key: %w", err)
+	}
+	names := []string{"localhost"}
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	for _, n := range dnsNames {
+		if ip := net.ParseIP(n); ip != nil {
+			ips = append(ips, ip)
+		} else if n != "" {
+			names = append(names, n)
+		}
+	}
+	data, err := issueServing(caCert, caKey, names, ips, now)
+	if err != nil {
+		return nil, err
+	}
+	data[keyCACert] = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	data[keyCAKey] = pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: caKeyDER})
+	return data, nil
+}
+
+// servingValidity is how long a self-signed serving certificate lives; the
+// gateway renews it once a third of that is left (renewDue).
+const servingValidity = 365 * 24 * time.Hour
+
+// issueServing signs a serving certificate for names and ips with the CA.
+func issueServing(ca *x509.Certificate, caKey *ecdsa.PrivateKey, names []string, ips []net.IP, now time.Time) (map[string][]byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generating serving key: %w", err)
@@ -103,20 +139,13 @@ func selfSigned(dnsNames []string, now time.Time) (map[string][]byte, error) {
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: "redflag-gateway"},
 		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.AddDate(2, 0, 0),
+		NotAfter:     now.Add(servingValidity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:     names,
+		IPAddresses:  ips,
 	}
-	for _, n := range dnsNames {
-		if ip := net.ParseIP(n); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else if n != "" {
-			tmpl.DNSNames = append(tmpl.DNSNames, n)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
 		return nil, fmt.Errorf("signing serving certificate: %w", err)
 	}
@@ -127,8 +156,45 @@ func selfSigned(dnsNames []string, now time.Time) (map[string][]byte, error) {
 	return map[string][]byte{
 		keyTLSCert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		keyTLSKey:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-		keyCACert:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
 	}, nil
+}
+
+// renewDue returns a renewed tls.crt and tls.key for a Secret the gateway
+// made itself (it holds ca.key) once a third of the serving certificate's
+// life is left, for the same names under the same CA; nil otherwise. A
+// Secret from cert-manager or a user has no ca.key and is left alone.
+func renewDue(data map[string][]byte, now time.Time) (map[string][]byte, error) {
+	if len(data[keyCAKey]) == 0 {
+		return nil, nil
+	}
+	leaf, err := parsePEMCert(data[keyTLSCert])
+	if err != nil {
+		return nil, fmt.Errorf("tls.crt: %w", err)
+	}
+	if leaf.NotAfter.Sub(now) > leaf.NotAfter.Sub(leaf.NotBefore)/3 {
+		return nil, nil
+	}
+	ca, err := parsePEMCert(data[keyCACert])
+	if err != nil {
+		return nil, fmt.Errorf("ca.crt: %w", err)
+	}
+	block, _ := pem.Decode(data[keyCAKey])
+	if block == nil {
+		return nil, errors.New("ca.key: no PEM block")
+	}
+	caKey, err := x509.ParseECPrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("ca.key: %w", err)
+	}
+	return issueServing(ca, caKey, leaf.DNSNames, leaf.IPAddresses, now)
+}
+
+func parsePEMCert(b []byte) (*x509.Certificate, error) {
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, errors.New("no PEM block")
+	}
+	return x509.ParseCertificate(block.Bytes)
 }
 
 func serial() *big.Int {

@@ -33,7 +33,7 @@ import (
 // +kubebuilder:rbac:groups=redflag.io,resources=scanschedules,verbs=get;list;watch
 // +kubebuilder:rbac:groups=redflag.io,resources=agentupdates,verbs=get;list;watch
 // +kubebuilder:rbac:groups=redflag.io,resources=registrationtokens/status,verbs=get;update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // EventSource is the reportingController of the gateway's Events.
@@ -139,7 +139,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	g.caPEM = serving.caPEM
 	g.serving = newServingCert(serving)
-	go g.serving.watch(ctx, g.reader, client.ObjectKey{Namespace: g.opts.Namespace, Name: g.opts.TLSSecretName}, g.opts.CertReloadInterval, g.log)
+	go g.serving.watch(ctx, g.reader, g.client, client.ObjectKey{Namespace: g.opts.Namespace, Name: g.opts.TLSSecretName}, g.opts.CertReloadInterval, g.clock, g.log)
 	if g.signingKey, err = ensureSigningKey(ctx, g.reader, g.client, g.opts.Namespace, g.opts.SigningSecretName); err != nil {
 		return err
 	}
