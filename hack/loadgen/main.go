@@ -3,9 +3,13 @@
 // binary, enrolls N simulated agents (each with its own Ed25519 key, machine
 // ID and source address on 127.0.0.0/8), then drives signed check-ins for a
 // while and reports throughput, latency percentiles, the API-server requests
-// they caused (from the API server's own metrics) and memory.
+// they caused (from the API server's own metrics) and memory. Optionally it
+// puts a share of the fleet in heartbeat mode first, and afterwards measures
+// how long a new ScanSchedule and a new AgentUpdate take to reach the
+// agents' check-in answers.
 //
 //	go run ./hack/loadgen --agents 2000 --concurrency 64 --duration 30s
+//	go run ./hack/loadgen --agents 2000 --duration 30s --rate 3000 --concurrency 256 --heartbeat-share 0.5 --schedule-phase --rollout-phase
 package main
 
 import (
@@ -33,6 +37,10 @@ type options struct {
 	pprof       string
 	warmup      time.Duration
 	cpuProfile  string
+	heartbeat   float64
+	schedule    bool
+	rollout     bool
+	phaseTime   time.Duration
 }
 
 func main() {
@@ -47,7 +55,15 @@ func main() {
 	flag.StringVar(&o.pprof, "manager-pprof", "", "Start the manager with --pprof-bind-address at this address, to profile it during the run.")
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "Check-ins driven before measuring, so the fleet's connections are open (as a real fleet's are).")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "Write the load generator's own CPU profile to this file.")
+	flag.Float64Var(&o.heartbeat, "heartbeat-share", 0, "Fraction (0 to 1) of the agents put in heartbeat mode (spec.heartbeat.until ahead) before the steady phase; their check-in answers are checked for the 5s interval.")
+	flag.BoolVar(&o.schedule, "schedule-phase", false, "After the steady phase, create a ScanSchedule selecting the fleet and measure how long until every agent's check-in answer asks for a scan.")
+	flag.BoolVar(&o.rollout, "rollout-phase", false, "Then create an AgentUpdate (packages, maxConcurrent 100%) and measure how long until the first and the last agent's check-in answer carries the work.")
+	flag.DurationVar(&o.phaseTime, "phase-timeout", time.Minute, "How long the heartbeat check and each phase wait at most.")
 	flag.Parse()
+	if o.heartbeat < 0 || o.heartbeat > 1 {
+		fmt.Fprintf(os.Stderr, "loadgen: --heartbeat-share %v is not between 0 and 1\n", o.heartbeat)
+		os.Exit(2)
+	}
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err == nil {
@@ -77,6 +93,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		ManagerArgs: extra,
 		Agents:      o.agents, Concurrency: o.concurrency, Duration: o.duration, ManagerBin: o.managerBin,
 		Sources: o.sources, RegisterConcurrency: o.registerPar, Rate: o.rate, Warmup: o.warmup,
+		HeartbeatShare: o.heartbeat, SchedulePhase: o.schedule, RolloutPhase: o.rollout, PhaseTimeout: o.phaseTime,
 	})
 	if err != nil {
 		return err

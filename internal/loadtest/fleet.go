@@ -24,6 +24,9 @@ type simAgent struct {
 	pub       string
 	client    *hostclient.Client
 	id        hostclient.Identity
+	// workKey verifies the manager's signed answers, as the agent does
+	// before it acts on one (from the registration answer).
+	workKey ed25519.PublicKey
 }
 
 // newFleet makes n agents spread over the given number of source addresses
@@ -70,6 +73,14 @@ func (a *simAgent) register(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
+	key, err := base64.StdEncoding.DecodeString(resp.WorkPublicKey)
+	if err != nil {
+		return fmt.Errorf("registration answer: work public key: %w", err)
+	}
+	if len(key) != ed25519.PublicKeySize {
+		return fmt.Errorf("registration answer: work public key is %d bytes, want %d", len(key), ed25519.PublicKeySize)
+	}
+	a.workKey = key
 	a.id = hostclient.Identity{Agent: resp.Namespace + "/" + resp.AgentName, MachineID: a.machineID, Key: a.key}
 	return nil
 }

@@ -5,7 +5,10 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/redflag-io/redflag/internal/timing"
 )
 
 // Print writes the report for a person (and for docs/benchmarks.md).
@@ -33,7 +36,48 @@ func (r *Report) Print(w io.Writer) {
 	for _, k := range keys {
 		fmt.Fprintf(w, "  %-40s %.0f\n", k, r.SteadyRequests[k])
 	}
+	if r.HeartbeatAgents > 0 {
+		fmt.Fprintf(w, "heartbeat: %d of %d agents in heartbeat mode, %d of them told to check in every %s; next check-in told: heartbeat agents %v, others %v\n",
+			r.HeartbeatAgents, r.Agents, r.HeartbeatTold, timing.HeartbeatInterval, r.HeartbeatNext, r.OthersNext)
+		fmt.Fprintf(w, "heartbeat set-up (before the steady phase): %s until the Agent controller had observed every change, %.0f API writes\n",
+			secs(r.HeartbeatSetup), r.HeartbeatSetupWrites)
+	}
+	if r.Schedule != nil {
+		fmt.Fprintf(w, "scan schedule: %s asked to scan, %s\n", r.Schedule.counted(), r.Schedule)
+	}
+	if r.Rollout != nil {
+		capped := ""
+		if r.Rollout.Want < r.Agents {
+			capped = fmt.Sprintf(" (a rollout starts at most %d hosts at once; all %d are selected)", r.Rollout.Want, r.Agents)
+		}
+		fmt.Fprintf(w, "rollout: %s given work%s, %s\n", r.Rollout.counted(), capped, r.Rollout)
+	}
+}
+
+// counted says how many agents got it, of how many.
+func (t *TimeToWork) counted() string { return fmt.Sprintf("%d of %d agents", t.Got, t.Want) }
+
+// String gives the times from the create and how they were measured.
+func (t *TimeToWork) String() string {
+	var b strings.Builder
+	switch {
+	case t.Got == 0 && t.Want > 0:
+		fmt.Fprintf(&b, "none within %s of the create", t.Timeout)
+	case t.Got > 0:
+		fmt.Fprintf(&b, "the first %s, median %s, last %s after the create", secs(t.First), secs(t.Median), secs(t.Last))
+		if t.Got < t.Want {
+			fmt.Fprintf(&b, " (the rest not within %s)", t.Timeout)
+		}
+	}
+	fmt.Fprintf(&b, "; each agent checked in every %s, %d check-ins, %d errors", secs(t.Cycle), t.CheckIns, t.Errors)
+	if t.FirstError != "" {
+		fmt.Fprintf(&b, " (first: %s)", t.FirstError)
+	}
+	fmt.Fprintf(&b, ", %.0f API writes", t.Writes)
+	return b.String()
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
 func us(d time.Duration) string { return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond)) }
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }

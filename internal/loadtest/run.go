@@ -49,6 +49,21 @@ type Options struct {
 	// timeout). Measured: without it, TLS handshakes for ~250 new
 	// connections put every slow check-in of a 30 s run into its first 2 s.
 	Warmup time.Duration
+	// HeartbeatShare (0 to 1) is the fraction of the fleet put in heartbeat
+	// mode (spec.heartbeat.until ahead) before the steady phase; their
+	// answers are then checked for the heartbeat interval.
+	HeartbeatShare float64
+	// SchedulePhase, after the steady phase, creates a ScanSchedule that
+	// selects the fleet while it keeps checking in, and measures how long
+	// until every agent's answer asks for a scan.
+	SchedulePhase bool
+	// RolloutPhase, after that, creates an AgentUpdate (packages, every
+	// agent, maxConcurrent 100%) and measures how long until the answers
+	// of as many agents as it may start carry the work.
+	RolloutPhase bool
+	// PhaseTimeout bounds the heartbeat check and each of those phases;
+	// zero means a minute.
+	PhaseTimeout time.Duration
 }
 
 // Report is what a run measured.
@@ -75,10 +90,36 @@ type Report struct {
 	// gateway does not get.
 	LoadCPUPerCheckIn time.Duration
 	ManagerRSSMiB     float64
+	// HeartbeatAgents were put in heartbeat mode; HeartbeatTold of them
+	// were last told to check in again after the heartbeat interval (5 s),
+	// with heartbeatUntil ahead.
+	HeartbeatAgents int
+	HeartbeatTold   int
+	// HeartbeatNext and OthersNext count the next check-in each agent's
+	// last answer asked for, for the agents in heartbeat mode and the
+	// others.
+	HeartbeatNext map[time.Duration]int
+	OthersNext    map[time.Duration]int
+	// HeartbeatSetup is how long setting spec.heartbeat took until the
+	// Agent controller had observed every change, HeartbeatSetupWrites the
+	// API writes meanwhile (the patches and what they caused). Both come
+	// before the steady phase and are not in its figures.
+	HeartbeatSetup       time.Duration
+	HeartbeatSetupWrites float64
+	// Schedule and Rollout are the optional phases' measures (nil when
+	// not run).
+	Schedule *TimeToWork
+	Rollout  *TimeToWork
 }
 
 // Run starts a control plane and the manager, enrolls the fleet and drives it.
 func Run(ctx context.Context, o Options) (*Report, error) {
+	if !(o.HeartbeatShare >= 0 && o.HeartbeatShare <= 1) {
+		return nil, fmt.Errorf("heartbeat share %v is not between 0 and 1", o.HeartbeatShare)
+	}
+	if o.PhaseTimeout <= 0 {
+		o.PhaseTimeout = time.Minute
+	}
 	env, err := testenv.Start()
 	if err != nil {
 		return nil, err
@@ -115,10 +156,27 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if hb := inHeartbeat(fleet, o.HeartbeatShare); len(hb) > 0 {
+		before, err := scrapeRequests(ctx, env.Config)
+		if err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		if err := startHeartbeat(ctx, env.Client, hb, o.RegisterConcurrency); err != nil {
+			return nil, err
+		}
+		rep.HeartbeatSetup = time.Since(start)
+		after, err := scrapeRequests(ctx, env.Config)
+		if err != nil {
+			return nil, err
+		}
+		rep.HeartbeatSetupWrites = after.minus(before).writes()
+		checkHeartbeat(ctx, fleet, hb, wire, o, o.PhaseTimeout, rep)
+	}
 	if o.Warmup > 0 {
 		warm := o
 		warm.Duration = o.Warmup
-		steady(ctx, fleet, wire, warm, &Report{})
+		steady(ctx, fleet, wire, warm, &Report{}, nil)
 	}
 
 	apiURL, _ := url.Parse(env.Config.Host)
@@ -132,7 +190,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	mgrCPU, apiCPU, etcdCPU, loadCPU := cpuSeconds(mgr.pid()), cpuSeconds(apiPID), cpuSeconds(etcdPID), cpuSeconds(os.Getpid())
-	steady(ctx, fleet, wire, o, rep)
+	steady(ctx, fleet, wire, o, rep, nil)
 	after, err := scrapeRequests(ctx, env.Config)
 	if err != nil {
 		return nil, err
@@ -152,6 +210,21 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	rep.ManagerRSSMiB = rssMiB(mgr.pid())
+
+	if o.SchedulePhase {
+		if rep.Schedule, err = timeToWork(ctx, env, fleet, wire, o, o.PhaseTimeout, scanSchedule(), len(fleet), hasUpdatesScan); err != nil {
+			return nil, err
+		}
+	}
+	if o.RolloutPhase {
+		// Slots are bounded (status.slots), so a rollout starts at most
+		// MaxSlots hosts at once whatever maxConcurrent says; the
+		// simulated agents never finish, so no more start.
+		au := agentUpdate()
+		if rep.Rollout, err = timeToWork(ctx, env, fleet, wire, o, o.PhaseTimeout, au, min(len(fleet), redflagv1.MaxSlots), hasRolloutWork(au.Name)); err != nil {
+			return nil, err
+		}
+	}
 	return rep, nil
 }
 
@@ -216,8 +289,12 @@ func retryDelay(err error) time.Duration {
 	return 100 * time.Millisecond
 }
 
-// steady runs a closed loop of check-ins over the fleet.
-func steady(ctx context.Context, fleet []*simAgent, wire *wireDialer, o Options, rep *Report) {
+// steady runs check-ins over the fleet, round robin, for o.Duration or
+// until ctx ends: a closed loop of o.Concurrency, or paced at o.Rate. With
+// observe set, every answer is opened (signature, agent, expiry) and passed
+// to it; without, answers are read but not decoded, which keeps the
+// generator's CPU for the gateway.
+func steady(ctx context.Context, fleet []*simAgent, wire *wireDialer, o Options, rep *Report, observe func(*simAgent, *protocol.WorkDocument)) {
 	ctx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
 	var next, count, errs atomic.Int64
@@ -250,8 +327,16 @@ func steady(ctx context.Context, fleet []*simAgent, wire *wireDialer, o Options,
 				if conn == nil {
 					conn, err = wire.dial(ctx, worker)
 				}
+				var doc *protocol.WorkDocument
 				if err == nil {
-					err = conn.checkIn(a, body)
+					if observe == nil {
+						err = conn.checkIn(a, body)
+					} else {
+						// Declared here so only this path allocates it.
+						var d protocol.WorkDocument
+						d, err = conn.checkInDoc(a, body)
+						doc = &d
+					}
 					if err != nil {
 						// A connection that failed or was closed is not reused.
 						conn.close()
@@ -275,6 +360,9 @@ func steady(ctx context.Context, fleet []*simAgent, wire *wireDialer, o Options,
 				}
 				local = append(local, time.Since(t0))
 				count.Add(1)
+				if observe != nil {
+					observe(a, doc)
+				}
 			}
 			mu.Lock()
 			lat = append(lat, local...)
@@ -385,10 +473,10 @@ func startManager(ctx context.Context, env *testenv.Env, o Options, dir string) 
 
 // tokenAndCA creates a token for the fleet and returns it with the CA.
 func tokenAndCA(ctx context.Context, env *testenv.Env, m *managerProc) ([]byte, string, error) {
-	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "load"}}); err != nil {
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fleetNamespace}}); err != nil {
 		return nil, "", err
 	}
-	tok := &redflagv1.RegistrationToken{ObjectMeta: metav1.ObjectMeta{Namespace: "load", Name: "fleet"}}
+	tok := &redflagv1.RegistrationToken{ObjectMeta: metav1.ObjectMeta{Namespace: fleetNamespace, Name: fleetToken}}
 	if err := env.Client.Create(ctx, tok); err != nil {
 		return nil, "", err
 	}
@@ -411,7 +499,7 @@ func tokenAndCA(ctx context.Context, env *testenv.Env, m *managerProc) ([]byte, 
 		time.Sleep(100 * time.Millisecond)
 	}
 	var tokSecret corev1.Secret
-	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "load", Name: tok.Status.SecretName}, &tokSecret); err != nil {
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: fleetNamespace, Name: tok.Status.SecretName}, &tokSecret); err != nil {
 		return nil, "", err
 	}
 	// Wait until the gateway listens.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -70,39 +71,68 @@ type wireConn struct {
 	host string
 }
 
-// checkIn sends a's signed steady-state check-in and reads the answer.
+// checkIn sends a's signed steady-state check-in and reads the answer,
+// without decoding it: the steady phase measures the gateway, and decoding
+// and verifying every answer would take CPU from it on a shared machine.
 func (w *wireConn) checkIn(a *simAgent, body []byte) error {
+	_, err := w.post(a, body)
+	return err
+}
+
+// checkInDoc sends a's check-in and opens the answer as the agent does:
+// it verifies the manager's signature and that the document names this
+// agent and machine and has not expired. A document that fails any of
+// these is an error, not an answer. As with checkIn, errConnClosed comes
+// with a good document.
+func (w *wireConn) checkInDoc(a *simAgent, body []byte) (protocol.WorkDocument, error) {
+	data, err := w.post(a, body)
+	if err != nil && !errors.Is(err, errConnClosed) {
+		return protocol.WorkDocument{}, err
+	}
+	var resp protocol.CheckInResponse
+	if uerr := json.Unmarshal(data, &resp); uerr != nil {
+		return protocol.WorkDocument{}, fmt.Errorf("decoding the check-in answer: %w", uerr)
+	}
+	doc, oerr := protocol.OpenDocument(resp.Work, a.workKey, a.id.Agent, a.id.MachineID, time.Now())
+	if oerr != nil {
+		return protocol.WorkDocument{}, fmt.Errorf("opening the check-in answer: %w", oerr)
+	}
+	return doc, err
+}
+
+// post sends a's signed check-in and returns the answer's body.
+func (w *wireConn) post(a *simAgent, body []byte) ([]byte, error) {
 	req, err := http.NewRequest(http.MethodPost, "https://"+w.host+protocol.PathCheckIn, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if err := protocol.SignRequest(req, body, a.id.Key, a.id.Agent, a.id.MachineID, time.Now()); err != nil {
-		return err
+		return nil, err
 	}
 	_ = w.conn.SetDeadline(time.Now().Add(30 * time.Second))
 	if err := req.Write(w.bw); err != nil {
-		return err
+		return nil, err
 	}
 	if err := w.bw.Flush(); err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := http.ReadResponse(w.br, req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("check-in answered %d: %s", resp.StatusCode, bytes.TrimSpace(data))
+		return nil, fmt.Errorf("check-in answered %d: %s", resp.StatusCode, bytes.TrimSpace(data))
 	}
 	if resp.Close {
-		return errConnClosed
+		return data, errConnClosed
 	}
-	return nil
+	return data, nil
 }
 
 // errConnClosed says the gateway closed the connection after a good answer.
