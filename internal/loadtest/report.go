@@ -27,6 +27,7 @@ func (r *Report) Print(w io.Writer) {
 		us(r.ManagerCPUPerCheckIn+r.APIServerCPUPerCheckIn+r.EtcdCPUPerCheckIn))
 	fmt.Fprintf(w, "load generator CPU per check-in: %s (the simulated hosts' signing, TLS and HTTP)\n", us(r.LoadCPUPerCheckIn))
 	fmt.Fprintf(w, "manager RSS: %.0f MiB\n", r.ManagerRSSMiB)
+	fmt.Fprintf(w, "control plane RSS: kube-apiserver %.0f MiB, etcd %.0f MiB\n", r.APIServerRSSMiB, r.EtcdRSSMiB)
 	keys := make([]string, 0, len(r.SteadyRequests))
 	for k := range r.SteadyRequests {
 		keys = append(keys, k)

@@ -90,6 +90,9 @@ type Report struct {
 	// gateway does not get.
 	LoadCPUPerCheckIn time.Duration
 	ManagerRSSMiB     float64
+	// APIServerRSSMiB and EtcdRSSMiB are the control plane's memory at the
+	// end of the run (0 when the process was not found).
+	APIServerRSSMiB, EtcdRSSMiB float64
 	// HeartbeatAgents were put in heartbeat mode; HeartbeatTold of them
 	// were last told to check in again after the heartbeat interval (5 s),
 	// with heartbeatUntil ahead.
@@ -210,6 +213,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	rep.ManagerRSSMiB = rssMiB(mgr.pid())
+	if apiPID != 0 {
+		rep.APIServerRSSMiB = rssMiB(apiPID)
+	}
+	if etcdPID != 0 {
+		rep.EtcdRSSMiB = rssMiB(etcdPID)
+	}
 
 	if o.SchedulePhase {
 		if rep.Schedule, err = timeToWork(ctx, env, fleet, wire, o, o.PhaseTimeout, scanSchedule(), len(fleet), hasUpdatesScan); err != nil {
