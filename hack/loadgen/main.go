@@ -37,6 +37,7 @@ type options struct {
 	pprof       string
 	warmup      time.Duration
 	cpuProfile  string
+	scanReports bool
 	heartbeat   float64
 	schedule    bool
 	rollout     bool
@@ -59,6 +60,7 @@ func main() {
 	flag.BoolVar(&o.schedule, "schedule-phase", false, "After the steady phase, create a ScanSchedule selecting the fleet and measure how long until every agent's check-in answer asks for a scan.")
 	flag.BoolVar(&o.rollout, "rollout-phase", false, "Then create an AgentUpdate (packages, maxConcurrent 100%) and measure how long until the first and the last agent's check-in answer carries the work.")
 	flag.DurationVar(&o.phaseTime, "phase-timeout", time.Minute, "How long the heartbeat check and each phase wait at most.")
+	flag.BoolVar(&o.scanReports, "scan-reports", false, "After the steady phase, have every agent report a realistic updates scan (36 apt updates), then the same result again; report throughput, latency and API writes per report.")
 	flag.Parse()
 	if o.heartbeat < 0 || o.heartbeat > 1 {
 		fmt.Fprintf(os.Stderr, "loadgen: --heartbeat-share %v is not between 0 and 1\n", o.heartbeat)
@@ -93,7 +95,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		ManagerArgs: extra,
 		Agents:      o.agents, Concurrency: o.concurrency, Duration: o.duration, ManagerBin: o.managerBin,
 		Sources: o.sources, RegisterConcurrency: o.registerPar, Rate: o.rate, Warmup: o.warmup,
-		HeartbeatShare: o.heartbeat, SchedulePhase: o.schedule, RolloutPhase: o.rollout, PhaseTimeout: o.phaseTime,
+		HeartbeatShare: o.heartbeat, SchedulePhase: o.schedule, ScanReports: o.scanReports, RolloutPhase: o.rollout, PhaseTimeout: o.phaseTime,
 	})
 	if err != nil {
 		return err

@@ -53,6 +53,9 @@ func (r *Report) Print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "rollout: %s given work%s, %s\n", r.Rollout.counted(), capped, r.Rollout)
 	}
+	if r.Scans != nil {
+		fmt.Fprintf(w, "scan reports: %s\n", r.Scans)
+	}
 }
 
 // counted says how many agents got it, of how many.

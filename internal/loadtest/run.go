@@ -57,6 +57,9 @@ type Options struct {
 	// selects the fleet while it keeps checking in, and measures how long
 	// until every agent's answer asks for a scan.
 	SchedulePhase bool
+	// ScanReports, last, has every agent report a realistic updates scan,
+	// then the same result again (ScanReports).
+	ScanReports bool
 	// RolloutPhase, after that, creates an AgentUpdate (packages, every
 	// agent, maxConcurrent 100%) and measures how long until the answers
 	// of as many agents as it may start carry the work.
@@ -112,7 +115,9 @@ type Report struct {
 	// Schedule and Rollout are the optional phases' measures (nil when
 	// not run).
 	Schedule *TimeToWork
-	Rollout  *TimeToWork
+	// Scans is the scan-report phase's measure (nil when not run).
+	Scans   *ScanReports
+	Rollout *TimeToWork
 }
 
 // Run starts a control plane and the manager, enrolls the fleet and drives it.
@@ -231,6 +236,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		// simulated agents never finish, so no more start.
 		au := agentUpdate()
 		if rep.Rollout, err = timeToWork(ctx, env, fleet, wire, o, o.PhaseTimeout, au, min(len(fleet), redflagv1.MaxSlots), hasRolloutWork(au.Name)); err != nil {
+			return nil, err
+		}
+	}
+	// Last: a stored updates scan would make the schedule phase's scan
+	// not due.
+	if o.ScanReports {
+		if rep.Scans, err = scanReports(ctx, env, fleet, o); err != nil {
 			return nil, err
 		}
 	}

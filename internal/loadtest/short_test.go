@@ -34,7 +34,7 @@ func TestShortLoad(t *testing.T) {
 		// Paced below the per-agent limit (2/s): 400/s over 300 agents.
 		Agents: 300, Concurrency: 64, Duration: 5 * time.Second, ManagerBin: bin,
 		Sources: 16, RegisterConcurrency: 16, Rate: 400,
-		HeartbeatShare: 0.2, SchedulePhase: true, RolloutPhase: true, PhaseTimeout: 45 * time.Second,
+		HeartbeatShare: 0.2, SchedulePhase: true, ScanReports: true, RolloutPhase: true, PhaseTimeout: 45 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -53,6 +53,18 @@ func TestShortLoad(t *testing.T) {
 	// unchanged check-ins write nothing.
 	if rep.WritesPerCheckIn > 0.01 {
 		t.Errorf("%.4f API writes per unchanged check-in, want about 0", rep.WritesPerCheckIn)
+	}
+	if sc := rep.Scans; sc == nil || sc.Errors != 0 || sc.Reports != int64(rep.Agents) {
+		t.Errorf("scan reports: %v; want every agent's accepted", sc)
+	} else {
+		// One status write per new inventory; a repeat that changes
+		// nothing but the time writes nothing (the gateway's ledger).
+		if sc.WritesPerReport > 1.5 || sc.WritesPerReport < 0.9 {
+			t.Errorf("%.2f API writes per new scan report, want about one (the status)", sc.WritesPerReport)
+		}
+		if sc.WritesPerRepeat > 0.01 {
+			t.Errorf("%.4f API writes per unchanged scan report, want none", sc.WritesPerRepeat)
+		}
 	}
 	if rep.ManagerRSSMiB > 300 {
 		t.Errorf("manager RSS %.0f MiB with 300 agents", rep.ManagerRSSMiB)
