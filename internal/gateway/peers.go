@@ -118,13 +118,6 @@ func (p *peerSet) markSuspect(name string) {
 	p.mu.Unlock()
 }
 
-// members lists the replicas believed live, for logs and tests.
-func (p *peerSet) members() []peer {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return slices.Clone(p.live)
-}
-
 // run announces this replica and follows the others until ctx ends, then
 // withdraws the announcement so peers stop forwarding at once.
 func (p *peerSet) run(ctx context.Context) {

@@ -6,12 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/client-go/util/retry"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/events"
-	"github.com/redflag-io/redflag/internal/history"
 )
 
 // A changed machine ID. An Agent is bound to the machine ID it enrolled
@@ -77,30 +73,19 @@ func (g *Gateway) recordRebind(rec *agentRecord) {
 // MachineIDRebound, unless the Agent changed meanwhile (another Agent of the
 // same name, or the annotation moved on) or the echo is already there.
 func (g *Gateway) storeRebind(ctx context.Context, rec *agentRecord) error {
-	var announce *redflagv1.HistoryEntry
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		announce = nil
-		var a redflagv1.Agent
-		if err := g.reader.Get(ctx, client.ObjectKey{Namespace: rec.namespace, Name: rec.name}, &a); err != nil {
-			return err
-		}
+	err := g.updateAgentStatus(ctx, rec, func(a *redflagv1.Agent) (*redflagv1.HistoryEntry, error) {
 		if a.UID != rec.uid || a.Annotations[redflagv1.RebindMachineIDAnnotation] != rec.machineID || a.Status.ReboundMachineID == rec.machineID {
-			return nil
+			return nil, errNoChange
 		}
 		e := g.recorder.Entry(events.MachineIDRebound,
 			fmt.Sprintf("the host now presents machine ID %s and is accepted (it enrolled as %s), as %s asks",
 				rec.machineID, a.Spec.MachineID, redflagv1.RebindMachineIDAnnotation),
 			map[string]string{"machineID": rec.machineID, "enrolledMachineID": a.Spec.MachineID})
 		a.Status.ReboundMachineID = rec.machineID
-		a.Status.History = history.Append(a.Status.History, e)
-		announce = &e
-		return g.client.Status().Update(ctx, &a)
+		return &e, nil
 	})
 	if err != nil {
 		return fmt.Errorf("recording the rebind of %s to machine ID %s: %w", rec.key, rec.machineID, err)
-	}
-	if announce != nil {
-		g.recorder.Emit(rec.ref(), *announce)
 	}
 	return nil
 }

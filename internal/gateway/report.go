@@ -8,12 +8,10 @@ import (
 	"net/http"
 	"sync"
 
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/events"
-	"github.com/redflag-io/redflag/internal/history"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -132,18 +130,10 @@ func (g *Gateway) applyFacts(ctx context.Context, rec *agentRecord, f *protocol.
 // the same entry as a Kubernetes Event.
 func (g *Gateway) agentEvent(ctx context.Context, rec *agentRecord, reason events.Reason, e *protocol.AgentEvent) error {
 	entry := g.recorder.Entry(reason, e.Message, e.Metadata)
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		var a redflagv1.Agent
-		if err := g.reader.Get(ctx, client.ObjectKey{Namespace: rec.namespace, Name: rec.name}, &a); err != nil {
-			return err
-		}
-		a.Status.History = history.Append(a.Status.History, entry)
-		return g.client.Status().Update(ctx, &a)
-	})
+	err := g.updateAgentStatus(ctx, rec, func(*redflagv1.Agent) (*redflagv1.HistoryEntry, error) { return &entry, nil })
 	if err != nil {
 		return fmt.Errorf("recording %s on %s: %w", reason.Name, rec.key, err)
 	}
-	g.recorder.Emit(rec.ref(), entry)
 	return nil
 }
 

@@ -8,12 +8,9 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/events"
-	"github.com/redflag-io/redflag/internal/history"
 	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/internal/schedule"
 )
@@ -43,13 +40,8 @@ func (g *Gateway) applyScan(ctx context.Context, rec *agentRecord, sr *protocol.
 		g.ledger.record(rec.key, run)
 		return nil
 	}
-	var announce *redflagv1.HistoryEntry
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		announce = nil
-		var a redflagv1.Agent
-		if err := g.reader.Get(ctx, client.ObjectKey{Namespace: rec.namespace, Name: rec.name}, &a); err != nil {
-			return err
-		}
+	err := g.updateAgentStatus(ctx, rec, func(a *redflagv1.Agent) (*redflagv1.HistoryEntry, error) {
+		var announce *redflagv1.HistoryEntry
 		prev := redflagv1.SubsystemStatus{Name: sr.Subsystem}
 		i := slices.IndexFunc(a.Status.Subsystems, func(s redflagv1.SubsystemStatus) bool { return s.Name == sr.Subsystem })
 		if i >= 0 {
@@ -74,22 +66,16 @@ func (g *Gateway) applyScan(ctx context.Context, rec *agentRecord, sr *protocol.
 			e := g.recorder.Entry(events.ScanSucceeded, sr.Subsystem+" scan succeeds again", map[string]string{"subsystem": sr.Subsystem})
 			announce = &e
 		}
-		if announce != nil {
-			a.Status.History = history.Append(a.Status.History, *announce)
-		}
 		if v, ok := scanNowValue(sr.ID); ok && v == truncate(a.Annotations[redflagv1.ScanNowAnnotation], 64) {
 			a.Status.ScanNowHandled = v
 		}
-		return g.client.Status().Update(ctx, &a)
+		return announce, nil
 	})
 	if err != nil {
 		return fmt.Errorf("storing %s scan of %s: %w", sr.Subsystem, rec.key, err)
 	}
 	// Stored: the status is authoritative for this subsystem again.
 	g.ledger.drop(rec.key, sr.Subsystem)
-	if announce != nil {
-		g.recorder.Emit(rec.ref(), *announce)
-	}
 	return nil
 }
 

@@ -7,12 +7,9 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/events"
-	"github.com/redflag-io/redflag/internal/history"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -38,16 +35,10 @@ func (g *Gateway) applyWork(ctx context.Context, rec *agentRecord, wr *protocol.
 	} else if rec.workID == wr.ID {
 		status.AgentUpdate = truncate(wr.AgentUpdate, 253)
 	}
-	var announce *redflagv1.HistoryEntry
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		announce = nil
-		var a redflagv1.Agent
-		if err := g.reader.Get(ctx, client.ObjectKey{Namespace: rec.namespace, Name: rec.name}, &a); err != nil {
-			return err
-		}
+	err := g.updateAgentStatus(ctx, rec, func(a *redflagv1.Agent) (*redflagv1.HistoryEntry, error) {
 		if cur := a.Status.CurrentWork; cur != nil && cur.ID == status.ID && cur.Phase.Finished() {
 			// A late or repeated report must not undo an end state.
-			return nil
+			return nil, errNoChange
 		}
 		a.Status.CurrentWork = status
 		if status.Phase.Finished() {
@@ -57,16 +48,12 @@ func (g *Gateway) applyWork(ctx context.Context, rec *agentRecord, wr *protocol.
 		}
 		if reason, msg, meta, ok := workEvent(status, wr); ok {
 			e := g.recorder.Entry(reason, msg, meta)
-			a.Status.History = history.Append(a.Status.History, e)
-			announce = &e
+			return &e, nil
 		}
-		return g.client.Status().Update(ctx, &a)
+		return nil, nil
 	})
 	if err != nil {
 		return fmt.Errorf("storing work %s of %s: %w", wr.ID, rec.key, err)
-	}
-	if announce != nil {
-		g.recorder.Emit(rec.ref(), *announce)
 	}
 	return nil
 }
