@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sort"
 	"sync"
 	"time"
@@ -108,32 +107,14 @@ func (r *ReconnectReport) Print(w io.Writer) {
 // The API server is started again after o.Outage. Arrivals are counted per
 // second over o.Window.
 func Reconnect(ctx context.Context, o ReconnectOptions) (*ReconnectReport, error) {
-	env, err := testenv.Start()
+	tb, err := startTestbed(ctx, Options{
+		ManagerBin: o.ManagerBin, Agents: o.Agents, Sources: o.Sources, RegisterConcurrency: o.RegisterConcurrency,
+	}, &Report{})
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = env.Stop() }()
-	dir, err := os.MkdirTemp("", "redflag-reconnect-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	mgr, gatewayURL, err := startManager(ctx, env, Options{ManagerBin: o.ManagerBin}, dir)
-	if err != nil {
-		return nil, err
-	}
-	defer mgr.stop()
-	caPEM, token, err := tokenAndCA(ctx, env, mgr)
-	if err != nil {
-		return nil, err
-	}
-	fleet, err := newFleet(o.Agents, o.Sources, gatewayURL, caPEM)
-	if err != nil {
-		return nil, err
-	}
-	if err := register(ctx, fleet, token, o.RegisterConcurrency, &Report{}); err != nil {
-		return nil, err
-	}
+	defer tb.close()
+	env, fleet, gatewayURL, caPEM := tb.env, tb.fleet, tb.gatewayURL, tb.caPEM
 	// Every agent checks in once, so the gateway knows it is live.
 	for _, a := range fleet {
 		if err := a.checkIn(ctx); err != nil {

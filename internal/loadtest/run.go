@@ -128,37 +128,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.PhaseTimeout <= 0 {
 		o.PhaseTimeout = time.Minute
 	}
-	env, err := testenv.Start()
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = env.Stop() }()
-	dir, err := os.MkdirTemp("", "redflag-load-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-
-	mgr, gatewayURL, err := startManager(ctx, env, o, dir)
-	if err != nil {
-		return nil, err
-	}
-	defer mgr.stop()
-	caPEM, token, err := tokenAndCA(ctx, env, mgr)
-	if err != nil {
-		return nil, err
-	}
-	fleet, err := newFleet(o.Agents, o.Sources, gatewayURL, caPEM)
-	if err != nil {
-		return nil, err
-	}
 	rep := &Report{Agents: o.Agents}
-	if err := register(ctx, fleet, token, o.RegisterConcurrency, rep); err != nil {
+	tb, err := startTestbed(ctx, o, rep)
+	if err != nil {
 		return nil, err
 	}
+	defer tb.close()
+	env, mgr, fleet, gatewayURL, caPEM := tb.env, tb.mgr, tb.fleet, tb.gatewayURL, tb.caPEM
 	// Let registration's trailing writes (status, events) settle so the
 	// steady phase counts only what check-ins cause.
-	time.Sleep(2 * time.Second)
+	time.Sleep(settle)
 
 	wire, err := newWireDialer(gatewayURL, caPEM, o.Sources)
 	if err != nil {

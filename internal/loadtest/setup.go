@@ -1,0 +1,67 @@
+package loadtest
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/redflag-io/redflag/internal/testenv"
+)
+
+// testbed is what every run starts with: a control plane, the manager
+// binary and an enrolled fleet.
+type testbed struct {
+	env        *testenv.Env
+	mgr        *managerProc
+	gatewayURL string
+	caPEM      []byte
+	fleet      []*simAgent
+	cleanup    []func()
+}
+
+// close stops what startTestbed started, last first.
+func (t *testbed) close() {
+	for i := len(t.cleanup) - 1; i >= 0; i-- {
+		t.cleanup[i]()
+	}
+}
+
+// startTestbed starts envtest's control plane and the manager (o's binary
+// and flags), then enrolls o.Agents simulated agents, timing it into rep.
+// On error it has already cleaned up.
+func startTestbed(ctx context.Context, o Options, rep *Report) (_ *testbed, err error) {
+	t := &testbed{}
+	defer func() {
+		if err != nil {
+			t.close()
+		}
+	}()
+	if t.env, err = testenv.Start(); err != nil {
+		return nil, err
+	}
+	t.cleanup = append(t.cleanup, func() { _ = t.env.Stop() })
+	dir, err := os.MkdirTemp("", "redflag-load-")
+	if err != nil {
+		return nil, err
+	}
+	t.cleanup = append(t.cleanup, func() { _ = os.RemoveAll(dir) })
+	if t.mgr, t.gatewayURL, err = startManager(ctx, t.env, o, dir); err != nil {
+		return nil, err
+	}
+	t.cleanup = append(t.cleanup, t.mgr.stop)
+	var token string
+	if t.caPEM, token, err = tokenAndCA(ctx, t.env, t.mgr); err != nil {
+		return nil, err
+	}
+	if t.fleet, err = newFleet(o.Agents, o.Sources, t.gatewayURL, t.caPEM); err != nil {
+		return nil, err
+	}
+	if err := register(ctx, t.fleet, token, o.RegisterConcurrency, rep); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// settle is how long registration's trailing writes (status, Events) are
+// given before a phase counts API requests.
+const settle = 2 * time.Second
