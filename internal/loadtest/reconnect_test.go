@@ -3,12 +3,8 @@ package loadtest
 import (
 	"context"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/redflag-io/redflag/internal/testenv"
 )
 
 // TestReconnectAfterOutage: 700 simulated agents (real keys, real gateway,
@@ -21,12 +17,7 @@ import (
 // exactly once, and a burst from one address is shed with 429 and
 // Retry-After rather than failing.
 func TestReconnectAfterOutage(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "redflag-manager")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the manager: %v\n%s", err, out)
-	}
+	bin := buildManager(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	rep, err := Reconnect(ctx, ReconnectOptions{

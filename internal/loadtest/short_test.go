@@ -22,12 +22,7 @@ import (
 // answer within 30 s, the rollout's first host within 10 s (DESIGN.md's
 // target is one heartbeat interval, 5 s; the slack is for a busy machine).
 func TestShortLoad(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "redflag-manager")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the manager: %v\n%s", err, out)
-	}
+	bin := buildManager(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	rep, err := Run(ctx, Options{
@@ -114,4 +109,16 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// buildManager builds the manager binary from this tree for one test.
+func buildManager(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "redflag-manager")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = testenv.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the manager: %v\n%s", err, out)
+	}
+	return bin
 }
