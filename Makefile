@@ -5,6 +5,9 @@ SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 
 VERSION ?= v0.0.0-dev
+# The end-to-end package alone runs about ten minutes on two cores, go test's
+# default limit per package binary; this leaves room for a slower machine.
+TEST_TIMEOUT ?= 40m
 LDFLAGS := -s -w -X github.com/redflag-io/redflag/internal/version.Version=$(VERSION)
 CONTROLLER_GEN := go tool controller-gen
 # Packages whose markers make CRDs, RBAC and deepcopy code.
@@ -47,7 +50,7 @@ test-deps: ## Install (once) the Debian packages the tests use: docker.io, busyb
 
 .PHONY: test
 test: vet verify test-deps fuzz ## Run every test: unit, integration (real API server) and end-to-end.
-	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -count=1 ./...
+	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (default 3s); a crasher lands in the package's testdata/fuzz.

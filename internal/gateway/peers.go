@@ -70,6 +70,11 @@ type peerSet struct {
 	mu      sync.RWMutex
 	live    []peer               // sorted by name; always holds self
 	suspect map[string]time.Time // name → until
+
+	// listedAt is when the Leases were last listed; after a gap in the
+	// listing (an API outage), Leases are judged as of judgeAsOf until
+	// graceUntil (see judgeTime). Only refresh touches these.
+	listedAt, judgeAsOf, graceUntil time.Time
 }
 
 func newPeerSet(self peer, namespace string, c client.Client, r client.Reader, clk clock.PassiveClock, log logr.Logger) *peerSet {
@@ -183,6 +188,24 @@ func (p *peerSet) renew(ctx context.Context) error {
 	return nil
 }
 
+// judgeTime is the instant a listing judges Leases at, called once per
+// successful listing. Normally now. After a gap in the listing (the API
+// server was unreachable, so no replica could renew either), every Lease
+// that was live at the last listing before the gap would look expired;
+// for one Lease duration after the gap they are judged as of that last
+// listing, which gives each replica time to renew before it is dropped.
+// A Lease deleted meanwhile is gone from the list all the same.
+func (p *peerSet) judgeTime(now time.Time) time.Time {
+	if !p.listedAt.IsZero() && now.Sub(p.listedAt) > 3*peerListEvery {
+		p.judgeAsOf, p.graceUntil = p.listedAt, now.Add(peerLeaseSeconds*time.Second)
+	}
+	p.listedAt = now
+	if now.Before(p.graceUntil) {
+		return p.judgeAsOf
+	}
+	return now
+}
+
 // refresh lists the replicas' Leases. A replica counts as live while its
 // Lease has not expired as of this listing. When listing fails (the API
 // server is down) the last set stands: nobody can renew then, and letting
@@ -194,6 +217,7 @@ func (p *peerSet) refresh(ctx context.Context) error {
 		return fmt.Errorf("listing gateway Leases: %w", err)
 	}
 	now := p.clock.Now()
+	judgeAt := p.judgeTime(now)
 	live := []peer{p.self}
 	for i := range leases.Items {
 		l := &leases.Items[i]
@@ -202,7 +226,7 @@ func (p *peerSet) refresh(ctx context.Context) error {
 			continue
 		}
 		expires := l.Spec.RenewTime.Add(time.Duration(ptr.Deref(l.Spec.LeaseDurationSeconds, peerLeaseSeconds)) * time.Second)
-		if now.Before(expires) {
+		if judgeAt.Before(expires) {
 			live = append(live, peer{name: name, address: addr})
 			continue
 		}

@@ -1,17 +1,27 @@
 package gateway
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/redflag-io/redflag/internal/protocol"
 )
@@ -154,4 +164,86 @@ func testServing(t *testing.T) servingMaterial {
 		t.Fatal(err)
 	}
 	return servingMaterial{cert: cert, caPEM: data[keyCACert]}
+}
+
+// TestMembershipRidesOutAnAPIOutage: while the Leases cannot be listed the
+// last known replicas stay, and when listing works again a replica whose
+// Lease could not be renewed during the outage is kept for one Lease
+// duration, time to renew, rather than dropped at once (which would move
+// its agents to other replicas and back). A Lease deleted meanwhile, or
+// one still not renewed after that, is dropped.
+func TestMembershipRidesOutAnAPIOutage(t *testing.T) {
+	p, clk := testPeers("gw-a")
+	lease := func(name string) *coordinationv1.Lease {
+		renewed := metav1.NewMicroTime(clk.Now())
+		return &coordinationv1.Lease{
+			ObjectMeta: metav1.ObjectMeta{
+				Namespace: "redflag-system", Name: p.leaseName(name),
+				Labels: map[string]string{PeerLabel: "true"}, Annotations: map[string]string{PeerAddressAnnotation: "https://" + name},
+			},
+			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(name), LeaseDurationSeconds: ptr.To(int32(peerLeaseSeconds)), RenewTime: &renewed},
+		}
+	}
+	var down atomic.Bool
+	c := fake.NewClientBuilder().WithObjects(lease("gw-b"), lease("gw-c")).WithInterceptorFuncs(interceptor.Funcs{
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if down.Load() {
+				return errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
+			}
+			return c.List(ctx, list, opts...)
+		},
+	}).Build()
+	p.client, p.reader = c, c
+	ctx := context.Background()
+	liveNames := func() []string {
+		var names []string
+		for _, m := range p.live {
+			names = append(names, m.name)
+		}
+		return names
+	}
+	want := func(step string, names ...string) {
+		t.Helper()
+		if got := liveNames(); !slices.Equal(got, names) {
+			t.Fatalf("%s: live replicas %v, want %v", step, got, names)
+		}
+	}
+	if err := p.refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want("before the outage", "gw-a", "gw-b", "gw-c")
+
+	down.Store(true)
+	for range 9 { // 45 s: every Lease expires meanwhile
+		clk.Step(peerListEvery)
+		if err := p.refresh(ctx); err == nil {
+			t.Fatal("listing worked while the API server was down")
+		}
+		want("during the outage", "gw-a", "gw-b", "gw-c")
+	}
+	// gw-c's pod was deleted during the outage (its Lease with it).
+	if err := c.Delete(ctx, lease("gw-c")); err != nil {
+		t.Fatal(err)
+	}
+	down.Store(false)
+	clk.Step(peerListEvery)
+	if err := p.refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want("right after the outage", "gw-a", "gw-b")
+
+	// gw-b never renews: dropped once it has had a Lease duration.
+	recovered := clk.Now()
+	for slices.Contains(liveNames(), "gw-b") {
+		if clk.Since(recovered) > peerLeaseSeconds*time.Second+peerListEvery {
+			t.Fatalf("gw-b still live %s after the outage without renewing", clk.Since(recovered))
+		}
+		clk.Step(peerListEvery)
+		if err := p.refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if gap := clk.Since(recovered); gap < peerLeaseSeconds*time.Second {
+		t.Errorf("gw-b dropped %s after the outage; it had %ds to renew", gap, peerLeaseSeconds)
+	}
 }
