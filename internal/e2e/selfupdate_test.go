@@ -1,16 +1,19 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,9 +41,10 @@ func buildAgentVersion(t *testing.T, dir, ver string) string {
 
 // releaseStore publishes the releases the test needs with a fresh key:
 // v1.1.0 (a good build), v1.2.0 (a build that exits at start), v0.9.0 (a
-// downgrade), v1.3.0 (signed for another platform) and v1.4.0 (its binary
-// changed after signing).
-func releaseStore(t *testing.T, good string) (dir string, pub ed25519.PublicKey) {
+// downgrade), v1.3.0 (signed for another platform), v1.4.0 (its binary
+// changed after signing) and v1.5.0 (a build that appends a line to
+// trialLog when started, never checks in and exits after 4 s).
+func releaseStore(t *testing.T, good, trialLog string) (dir string, pub ed25519.PublicKey) {
 	t.Helper()
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -59,6 +63,11 @@ func releaseStore(t *testing.T, good string) (dir string, pub ed25519.PublicKey)
 		t.Fatal(err)
 	}
 	publish("v1.2.0", broken)
+	slow := filepath.Join(work, "slow")
+	if err := os.WriteFile(slow, fmt.Appendf(nil, "#!/bin/sh\necho started >> %s\nsleep 4\necho this build never checks in >&2\nexit 3\n", trialLog), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	publish("v1.5.0", slow)
 	publish("v0.9.0", good)
 	publish("v1.4.0", good)
 	bin := filepath.Join(dir, "v1.4.0", release.Platform(runtime.GOOS, runtime.GOARCH), release.BinaryName(runtime.GOOS))
@@ -105,12 +114,14 @@ func mustRead(t *testing.T, path string) []byte {
 // through an AgentUpdate and reports it; a broken v1.2.0 that exits at
 // start is rolled back by the supervisor and reported as RolledBack; a
 // downgrade, an artifact for another platform and a tampered one are
-// refused and reported, and the agent keeps running v1.1.0 throughout.
+// refused and reported, and the agent keeps running v1.1.0 throughout;
+// last, the agent is killed while v1.5.0 is on trial (killedOnTrial).
 func TestAgentSelfUpdate(t *testing.T) {
 	bins := t.TempDir()
 	v1 := buildAgentVersion(t, bins, "v1.0.0")
 	good := buildAgentVersion(t, bins, "v1.1.0")
-	store, pub := releaseStore(t, good)
+	trialLog := filepath.Join(bins, "v1.5.0-started")
+	store, pub := releaseStore(t, good, trialLog)
 	c := startCluster(t, "--release-dir", store)
 	ctx := context.Background()
 	token := applyToken(t, c, "selfupdate", tokenManifest)
@@ -143,9 +154,9 @@ func TestAgentSelfUpdate(t *testing.T) {
 	proc := h.run()
 	eventually(t, 60*time.Second, "the agent to report v1.0.0", func() bool { return agent().Status.AgentVersion == "v1.0.0" })
 
-	// rollout applies an agentVersion AgentUpdate for this host and waits
-	// for it to end.
-	rollout := func(name, ver string) *redflagv1.AgentUpdate {
+	// startRollout applies an agentVersion AgentUpdate for this host;
+	// waitRollout waits for it to end; rollout does both.
+	startRollout := func(name, ver string) {
 		t.Helper()
 		applyYAML(t, c, "selfupdate", fmt.Sprintf(`
 apiVersion: redflag.io/v1alpha1
@@ -156,6 +167,9 @@ spec:
   agents: [%s]
   agentVersion: %s
 `, name, key.Name, ver))
+	}
+	waitRollout := func(name string) *redflagv1.AgentUpdate {
+		t.Helper()
 		var au redflagv1.AgentUpdate
 		eventually(t, 120*time.Second, name+" to end", func() bool {
 			if proc.exited() {
@@ -167,6 +181,11 @@ spec:
 			return au.Status.Phase == redflagv1.RolloutSucceeded || au.Status.Phase == redflagv1.RolloutHalted
 		})
 		return &au
+	}
+	rollout := func(name, ver string) *redflagv1.AgentUpdate {
+		t.Helper()
+		startRollout(name, ver)
+		return waitRollout(name)
 	}
 
 	// A good release: installed, restarted into, confirmed.
@@ -225,4 +244,94 @@ spec:
 			t.Errorf("%s changed the host's binary", tc.name)
 		}
 	}
+
+	killedOnTrial(t, c, h, key, &proc, startRollout, waitRollout, trialLog, good)
+	eventually(t, 30*time.Second, "the agent to check in as v1.1.0 after the rollback", func() bool {
+		a := agent()
+		return a.Status.AgentVersion == "v1.1.0" && a.Status.LastSeen != nil && time.Since(a.Status.LastSeen.Time) < 10*time.Second
+	})
+}
+
+// killedOnTrial: v1.5.0 is installed and started on trial, and the whole
+// agent (supervisor and the new daemon) is killed with SIGKILL while it
+// runs, as a power cut or `systemctl kill` would. On disk the update is
+// whole (the record says Trial) and the path the service manager starts
+// still holds v1.1.0, with v1.5.0 staged beside it. Started again, v1.1.0
+// resumes the trial once; v1.5.0 never checks in, so it is rolled back
+// and the result is reported exactly once: the rollout halts with the
+// host RolledBack. The restarted agent replaces *proc.
+func killedOnTrial(t *testing.T, c *cluster, h *host, key client.ObjectKey, proc **process,
+	startRollout func(name, ver string), waitRollout func(name string) *redflagv1.AgentUpdate, trialLog, good string) {
+	t.Helper()
+	ctx := context.Background()
+	startRollout("to-1-5", "v1.5.0")
+	eventually(t, 60*time.Second, "v1.5.0 to start on trial", func() bool { return fileLines(trialLog) == 1 })
+	killed := descendants((*proc).cmd.Process.Pid)
+	for _, pid := range killed {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	(*proc).kill()
+	t.Logf("killed the supervisor and its processes %v", killed)
+
+	// The record's fields as agent/internal/selfupdate writes them.
+	var rec struct {
+		WorkID      string `json:"workID"`
+		FromVersion string `json:"fromVersion"`
+		ToVersion   string `json:"toVersion"`
+		State       string `json:"state"`
+	}
+	if err := json.Unmarshal(mustRead(t, filepath.Join(h.stateDir, "selfupdate.json")), &rec); err != nil {
+		t.Fatalf("the self-update record after the kill: %v", err)
+	}
+	if rec.State != "Trial" || rec.ToVersion != "v1.5.0" || rec.FromVersion != "v1.1.0" {
+		t.Fatalf("the record after the kill: %+v, want v1.1.0 -> v1.5.0 on Trial", rec)
+	}
+	if !slices.Equal(mustRead(t, h.bin), mustRead(t, good)) {
+		t.Fatal("after the kill the binary the service manager starts is not v1.1.0")
+	}
+	if _, err := os.Stat(h.bin + ".next"); err != nil {
+		t.Errorf("v1.5.0 is not staged beside the binary: %v", err)
+	}
+	if _, err := h.status(); err != nil {
+		t.Errorf("the state after the kill: %v", err)
+	}
+
+	*proc = h.run()
+	au := waitRollout("to-1-5")
+	var a redflagv1.Agent
+	if err := c.env.Client.Get(ctx, key, &a); err != nil {
+		t.Fatal(err)
+	}
+	w := a.Status.CurrentWork
+	if au.Status.Phase != redflagv1.RolloutHalted || w == nil || w.ID != rec.WorkID || w.Phase != redflagv1.WorkRolledBack || w.ToVersion != "v1.5.0" {
+		t.Fatalf("to-1-5: phase %s, currentWork %+v: want Halted and %s RolledBack", au.Status.Phase, w, rec.WorkID)
+	}
+	if f := au.Status.Failures; len(f) != 1 || f[0].Reason != "RolledBack" {
+		t.Errorf("to-1-5 failures %+v: want the host shown as RolledBack", f)
+	}
+	if n := fileLines(trialLog); n != 2 {
+		t.Errorf("v1.5.0 was started %d times, want twice (the killed trial and its one resumption)", n)
+	}
+	if !slices.Equal(mustRead(t, h.bin), mustRead(t, good)) {
+		t.Error("after the rollback the host's binary is not v1.1.0")
+	}
+	if _, err := os.Stat(h.bin + ".next"); !os.IsNotExist(err) {
+		t.Errorf("the staged v1.5.0 is still there after the rollback: %v", err)
+	}
+	// One AgentRolledBack before (v1.2.0) and one for this update.
+	if n := historyCount(&a, "AgentRolledBack"); n != 2 {
+		t.Errorf("%d AgentRolledBack history entries, want 2 (v1.2.0 and v1.5.0)", n)
+	}
+	if n := eventOccurrences(t, c, key, "AgentRolledBack"); n != 2 {
+		t.Errorf("AgentRolledBack recorded %d times as an Event, want 2", n)
+	}
+}
+
+// fileLines counts the lines of a file (0 when it does not exist).
+func fileLines(path string) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return bytes.Count(data, []byte("\n"))
 }

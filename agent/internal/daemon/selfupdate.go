@@ -10,11 +10,16 @@ import (
 )
 
 // applySelfUpdate runs an agentVersion piece of work: download, verify and
-// swap (agent/internal/selfupdate). A swap returns a Running result, which
-// makes the daemon exit with the restart code; the new process (or, after
-// a rollback, the old one again) reports the end through settleSelfUpdate.
+// stage (agent/internal/selfupdate). Staging returns a Running result,
+// which makes the daemon exit with the restart code; the supervisor tries
+// the staged binary, and the process that runs after its decision (the
+// promoted binary, or the old one again) reports the end through
+// settleSelfUpdate. Without a supervisor (--no-supervisor) nothing would
+// start a staged binary, so Apply swaps it in place instead.
 func (d *daemon) applySelfUpdate(ctx context.Context, req protocol.WorkRequest) protocol.WorkResult {
 	started := time.Now().UTC()
+	// The canonical path, also on trial, when this process runs from the
+	// staged <exe>.next: a later update must replace <exe>.
 	exe, err := selfupdate.Executable()
 	if err != nil {
 		return selfupdate.ToWorkResult(req, selfupdate.Result{}, err, started)
@@ -28,7 +33,7 @@ func (d *daemon) applySelfUpdate(ctx context.Context, req protocol.WorkRequest) 
 	}
 	res, err := selfupdate.Apply(ctx, selfupdate.Options{
 		Client: d.client.HTTP, BaseURL: d.cfg.ServerURL, ReleaseKey: key, StateDir: d.paths.StateDir,
-		Executable: exe, RunningVersion: version.Version,
+		Executable: exe, InPlace: !selfupdate.Supervised(), RunningVersion: version.Version,
 	}, req)
 	return selfupdate.ToWorkResult(req, res, err, started)
 }

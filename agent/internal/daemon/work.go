@@ -31,8 +31,8 @@ type works struct {
 	wg      sync.WaitGroup
 	// finished wakes the main loop to deliver a result at once.
 	finished chan struct{}
-	// restart is closed when a self-update swapped the binary and the
-	// process must exit so the new one starts.
+	// restart is closed when a self-update staged a new binary and the
+	// process must exit so the supervisor tries it.
 	restart chan struct{}
 }
 
@@ -80,7 +80,7 @@ func (w *works) run(ctx context.Context, req protocol.WorkRequest, queue func(pr
 	case req.Packages != nil:
 		final = w.installPackages(ctx, req, res)
 	case req.AgentVersion != nil && req.DryRun:
-		// The API refuses this combination; a host never swaps its binary
+		// The API refuses this combination; a host never replaces its binary
 		// on a dry run whatever the gateway sends.
 		final = res
 		final.Phase, final.Message = redflagv1.WorkSucceeded, "dry run: would update the agent to "+req.AgentVersion.Version
@@ -96,7 +96,7 @@ func (w *works) run(ctx context.Context, req protocol.WorkRequest, queue func(pr
 		return
 	}
 	if final.Phase == redflagv1.WorkRunning {
-		// A self-update swapped the binary: the new process reports.
+		// A self-update staged a new binary: the next process reports.
 		w.clearRunning()
 		close(w.restart)
 		return

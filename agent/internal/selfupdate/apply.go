@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/internal/release"
@@ -21,12 +23,15 @@ var appliedHere atomic.Bool
 // Apply installs the release work asks for. It returns:
 //
 //   - (Result{AlreadyCurrent}, nil) when the running binary is that version;
-//   - (Result{Swapped}, ErrRestart) when the new binary is in place: the
-//     daemon must exit with RestartExitCode (the supervisor then starts it
-//     and decides whether it stays);
-//   - a *Refusal (see ReasonOf) when it declined or failed before the swap:
+//   - (Result{Staged}, ErrRestart) when the new binary is staged at
+//     NextPath(Executable), the executable itself untouched: the daemon
+//     must exit with RestartExitCode (the supervisor then tries the staged
+//     binary and promotes it only once it confirms). With o.InPlace it is
+//     swapped over the executable instead;
+//   - a *Refusal (see ReasonOf) when it declined or failed before staging:
 //     the running binary is untouched and the reason is to be reported;
-//   - (Result{Previous}, ErrAlreadyHandled) when this work ID already ran;
+//   - (Result{Previous}, ErrAlreadyHandled) when this work ID already ran
+//     (on the staged binary itself, once the supervisor has decided);
 //   - an error wrapping ctx's error when ctx ended first (not a failure:
 //     the work may run again when it is offered again).
 func Apply(ctx context.Context, o Options, work protocol.WorkRequest) (Result, error) {
@@ -41,9 +46,13 @@ func Apply(ctx context.Context, o Options, work protocol.WorkRequest) (Result, e
 	if len(o.ReleaseKey) != ed25519.PublicKeySize {
 		return Result{}, refuse(ReasonNoReleaseKey, "no release public key is pinned on this host (releasePublicKey in the agent config): an unverifiable binary is never installed")
 	}
-	if res, stop, err := checkRecord(o, work); stop {
+	if res, stop, err := checkRecord(ctx, o, work); stop {
 		return res, err
 	}
+	// No update is in flight, so a staged binary is one a crash or an
+	// unreported failure left behind; the staging rename would replace it
+	// anyway, but a refusal below must not leave it lying there.
+	_ = removeStaged(o.Executable)
 	target, err := release.CanonicalVersion(ref.Version)
 	if err != nil {
 		return Result{}, refuse(ReasonInvalidRelease, "work asks for version %q: %w", ref.Version, err)
@@ -81,27 +90,41 @@ func Apply(ctx context.Context, o Options, work protocol.WorkRequest) (Result, e
 		WorkID: work.ID, AgentUpdate: work.AgentUpdate, FromVersion: o.RunningVersion, ToVersion: m.Version,
 		Executable: o.Executable, SHA256: m.SHA256, Started: o.Now().UTC(), State: StatePending,
 		ConfirmWithin: protocol.Duration{Duration: o.ConfirmWithin}, Deadline: o.Now().Add(o.ConfirmWithin).UTC(),
+		Promoted: o.InPlace,
 	}
-	// The record goes first: whatever happens after the swap, the next
-	// process (supervisor or daemon) knows what was swapped for what.
+	// The record goes first: whatever happens after staging, the next
+	// process (supervisor or daemon) knows what the staged file is.
 	if err := writeRecord(o.StateDir, rec); err != nil {
 		return Result{}, refuse(ReasonSwapFailed, "%w", err)
 	}
 	appliedHere.Store(true)
-	if err := swap(o.Executable, tmp, PreviousPath(o.Executable)); err != nil {
+	if err := install(o, tmp); err != nil {
 		appliedHere.Store(false)
 		if rmErr := os.Remove(filepath.Join(o.StateDir, RecordFile)); rmErr != nil {
 			err = errors.Join(err, rmErr)
 		}
-		return Result{}, refuse(ReasonSwapFailed, "replacing %s: %w", o.Executable, err)
+		return Result{}, refuse(ReasonSwapFailed, "%w", err)
 	}
-	res.Swapped = true
+	res.Staged = true
 	return res, ErrRestart
+}
+
+// install puts the verified download where the next start picks it up:
+// at NextPath for the supervisor to try, leaving the executable alone, or
+// (InPlace: no supervisor would start a staged binary) over the executable.
+func install(o Options, download string) error {
+	if o.InPlace {
+		if err := swap(o.Executable, download, PreviousPath(o.Executable)); err != nil {
+			return fmt.Errorf("replacing %s: %w", o.Executable, err)
+		}
+		return nil
+	}
+	return stage(download, NextPath(o.Executable))
 }
 
 // checkRecord looks at the record a previous update left; stop says Apply
 // must return res and err now.
-func checkRecord(o Options, work protocol.WorkRequest) (res Result, stop bool, err error) {
+func checkRecord(ctx context.Context, o Options, work protocol.WorkRequest) (res Result, stop bool, err error) {
 	rec, err := ReadRecord(o.StateDir)
 	if err != nil {
 		// A damaged record is replaced by this update's: refusing every
@@ -112,15 +135,48 @@ func checkRecord(o Options, work protocol.WorkRequest) (res Result, stop bool, e
 	case rec == nil:
 		return Result{}, false, nil
 	case rec.WorkID == work.ID:
+		if rec, err = awaitDecision(ctx, o, rec); err != nil {
+			return Result{}, true, err
+		}
 		prev := outcomeOf(rec, o.RunningVersion)
 		return Result{FromVersion: rec.FromVersion, ToVersion: rec.ToVersion, Previous: &prev}, true, ErrAlreadyHandled
-	case !rec.State.finished():
+	case !rec.finished():
 		return Result{}, true, refuse(ReasonUpdateInProgress, "the update to %s (work %s) has not finished", rec.ToVersion, rec.WorkID)
 	case !rec.Reported:
 		// Overwriting it would lose an outcome the rollout waits for.
 		return Result{}, true, refuse(ReasonUpdateInProgress, "the outcome of the update to %s (work %s) is not reported yet", rec.ToVersion, rec.WorkID)
 	}
 	return Result{}, false, nil
+}
+
+// decisionPoll is how often awaitDecision reads the record again.
+const decisionPoll = 250 * time.Millisecond
+
+// awaitDecision is for the staged binary on trial being offered its own
+// update again (the gateway offers work until it hears an end): the work
+// is settled only once the supervisor has promoted the binary or failed
+// the update, so Succeeded is never reported while the executable's path
+// still holds the old binary. A rollback stops this process, which ends
+// ctx; the error then wraps ctx's, and the work is left to run again.
+func awaitDecision(ctx context.Context, o Options, rec *Record) (*Record, error) {
+	tick := time.NewTicker(decisionPoll)
+	defer tick.Stop()
+	for !o.InPlace && !rec.finished() && !rec.Promoted && release.CompareVersions(rec.ToVersion, o.RunningVersion) == 0 {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for the supervisor to keep %s: %w", rec.ToVersion, ctx.Err())
+		case <-tick.C:
+		}
+		next, err := ReadRecord(o.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		if next == nil || next.WorkID != rec.WorkID {
+			return rec, nil // replaced by hand: nothing left to wait for
+		}
+		rec = next
+	}
+	return rec, nil
 }
 
 // releasePaths returns the gateway paths of the manifest and binary: the

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,31 +21,38 @@ import (
 	"github.com/redflag-io/redflag/internal/release"
 )
 
-func TestApplySwapsAndRecords(t *testing.T) {
+// TestApplyStagesAndRecords: Apply stages the verified binary at
+// NextPath, replacing a stale one, and leaves the executable alone: until
+// the supervisor promotes it, the path the service manager starts holds
+// the old binary.
+func TestApplyStagesAndRecords(t *testing.T) {
 	f := newFixture(t)
 	newBin := []byte("#!/bin/sh\necho agent v2.0.0\n")
 	m := f.publish("v2.0.0", "linux", "amd64", newBin)
+	if err := os.WriteFile(NextPath(f.exe), []byte("stale"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 
 	before := time.Now()
 	res, err := Apply(context.Background(), f.options(), work("upd-1", "2.0.0"))
 	if !errors.Is(err, ErrRestart) {
 		t.Fatalf("Apply = %+v, %v; want ErrRestart", res, err)
 	}
-	if !res.Swapped || res.FromVersion != "v1.0.0" || res.ToVersion != "v2.0.0" {
+	if !res.Staged || res.FromVersion != "v1.0.0" || res.ToVersion != "v2.0.0" {
 		t.Errorf("result %+v", res)
 	}
-	if got, _ := os.ReadFile(f.exe); !bytes.Equal(got, newBin) {
-		t.Errorf("the executable holds %q, want the new release", got)
+	if got, _ := os.ReadFile(f.exe); !bytes.Equal(got, f.oldBin) {
+		t.Errorf("the executable holds %q, want the old binary untouched", got)
 	}
-	if got, _ := os.ReadFile(PreviousPath(f.exe)); !bytes.Equal(got, f.oldBin) {
-		t.Errorf(".previous holds %q, want the old binary", got)
+	if got, _ := os.ReadFile(NextPath(f.exe)); !bytes.Equal(got, newBin) {
+		t.Errorf(".next holds %q, want the new release", got)
 	}
-	if fi, err := os.Stat(f.exe); err != nil || (runtime.GOOS != "windows" && fi.Mode().Perm()&0o111 == 0) {
-		t.Errorf("the new binary is not executable: %v %v", fi.Mode(), err)
+	if fi, err := os.Stat(NextPath(f.exe)); err != nil || (runtime.GOOS != "windows" && fi.Mode().Perm()&0o111 == 0) {
+		t.Errorf("the staged binary is not executable: %v %v", fi.Mode(), err)
 	}
 	rec := f.record()
 	if rec.WorkID != "upd-1" || rec.AgentUpdate != "fleet-upgrade" || rec.FromVersion != "v1.0.0" || rec.ToVersion != "v2.0.0" ||
-		rec.State != StatePending || rec.SHA256 != m.SHA256 || rec.Executable != f.exe {
+		rec.State != StatePending || rec.SHA256 != m.SHA256 || rec.Executable != f.exe || rec.Promoted {
 		t.Errorf("record %+v", rec)
 	}
 	if rec.ConfirmWithin.Duration != DefaultConfirmWithin || rec.Deadline.Before(before.Add(DefaultConfirmWithin)) {
@@ -55,12 +63,59 @@ func TestApplySwapsAndRecords(t *testing.T) {
 	}
 	entries, _ := os.ReadDir(filepath.Dir(f.exe))
 	if len(entries) != 2 {
-		t.Errorf("the binary's directory holds %d entries, want the binary and .previous (a download left behind?)", len(entries))
+		t.Errorf("the binary's directory holds %d entries, want the binary and .next (a download or .previous left behind?)", len(entries))
 	}
 	// While this process lives, the record is an update in flight, not an
 	// outcome to report.
 	if out, err := Outcome(f.stateDir, "v1.0.0"); out != nil || err != nil {
-		t.Errorf("Outcome in the swapping process = %+v, %v; want nil", out, err)
+		t.Errorf("Outcome in the staging process = %+v, %v; want nil", out, err)
+	}
+}
+
+// TestApplyRemovesStaleStagedBinary: a staged binary no unfinished update
+// owns is deleted, also when Apply then refuses.
+func TestApplyRemovesStaleStagedBinary(t *testing.T) {
+	f := newFixture(t)
+	if err := os.WriteFile(NextPath(f.exe), []byte("stale"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(context.Background(), f.options(), work("upd-1", "v2.0.0")); ReasonOf(err) != ReasonReleaseNotFound {
+		t.Fatalf("Apply = %v; want ReleaseNotFound", err)
+	}
+	f.assertUntouched()
+}
+
+// TestApplyInPlaceWithoutSupervisor: a daemon with no supervisor swaps the
+// new binary in at once (nothing would start a staged one), and its
+// Confirm alone makes the update a success.
+func TestApplyInPlaceWithoutSupervisor(t *testing.T) {
+	f := newFixture(t)
+	newBin := []byte("#!/bin/sh\necho agent v2.0.0\n")
+	f.publish("v2.0.0", "linux", "amd64", newBin)
+	o := f.options()
+	o.InPlace = true
+	res, err := Apply(context.Background(), o, work("upd-1", "v2.0.0"))
+	if !errors.Is(err, ErrRestart) || !res.Staged {
+		t.Fatalf("Apply = %+v, %v; want ErrRestart", res, err)
+	}
+	if !bytes.Equal(mustRead(t, f.exe), newBin) || !bytes.Equal(mustRead(t, PreviousPath(f.exe)), f.oldBin) {
+		t.Error("the executable is not the new binary, or .previous is not the old one")
+	}
+	if _, err := os.Stat(NextPath(f.exe)); err == nil {
+		t.Error("an in-place update left a staged binary")
+	}
+	if rec := f.record(); rec.State != StatePending || !rec.Promoted {
+		t.Errorf("record %+v; want Pending and promoted", rec)
+	}
+	appliedHere.Store(false) // the service manager starts the new binary
+	if out, _ := Outcome(f.stateDir, "v2.0.0"); out != nil {
+		t.Errorf("Outcome before Confirm = %+v; want nil", out)
+	}
+	if err := Confirm(f.stateDir, "v2.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := Outcome(f.stateDir, "v2.0.0"); err != nil || out == nil || out.Phase != redflagv1.WorkSucceeded {
+		t.Errorf("Outcome after Confirm = %+v, %v; want Succeeded", out, err)
 	}
 }
 
@@ -68,7 +123,7 @@ func TestApplyAlreadyCurrentDownloadsNothing(t *testing.T) {
 	f := newFixture(t)
 	f.publish("v1.0.0", "linux", "amd64", f.oldBin)
 	res, err := Apply(context.Background(), f.options(), work("upd-1", "v1.0.0"))
-	if err != nil || !res.AlreadyCurrent || res.Swapped {
+	if err != nil || !res.AlreadyCurrent || res.Staged {
 		t.Fatalf("Apply = %+v, %v; want AlreadyCurrent", res, err)
 	}
 	if n := f.requests.Load(); n != 0 {
@@ -257,8 +312,8 @@ func TestApplyStopped(t *testing.T) {
 }
 
 // TestUpdateLifecycle follows one update through the processes that see
-// it: the swapping daemon, the new daemon confirming, the outcome reported
-// once, and the same work offered again.
+// it: the staging daemon, the new daemon confirming, the supervisor
+// promoting it, the outcome reported once, and the same work offered again.
 func TestUpdateLifecycle(t *testing.T) {
 	f := newFixture(t)
 	f.publish("v2.0.0", "linux", "amd64", []byte("agent v2"))
@@ -266,7 +321,7 @@ func TestUpdateLifecycle(t *testing.T) {
 	if _, err := Apply(context.Background(), f.options(), w); !errors.Is(err, ErrRestart) {
 		t.Fatal(err)
 	}
-	appliedHere.Store(false) // the daemon exits; the new one starts
+	appliedHere.Store(false) // the daemon exits; the staged one starts
 
 	// The new daemon before its first check-in: nothing to report yet.
 	if out, err := Outcome(f.stateDir, "v2.0.0"); out != nil || err != nil {
@@ -281,6 +336,20 @@ func TestUpdateLifecycle(t *testing.T) {
 	}
 	if st := f.record().State; st != StateConfirmed {
 		t.Fatalf("state %s after Confirm", st)
+	}
+	// Confirmed but not promoted: <exe> is still the old binary, so there
+	// is no success to report yet.
+	if out, err := Outcome(f.stateDir, "v2.0.0"); out != nil || err != nil {
+		t.Fatalf("Outcome before the promotion = %+v, %v; want nil", out, err)
+	}
+	if !quietSupervisor(f).promote(f.record()) {
+		t.Fatal("promote failed")
+	}
+	if string(mustRead(t, f.exe)) != "agent v2" || !bytes.Equal(mustRead(t, PreviousPath(f.exe)), f.oldBin) {
+		t.Error("after the promotion the executable is not v2, or .previous is not v1")
+	}
+	if _, err := os.Stat(NextPath(f.exe)); err == nil {
+		t.Error("the staged binary is still there after the promotion")
 	}
 	out, err := Outcome(f.stateDir, "v2.0.0")
 	if err != nil || out == nil || out.Phase != redflagv1.WorkSucceeded || out.ID != "upd-1" || out.AgentUpdate != "fleet-upgrade" ||
@@ -310,23 +379,82 @@ func TestUpdateLifecycle(t *testing.T) {
 	if wr := ToWorkResult(w, res, err, time.Now()); wr.Phase != redflagv1.WorkSucceeded || wr.ID != "upd-1" {
 		t.Errorf("work result %+v", wr)
 	}
-	// A later update replaces the reported record.
+	// A later update replaces the reported record and stages beside <exe>.
 	f.publish("v3.0.0", "linux", "amd64", []byte("agent v3"))
 	if _, err := Apply(context.Background(), o, work("upd-2", "v3.0.0")); !errors.Is(err, ErrRestart) {
 		t.Fatalf("next update: %v", err)
 	}
-	if got, _ := os.ReadFile(PreviousPath(f.exe)); string(got) != "agent v2" {
-		t.Errorf(".previous after the second update = %q", got)
+	if string(mustRead(t, NextPath(f.exe))) != "agent v3" || string(mustRead(t, f.exe)) != "agent v2" {
+		t.Error("the second update did not stage v3 beside v2")
 	}
 }
 
+// TestApplySameWorkWaitsForPromotion: the staged binary on trial, offered
+// its own update again, reports nothing until the supervisor has decided:
+// never Succeeded while <exe> is still the old binary.
+func TestApplySameWorkWaitsForPromotion(t *testing.T) {
+	f := newFixture(t)
+	f.publish("v2.0.0", "linux", "amd64", []byte("agent v2"))
+	w := work("upd-1", "v2.0.0")
+	if _, err := Apply(context.Background(), f.options(), w); !errors.Is(err, ErrRestart) {
+		t.Fatal(err)
+	}
+	appliedHere.Store(false)
+	if err := Confirm(f.stateDir, "v2.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	o := f.options()
+	o.RunningVersion = "v2.0.0"
+
+	// Stopped (rolled back, or the agent stopping) while it waits.
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	_, err := Apply(ctx, o, w)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Apply of the same work before the promotion = %v; want it to wait until ctx ends", err)
+	}
+
+	// Promoted while it waits: the recorded success.
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		quietSupervisor(f).promote(f.record())
+	}()
+	res, err := Apply(context.Background(), o, w)
+	if !errors.Is(err, ErrAlreadyHandled) || res.Previous == nil || res.Previous.Phase != redflagv1.WorkSucceeded {
+		t.Fatalf("Apply of the same work after the promotion = %+v, %v; want the Succeeded outcome", res, err)
+	}
+}
+
+// quietSupervisor is a supervisor for f's binary, for calling its steps.
+func quietSupervisor(f *fixture) *supervisor {
+	return &supervisor{o: SupervisorOptions{Executable: f.exe, StateDir: f.stateDir}, log: slog.New(slog.DiscardHandler)}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 // TestOutcomeWithoutSupervisor: the agent came back as the old version and
-// no supervisor rolled back (it ran with --no-supervisor and the swap was
-// undone by hand, or it crashed between record and swap).
+// no supervisor settled the update (it ran with --no-supervisor, so the
+// staged binary never ran or a confirmed one was never promoted). It is
+// Failed, never Succeeded.
 func TestOutcomeWithoutSupervisor(t *testing.T) {
-	for _, tt := range []struct{ running, reason string }{{"v1.0.0", ReasonNotApplied}, {"v1.7.0", ReasonUnexpectedVersion}} {
+	for _, tt := range []struct {
+		running string
+		state   State
+		reason  string
+	}{
+		{"v1.0.0", StatePending, ReasonNotApplied},
+		{"v1.0.0", StateConfirmed, ReasonNotApplied},
+		{"v1.7.0", StatePending, ReasonUnexpectedVersion},
+	} {
 		f := newFixture(t)
-		if err := writeRecord(f.stateDir, &Record{WorkID: "upd-1", FromVersion: "v1.0.0", ToVersion: "v2.0.0", State: StatePending}); err != nil {
+		if err := writeRecord(f.stateDir, &Record{WorkID: "upd-1", FromVersion: "v1.0.0", ToVersion: "v2.0.0", State: tt.state}); err != nil {
 			t.Fatal(err)
 		}
 		out, err := Outcome(f.stateDir, tt.running)

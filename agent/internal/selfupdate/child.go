@@ -3,6 +3,7 @@ package selfupdate
 import (
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"slices"
 	"time"
@@ -14,6 +15,15 @@ import (
 // WatchSupervisor). It is for the supervisor only.
 const EnvSupervised = "REDFLAG_SUPERVISED"
 
+// EnvExecutable is set by Supervise in the daemon's environment to the
+// agent binary's canonical path, which Executable returns in a supervised
+// daemon: on trial the daemon runs from NextPath, yet an update it applies
+// must replace the canonical path.
+const EnvExecutable = "REDFLAG_AGENT_EXECUTABLE"
+
+// Supervised reports whether this process is a daemon started by Supervise.
+func Supervised() bool { return os.Getenv(EnvSupervised) == "1" }
+
 // child is one daemon process.
 type child struct {
 	cmd     *exec.Cmd
@@ -22,13 +32,14 @@ type child struct {
 	done    chan struct{}
 }
 
-// startChild starts `<exe> <args>` with EnvSupervised=1 and a pipe as
-// stdin: closing it, or the supervisor dying, ends the daemon on every
-// platform; on Linux the kernel also kills it with the supervisor
+// startChild starts `<path> <args>` (path is o.Executable, or the staged
+// binary on trial) with EnvSupervised=1, EnvExecutable=o.Executable and a
+// pipe as stdin: closing it, or the supervisor dying, ends the daemon on
+// every platform; on Linux the kernel also kills it with the supervisor
 // (Pdeathsig), so no orphan daemon keeps checking in.
-func startChild(o SupervisorOptions) (*child, error) {
-	cmd := exec.Command(o.Executable, o.Args...)
-	cmd.Env = append(slices.Clone(o.Env), EnvSupervised+"=1")
+func startChild(o SupervisorOptions, path string) (*child, error) {
+	cmd := exec.Command(path, o.Args...)
+	cmd.Env = append(slices.Clone(o.Env), EnvSupervised+"=1", EnvExecutable+"="+o.Executable)
 	cmd.Stdout, cmd.Stderr = o.Stdout, o.Stderr
 	cmd.SysProcAttr = childSysProcAttr()
 	// Output copied through a pipe (a non-file writer) could be held open
@@ -36,11 +47,11 @@ func startChild(o SupervisorOptions) (*child, error) {
 	cmd.WaitDelay = 5 * time.Second
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, fmt.Errorf("starting %s: %w", o.Executable, err)
+		return nil, fmt.Errorf("starting %s: %w", path, err)
 	}
 	if err := cmd.Start(); err != nil {
 		_ = stdin.Close()
-		return nil, fmt.Errorf("starting %s: %w", o.Executable, err)
+		return nil, fmt.Errorf("starting %s: %w", path, err)
 	}
 	c := &child{cmd: cmd, stdin: stdin, started: time.Now(), done: make(chan struct{})}
 	go func() {

@@ -105,8 +105,8 @@ func work(id, version string) protocol.WorkRequest {
 }
 
 // assertUntouched checks what a host operator would: the agent binary is
-// the old one, nothing was kept as .previous, no update is recorded and
-// no download was left beside the binary.
+// the old one, nothing was staged as .next or kept as .previous, no update
+// is recorded and no download was left beside the binary.
 func (f *fixture) assertUntouched() {
 	f.t.Helper()
 	if got, err := os.ReadFile(f.exe); err != nil || !bytes.Equal(got, f.oldBin) {

@@ -38,9 +38,16 @@ type Options struct {
 	ReleaseKey ed25519.PublicKey
 	// StateDir holds the pending-update record.
 	StateDir string
-	// Executable is the path of the running binary, symlinks resolved (see
-	// Executable()): it is what gets replaced.
+	// Executable is the agent binary's canonical path, symlinks resolved
+	// (see Executable(): a daemon on trial runs from NextPath but gets this
+	// path from its supervisor). The new binary is staged beside it, at
+	// NextPath, and only ever replaces it once it has confirmed.
 	Executable string
+	// InPlace makes Apply swap the new binary over Executable at once (the
+	// old one kept as PreviousPath) instead of staging it: for a daemon that
+	// runs without a supervisor (--no-supervisor), where nothing would start
+	// a staged binary. Nothing rolls such an update back.
+	InPlace bool
 	// RunningVersion is this binary's version (internal/version.Version).
 	RunningVersion string
 	// OS and Arch are this host's platform (runtime.GOOS/GOARCH when empty).
@@ -87,9 +94,9 @@ type Result struct {
 	FromVersion, ToVersion string
 	// AlreadyCurrent: the running binary is the target; nothing changed.
 	AlreadyCurrent bool
-	// Swapped: the new binary is at the executable's path (Apply also
-	// returns ErrRestart).
-	Swapped bool
+	// Staged: the new binary is at NextPath (with InPlace, at the
+	// executable's path); Apply also returns ErrRestart.
+	Staged bool
 	// Previous is the recorded outcome of this work, with ErrAlreadyHandled.
 	Previous *protocol.WorkResult
 }

@@ -12,7 +12,8 @@ import (
 
 // Confirm tells the supervisor that this binary works: the daemon calls it
 // after each successful check-in (a verified work document), and it marks
-// a pending or on-trial update to runningVersion confirmed. Anything else
+// a pending or on-trial update to runningVersion confirmed; the supervisor
+// then promotes the staged binary to the executable's path. Anything else
 // (no record, another version, an ended update) is left alone, so calling
 // it every time is cheap and harmless.
 func Confirm(stateDir, runningVersion string) error {
@@ -35,20 +36,22 @@ func Confirm(stateDir, runningVersion string) error {
 // Confirm; it queues what it gets in its outbox and then calls Reported,
 // which stops Outcome from returning it again (also after a restart).
 //
-// It returns Succeeded once the new version confirmed, RolledBack once the
-// supervisor put the old binary back, and Failed when the agent came back
-// as the old version without a rollback (NotApplied: no supervisor, and
-// the new binary never ran) or as a third version (UnexpectedVersion). An
-// update still waiting for Confirm gives nil.
+// It returns Succeeded once the new version confirmed and is at the
+// executable's path (promoted), RolledBack once the supervisor dropped a
+// new binary that failed its trial, Failed when the supervisor could not
+// promote it (PromoteFailed) or the agent came back as the old version
+// without a rollback (NotApplied: the staged binary never ran) or as a
+// third version (UnexpectedVersion). An update still waiting for Confirm
+// or for its promotion gives nil.
 func Outcome(stateDir, runningVersion string) (*protocol.WorkResult, error) {
 	rec, err := ReadRecord(stateDir)
 	if err != nil || rec == nil || rec.Reported {
 		return nil, err
 	}
-	if !rec.State.finished() {
+	if !rec.finished() {
 		if appliedHere.Load() || release.CompareVersions(rec.ToVersion, runningVersion) == 0 {
-			// In flight: swapped by this very process, or the new binary
-			// before its Confirm.
+			// In flight: staged by this very process, or the new binary on
+			// trial, before its Confirm or before the supervisor promoted it.
 			return nil, nil
 		}
 		// The agent is back, but not as the new version, and no supervisor
@@ -67,7 +70,7 @@ func Outcome(stateDir, runningVersion string) (*protocol.WorkResult, error) {
 // does not return it again. A record for other work is left alone.
 func Reported(stateDir, id string) error {
 	rec, err := ReadRecord(stateDir)
-	if err != nil || rec == nil || rec.WorkID != id || rec.Reported || !rec.State.finished() {
+	if err != nil || rec == nil || rec.WorkID != id || rec.Reported || !rec.finished() {
 		return err
 	}
 	rec.Reported = true
@@ -82,7 +85,7 @@ func outcomeOf(rec *Record, runningVersion string) protocol.WorkResult {
 		FromVersion: rec.FromVersion, ToVersion: rec.ToVersion, Reason: rec.Reason, Message: rec.Message,
 	}
 	switch {
-	case rec.State == StateConfirmed:
+	case rec.State == StateConfirmed && rec.Promoted:
 		res.Phase = redflagv1.WorkSucceeded
 		res.Reason = ""
 	case rec.State == StateRolledBack:
@@ -90,11 +93,12 @@ func outcomeOf(rec *Record, runningVersion string) protocol.WorkResult {
 	case rec.State == StateFailed:
 		res.Phase = redflagv1.WorkFailed
 	case release.CompareVersions(rec.ToVersion, runningVersion) == 0:
-		// Pending or on trial, seen by the new version itself: it runs.
+		// Not finished, seen by the new version itself: it runs (swapped
+		// in without a supervisor, or a trial nobody decides on).
 		res.Phase, res.Reason, res.Message = redflagv1.WorkSucceeded, "", rec.ToVersion+" is running"
 	case release.CompareVersions(rec.FromVersion, runningVersion) == 0:
 		res.Phase, res.Reason = redflagv1.WorkFailed, ReasonNotApplied
-		res.Message = fmt.Sprintf("the agent restarted as %s, not %s: the new binary never ran (no supervisor?) or was replaced by hand", runningVersion, rec.ToVersion)
+		res.Message = fmt.Sprintf("the agent restarted as %s, not %s: the staged binary never ran or was not promoted (no supervisor?), or it was replaced by hand", runningVersion, rec.ToVersion)
 	default:
 		res.Phase, res.Reason = redflagv1.WorkFailed, ReasonUnexpectedVersion
 		res.Message = fmt.Sprintf("the agent is now %s, neither %s nor %s: it was replaced by hand", runningVersion, rec.FromVersion, rec.ToVersion)
@@ -110,7 +114,7 @@ func outcomeOf(rec *Record, runningVersion string) protocol.WorkResult {
 // records and reports for the work (started is when it began):
 //
 //   - ErrRestart: Phase Running with FromVersion/ToVersion; the daemon
-//     reports nothing more and exits with RestartExitCode, and the next
+//     reports nothing more and exits with RestartExitCode, and a later
 //     process reports the end through Outcome;
 //   - AlreadyCurrent: Succeeded;
 //   - ErrAlreadyHandled: the recorded outcome (the same result Outcome
@@ -130,7 +134,7 @@ func ToWorkResult(work protocol.WorkRequest, res Result, err error, started time
 		out.ToVersion = work.AgentVersion.Version
 	}
 	if errors.Is(err, ErrRestart) {
-		out.Phase, out.Message = redflagv1.WorkRunning, "installed "+res.ToVersion+"; restarting into it"
+		out.Phase, out.Message = redflagv1.WorkRunning, "staged "+res.ToVersion+"; restarting to try it"
 		return out
 	}
 	now := time.Now().UTC()

@@ -7,13 +7,15 @@ import (
 )
 
 // RestartExitCode is the exit status with which the daemon asks its
-// supervisor to start the binary now at <exe> (EX_TEMPFAIL in sysexits.h:
-// "try again", which is what it means to a service manager too).
+// supervisor to try the binary Apply staged (EX_TEMPFAIL in sysexits.h:
+// "try again"; without a supervisor it asks the service manager to start
+// <exe> again, where Apply then swapped the new binary in).
 const RestartExitCode = 75
 
-// ErrRestart is returned by Apply when the new binary is in place: the
-// daemon must stop and exit with RestartExitCode so it starts.
-var ErrRestart = errors.New("the new agent binary is in place: exit with status 75 to start it")
+// ErrRestart is returned by Apply when the new binary is staged (or, with
+// Options.InPlace, swapped in): the daemon must stop and exit with
+// RestartExitCode so it starts.
+var ErrRestart = errors.New("the new agent binary is ready: exit with status 75 to start it")
 
 // ErrAlreadyHandled is returned by Apply for work whose ID the pending-
 // update record already holds: it ran (and was reported, or will be by
@@ -39,21 +41,21 @@ const (
 	ReasonTruncated        = "Truncated"        // the download ended early
 	ReasonChecksumMismatch = "ChecksumMismatch" // the bytes do not match the manifest's SHA-256
 	ReasonUpdateInProgress = "UpdateInProgress" // another update is still waiting for its outcome
-	ReasonSwapFailed       = "SwapFailed"       // the file system refused the swap
+	ReasonSwapFailed       = "SwapFailed"       // the file system refused to stage (or swap in) the binary
 	ReasonInterrupted      = "Interrupted"      // the agent was stopped mid-way (not a failure)
 	ReasonFailed           = "SelfUpdateFailed" // any other error (not from Apply)
 
-	// Outcomes decided after the swap (reported through Outcome).
+	// Outcomes decided after staging (reported through Outcome).
 	ReasonNoCheckIn         = "NoCheckIn"         // the new binary did not confirm in time
 	ReasonCrashedAtStart    = "CrashedAtStart"    // the new binary exited before confirming
-	ReasonTrialInterrupted  = "TrialInterrupted"  // the trial was cut short too often (restarts, reboots)
-	ReasonRollbackFailed    = "RollbackFailed"    // the previous binary could not be put back
+	ReasonTrialInterrupted  = "TrialInterrupted"  // the trial was cut short too often (restarts, reboots), or its staged binary vanished
+	ReasonPromoteFailed     = "PromoteFailed"     // the new binary confirmed but could not be put at <exe>; the old one stays
 	ReasonNotApplied        = "NotApplied"        // the agent came back as the old version without a rollback
 	ReasonUnexpectedVersion = "UnexpectedVersion" // the agent came back as neither version
 )
 
-// Refusal is Apply's error when it declines or fails an update before the
-// swap: the running binary is unchanged. Reason is what the daemon reports.
+// Refusal is Apply's error when it declines or fails an update before
+// staging: the running binary is unchanged. Reason is what the daemon reports.
 type Refusal struct {
 	Reason string
 	Err    error

@@ -20,36 +20,37 @@ type State string
 
 // States of a record, in the order an update goes through them.
 const (
-	// StatePending: Apply swapped the binaries; the new one has not run
-	// under the supervisor yet.
+	// StatePending: Apply staged the new binary at NextPath (or, with no
+	// supervisor, swapped it in: see Record.Promoted); the supervisor has
+	// not started it yet.
 	StatePending State = "Pending"
-	// StateTrial: the supervisor started the new binary and waits (until
+	// StateTrial: the supervisor started the staged binary and waits (until
 	// Deadline) for it to Confirm.
 	StateTrial State = "Trial"
-	// StateConfirmed: the new binary checked in; it stays.
+	// StateConfirmed: the new binary checked in. The update has succeeded
+	// once it is also Promoted; until then the supervisor still has to put
+	// it at the executable's path.
 	StateConfirmed State = "Confirmed"
-	// StateRolledBack: the supervisor put the previous binary back.
+	// StateRolledBack: the new binary failed its trial and the supervisor
+	// dropped it; the executable's path never stopped holding the old one.
 	StateRolledBack State = "RolledBack"
 	// StateFailed: the update ended without the new version running and
 	// without a rollback (see Reason).
 	StateFailed State = "Failed"
 )
 
-// finished reports whether the state is an end state.
-func (s State) finished() bool {
-	return s == StateConfirmed || s == StateRolledBack || s == StateFailed
-}
-
-// Record is the pending-update record: what was swapped for what, for
-// which work, and how it ended. The daemon, the supervisor and the next
-// daemon all read and write it; it is the update's memory across restarts.
+// Record is the pending-update record: what was staged to replace what,
+// for which work, and how it ended. The daemon, the supervisor and the
+// next daemon all read and write it; it is the update's memory across
+// restarts.
 type Record struct {
 	WorkID      string `json:"workID"`
 	AgentUpdate string `json:"agentUpdate"`
 	FromVersion string `json:"fromVersion"`
 	ToVersion   string `json:"toVersion"`
-	// Executable is the path that was swapped; SHA256 the new binary's
-	// hash, by which the supervisor knows which binary is at that path.
+	// Executable is the canonical path the update replaces; SHA256 the
+	// new binary's hash, by which the supervisor knows which binary is at
+	// that path and at NextPath.
 	Executable string `json:"executable"`
 	SHA256     string `json:"sha256"`
 	// Started is when Apply began.
@@ -62,12 +63,31 @@ type Record struct {
 	// of the supervisor (reboot, service restart) is retried a few times.
 	TrialAttempts int   `json:"trialAttempts,omitempty"`
 	State         State `json:"state"`
+	// Promoted says the new binary is at Executable: the supervisor renamed
+	// it there after it confirmed, or Apply swapped it in at once because
+	// no supervisor runs the daemon (Options.InPlace). Confirmed and
+	// Promoted together are success.
+	Promoted bool `json:"promoted,omitempty"`
 	// Reason and Message explain a rollback or failure.
 	Reason   string     `json:"reason,omitempty"`
 	Message  string     `json:"message,omitempty"`
 	Finished *time.Time `json:"finished,omitempty"`
 	// Reported is set by Reported once the outcome is queued for delivery.
 	Reported bool `json:"reported,omitempty"`
+}
+
+// finished reports whether the update is over: rolled back, failed, or
+// confirmed and at the executable's path. A confirmed update that is not
+// promoted yet is still in flight: Succeeded must never be reported while
+// the executable's path holds the old binary.
+func (r *Record) finished() bool {
+	switch r.State {
+	case StateRolledBack, StateFailed:
+		return true
+	case StateConfirmed:
+		return r.Promoted
+	}
+	return false
 }
 
 // ReadRecord reads the record in stateDir; nil, nil when there is none.

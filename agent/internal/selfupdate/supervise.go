@@ -24,14 +24,15 @@ const maxTrialAttempts = 3
 
 // SupervisorOptions configure Supervise.
 type SupervisorOptions struct {
-	// Executable is the agent binary's path (symlinks resolved); the
-	// daemon is always started from this path, so after a swap it is the
-	// new binary.
+	// Executable is the agent binary's canonical path (symlinks resolved).
+	// The daemon is started from it, except on trial, when it is started
+	// from the staged NextPath(Executable); a confirmed update is promoted
+	// to it. Daemons get it as EnvExecutable.
 	Executable string
 	// Args are the daemon's arguments ("run", "--config", ...).
 	Args []string
-	// Env is the daemon's environment (os.Environ()); EnvSupervised=1 is
-	// added.
+	// Env is the daemon's environment (os.Environ()); EnvSupervised=1 and
+	// EnvExecutable are added.
 	Env []string
 	// StateDir holds the update record and the supervisor's lock.
 	StateDir string
@@ -53,10 +54,11 @@ type SupervisorOptions struct {
 	// PollInterval is how often the record is read during a trial (250 ms
 	// when 0).
 	PollInterval time.Duration
-	// Reexec, when set, is called once a new binary is confirmed and its
-	// daemon stopped, to run the new code in the supervisor too (see
-	// ReexecSelf); it returns only on failure, and the supervisor then
-	// carries on. When nil the supervisor keeps its daemon running.
+	// Reexec, when set, is called once a new binary is confirmed, promoted
+	// and its daemon stopped, to run the new code (now at Executable) in
+	// the supervisor too (see ReexecSelf); it returns only on failure, and
+	// the supervisor then carries on. When nil the supervisor keeps the
+	// promoted daemon running.
 	Reexec func() error
 }
 
@@ -96,15 +98,19 @@ func (o SupervisorOptions) withDefaults() SupervisorOptions {
 //   - status 0: Supervise returns nil (it was stopped on purpose);
 //   - status 1: the daemon refused to start (not enrolled, another agent
 //     running): restarting cannot help, so Supervise returns *ExitError;
-//   - RestartExitCode: Apply swapped the binary; the new one is started
-//     on trial (below);
+//   - RestartExitCode: Apply staged a new binary at <exe>.next; it is
+//     started from there on trial (below);
 //   - anything else (a crash, a signal): it is restarted after a backoff.
 //
 // On trial the new daemon must Confirm within the record's ConfirmWithin
 // (or ConfirmTimeout). If it exits first (CrashedAtStart) or the time
-// passes (NoCheckIn), Supervise stops it, moves <exe>.previous back to
-// <exe>, marks the record RolledBack and starts the old binary, which
-// reports the outcome. Once it confirms, Supervise calls Reexec.
+// passes (NoCheckIn), Supervise stops it, deletes <exe>.next, marks the
+// record RolledBack and starts <exe> again (never changed: the old
+// binary), which reports the outcome. Once it confirms, Supervise promotes
+// it: <exe> is kept as <exe>.previous and <exe>.next renamed over <exe>;
+// then it calls Reexec. Until that rename <exe> is the old binary, so if
+// the whole agent is killed mid-trial the service manager starts the old
+// supervisor again, which resumes or ends the trial (see recoverRecord).
 //
 // A second Supervise on the same state directory is refused (lock.ErrHeld).
 func Supervise(ctx context.Context, o SupervisorOptions) error {
@@ -125,10 +131,7 @@ func Supervise(ctx context.Context, o SupervisorOptions) error {
 	s := &supervisor{o: o, log: o.Log, backoff: o.MinBackoff}
 	trial := s.recoverRecord()
 	for ctx.Err() == nil {
-		if trial != nil {
-			s.beginTrial(trial)
-		}
-		c, err := startChild(o)
+		c, err := s.start(trial)
 		if err != nil {
 			if trial != nil {
 				s.rollback(trial, ReasonCrashedAtStart, trial.ToVersion+" could not be started: "+err.Error())
@@ -141,7 +144,6 @@ func Supervise(ctx context.Context, o SupervisorOptions) error {
 			}
 			continue
 		}
-		s.log.Info("agent daemon started", "pid", c.cmd.Process.Pid, "onTrial", trial != nil)
 		var done bool
 		if trial, done, err = s.follow(ctx, c, trial); done {
 			return err
@@ -150,30 +152,50 @@ func Supervise(ctx context.Context, o SupervisorOptions) error {
 	return nil
 }
 
+// start starts a daemon: the staged binary when trial is set, <exe>
+// otherwise. A staged binary outside a trial is left over from an update
+// that ended (or from a crash), and is deleted so it cannot pile up.
+func (s *supervisor) start(trial *Record) (*child, error) {
+	path := s.o.Executable
+	if trial != nil {
+		s.beginTrial(trial)
+		path = NextPath(path)
+	} else {
+		s.dropStaged()
+	}
+	c, err := startChild(s.o, path)
+	if err == nil {
+		s.log.Info("agent daemon started", "pid", c.cmd.Process.Pid, "path", path, "onTrial", trial != nil)
+	}
+	return c, err
+}
+
 // follow watches one daemon until it has ended. It returns the update to
 // put on trial next, and done when Supervise must return err.
 func (s *supervisor) follow(ctx context.Context, c *child, trial *Record) (next *Record, done bool, err error) {
 	for {
-		switch s.wait(ctx, c, trial) {
+		ev, confirmed := s.wait(ctx, c, trial)
+		switch ev {
 		case evStop:
 			c.stop(s.o.StopTimeout)
 			return nil, true, nil
 		case evConfirmed:
-			s.log.Info("update confirmed: keeping the new binary", "version", trial.ToVersion, "work", trial.WorkID)
+			promoted := s.promote(confirmed)
 			trial = nil
-			if s.o.Reexec == nil {
-				continue // the confirmed daemon keeps running
+			if promoted && s.o.Reexec == nil {
+				continue // the promoted daemon keeps running
 			}
+			// Either way it stops: to re-execute the supervisor as the
+			// new binary, or, when <exe> is still the old one, so that
+			// the old binary runs again.
 			c.stop(s.o.StopTimeout)
-			s.log.Info("re-executing the supervisor as the new binary")
-			err := s.o.Reexec()
-			s.log.Warn("re-executing the supervisor failed; it carries on with its old code", "err", err)
+			if promoted {
+				s.reexec()
+			}
 			return nil, false, nil
 		case evDeadline:
 			c.stop(s.o.StopTimeout)
-			if !s.confirmed(trial) { // it may have confirmed at the last moment
-				s.rollback(trial, ReasonNoCheckIn, trial.ToVersion+" did not check in within "+s.confirmTimeout(trial).String())
-			}
+			s.endTrial(trial, ReasonNoCheckIn, trial.ToVersion+" did not check in within "+s.confirmTimeout(trial).String())
 			return nil, false, nil
 		case evExited:
 			return s.exited(ctx, c, trial)
@@ -181,10 +203,33 @@ func (s *supervisor) follow(ctx context.Context, c *child, trial *Record) (next 
 	}
 }
 
+// endTrial settles a trial whose daemon has stopped: it may have confirmed
+// at the last moment (then it is promoted) or not (then it is rolled back
+// for reason). The caller then starts <exe>.
+func (s *supervisor) endTrial(trial *Record, reason, what string) {
+	if rec := s.confirmed(trial); rec != nil {
+		if s.promote(rec) {
+			s.reexec()
+		}
+		return
+	}
+	s.rollback(trial, reason, what)
+}
+
+// reexec runs the promoted code in the supervisor too, when it can.
+func (s *supervisor) reexec() {
+	if s.o.Reexec == nil {
+		return
+	}
+	s.log.Info("re-executing the supervisor as the new binary")
+	err := s.o.Reexec()
+	s.log.Warn("re-executing the supervisor failed; it carries on with its old code", "err", err)
+}
+
 // exited decides what follows a daemon's own exit.
 func (s *supervisor) exited(ctx context.Context, c *child, trial *Record) (next *Record, done bool, err error) {
-	if trial != nil && !s.confirmed(trial) {
-		s.rollback(trial, ReasonCrashedAtStart, trial.ToVersion+" exited ("+c.describe()+") before its first check-in")
+	if trial != nil {
+		s.endTrial(trial, ReasonCrashedAtStart, trial.ToVersion+" exited ("+c.describe()+") before its first check-in")
 		return nil, false, nil
 	}
 	switch c.exitCode() {
@@ -195,7 +240,7 @@ func (s *supervisor) exited(ctx context.Context, c *child, trial *Record) (next 
 		return nil, true, &ExitError{Code: 1}
 	case RestartExitCode:
 		if next = s.pendingTrial(); next == nil {
-			s.log.Warn("the agent daemon asked for a restart, but no swapped binary is pending; restarting it")
+			s.log.Warn("the agent daemon asked for a restart, but no staged binary is pending; restarting it")
 		}
 		return next, false, nil
 	default:
@@ -229,8 +274,9 @@ const (
 	evDeadline               // the daemon on trial did not confirm in time
 )
 
-// wait returns the next thing that needs the supervisor's attention.
-func (s *supervisor) wait(ctx context.Context, c *child, trial *Record) event {
+// wait returns the next thing that needs the supervisor's attention, and
+// with evConfirmed the confirmed record.
+func (s *supervisor) wait(ctx context.Context, c *child, trial *Record) (event, *Record) {
 	var deadline, poll <-chan time.Time
 	if trial != nil {
 		t := time.NewTimer(time.Until(trial.Deadline))
@@ -242,14 +288,14 @@ func (s *supervisor) wait(ctx context.Context, c *child, trial *Record) event {
 	for {
 		select {
 		case <-ctx.Done():
-			return evStop
+			return evStop, nil
 		case <-c.done:
-			return evExited
+			return evExited, nil
 		case <-deadline:
-			return evDeadline
+			return evDeadline, nil
 		case <-poll:
-			if s.confirmed(trial) {
-				return evConfirmed
+			if rec := s.confirmed(trial); rec != nil {
+				return evConfirmed, rec
 			}
 		}
 	}

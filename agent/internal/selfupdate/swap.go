@@ -3,19 +3,38 @@ package selfupdate
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 )
 
-// PreviousPath is where the binary an update replaced is kept: the
-// supervisor restores it from there, and an operator can too.
+// NextPath is where Apply stages a verified new binary. The supervisor
+// runs it from there on trial and renames it over exe only once it has
+// confirmed: until then exe, the path the service manager starts, holds
+// the old binary, so a kill of the whole agent mid-trial comes back as
+// the old version.
+func NextPath(exe string) string { return exe + ".next" }
+
+// PreviousPath is where the binary a promotion (or an in-place update)
+// replaced is kept, for an operator to go back to by hand. The supervisor
+// never needs it: a rollback only drops the staged binary.
 func PreviousPath(exe string) string { return exe + ".previous" }
 
-// Executable returns the running binary's path with symlinks resolved: a
-// swap must replace the file, not a link to it.
+// Executable returns the agent binary's canonical path, symlinks resolved:
+// the file an update replaces, not a link to it. A supervised daemon gets
+// it from its supervisor (EnvExecutable), because on trial it runs from
+// NextPath and an update it applies must still target the canonical path.
 func Executable() (string, error) {
+	if Supervised() {
+		if p := os.Getenv(EnvExecutable); p != "" {
+			if !filepath.IsAbs(p) {
+				return "", fmt.Errorf("finding the agent's binary: %s=%q is not an absolute path", EnvExecutable, p)
+			}
+			return filepath.Clean(p), nil
+		}
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return "", fmt.Errorf("finding the agent's binary: %w", err)
@@ -27,22 +46,25 @@ func Executable() (string, error) {
 	return resolved, nil
 }
 
-// restore puts the previous binary back at exe. A rename works on every
-// platform here: the binary at exe is not running (the supervisor stopped
-// it), and Windows lets a running image (the supervisor's own, which may
-// be previous) be renamed.
-func restore(exe, previous string) error {
-	if _, err := os.Stat(previous); err != nil {
-		return fmt.Errorf("no previous binary to restore: %w", err)
+// stage renames the verified download to next, replacing a stale one, and
+// makes the rename durable: the record written before it says it is there.
+func stage(download, next string) error {
+	if err := os.Rename(download, next); err != nil {
+		return fmt.Errorf("staging the new binary as %s: %w", next, err)
 	}
-	if err := os.Rename(previous, exe); err != nil {
-		return fmt.Errorf("restoring %s: %w", previous, err)
+	return syncParent(next)
+}
+
+// removeStaged deletes the staged binary beside exe, if there is one.
+func removeStaged(exe string) error {
+	if err := os.Remove(NextPath(exe)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing the staged binary: %w", err)
 	}
-	return syncParent(exe)
+	return nil
 }
 
 // fileSHA256 hashes a file; the supervisor uses it to tell which binary is
-// at the executable's path.
+// at a path.
 func fileSHA256(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -56,7 +78,11 @@ func fileSHA256(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
+// hasSHA256 reports whether the file at path exists and hashes to sum.
+func hasSHA256(path, sum string) bool {
+	if sum == "" {
+		return false
+	}
+	got, err := fileSHA256(path)
+	return err == nil && got == sum
 }

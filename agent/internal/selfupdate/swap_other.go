@@ -12,8 +12,9 @@ import (
 	"github.com/redflag-io/redflag/internal/atomicfile"
 )
 
-// swap keeps exe as previous and renames next over exe. exe exists at
-// every instant: previous is a hard link (a copy where links are not
+// swap keeps exe as previous and renames next over exe: the supervisor's
+// promotion of a confirmed update (or an in-place update without a
+// supervisor). exe exists at every instant: previous is a hard link (a copy where links are not
 // supported), and rename(2) replaces exe atomically. The running process
 // keeps its old inode, so replacing its file under it is safe.
 func swap(exe, next, previous string) error {

@@ -11,10 +11,13 @@ import (
 	"time"
 )
 
-// swap keeps exe as previous and puts next at exe. Windows refuses to
-// overwrite or delete a running image but lets it be renamed, so exe is
-// renamed away first; for that moment exe does not exist, and a failure of
-// the second rename puts it back.
+// swap keeps exe as previous and puts next at exe: the supervisor's
+// promotion of a confirmed update (or an in-place update without a
+// supervisor). Windows refuses to overwrite or delete a running image but
+// lets it be renamed, and at promotion both files are running (exe is the
+// supervisor's image, next the confirmed daemon's), so exe is renamed away
+// first; for that moment exe does not exist, and a failure of the second
+// rename puts it back.
 func swap(exe, next, previous string) error {
 	if err := clearPrevious(previous); err != nil {
 		return err

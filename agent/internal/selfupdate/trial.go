@@ -16,47 +16,71 @@ type supervisor struct {
 }
 
 // recoverRecord settles a record an earlier supervisor left unfinished
-// (it was stopped, crashed, or the host rebooted) and returns the update
-// to put on trial now, if any.
+// (it was stopped, killed, or the host rebooted) and returns the update to
+// put on trial now, if any. The supervisor running this is started from
+// <exe>, so after a kill mid-trial it is the old binary: <exe> changes
+// only when a confirmed update is promoted.
 func (s *supervisor) recoverRecord() *Record {
 	rec, err := ReadRecord(s.o.StateDir)
 	if err != nil {
 		s.log.Warn("ignoring the self-update record", "err", err)
 		return nil
 	}
-	if rec == nil || rec.State.finished() || !s.ours(rec) {
+	if rec == nil || rec.finished() || !s.ours(rec) {
 		return nil
 	}
-	switch rec.State {
-	case StatePending:
-		// The daemon swapped and exited, but this supervisor never saw it.
+	switch {
+	case rec.State == StateConfirmed:
+		// Killed between the daemon's Confirm and the promotion.
+		s.log.Info("promoting an update confirmed before a restart", "version", rec.ToVersion, "work", rec.WorkID)
+		if s.promote(rec) {
+			s.reexec()
+		}
+		return nil
+	case rec.Promoted:
+		// Swapped in place by a daemon without a supervisor: there is no
+		// staged binary to try, and the new binary confirms by itself.
+		return nil
+	case rec.State == StatePending:
+		// The daemon staged and exited, but this supervisor never saw it.
 		return s.pendingTrial()
-	case StateTrial:
-		if !s.newBinaryInPlace(rec) {
-			s.rollback(rec, ReasonTrialInterrupted, "the trial of "+rec.ToVersion+" was interrupted")
-			return nil
-		}
-		if rec.TrialAttempts >= maxTrialAttempts {
-			s.rollback(rec, ReasonTrialInterrupted, fmt.Sprintf("the trial of %s was interrupted %d times (supervisor restarted) before it checked in", rec.ToVersion, rec.TrialAttempts))
-			return nil
-		}
-		s.log.Info("resuming the trial of an update interrupted by a restart", "version", rec.ToVersion, "attempt", rec.TrialAttempts+1)
-		return rec
+	case rec.State == StateTrial:
+		return s.resumeTrial(rec)
 	}
 	return nil
 }
 
-// pendingTrial returns the Pending record whose new binary is now at the
-// executable's path: the update to start on trial.
+// resumeTrial starts an interrupted trial again, if its staged binary is
+// still there and it has not been interrupted too often.
+func (s *supervisor) resumeTrial(rec *Record) *Record {
+	if !s.stagedInPlace(rec) {
+		s.rollback(rec, ReasonTrialInterrupted, "the trial of "+rec.ToVersion+" was interrupted, and its staged binary "+NextPath(s.o.Executable)+" is gone or changed")
+		return nil
+	}
+	if rec.TrialAttempts >= maxTrialAttempts {
+		s.rollback(rec, ReasonTrialInterrupted, fmt.Sprintf("the trial of %s was interrupted %d times (supervisor restarted) before it checked in", rec.ToVersion, rec.TrialAttempts))
+		return nil
+	}
+	s.log.Info("resuming the trial of an update interrupted by a restart", "version", rec.ToVersion, "attempt", rec.TrialAttempts+1)
+	return rec
+}
+
+// pendingTrial returns the Pending record whose new binary is staged: the
+// update to start on trial. A Pending record without its staged binary
+// (a crash between record and rename, or the file deleted by hand) is
+// settled as NotApplied.
 func (s *supervisor) pendingTrial() *Record {
 	rec, err := ReadRecord(s.o.StateDir)
 	if err != nil {
 		s.log.Warn("reading the self-update record", "err", err)
 		return nil
 	}
-	if rec == nil || rec.State != StatePending || !s.ours(rec) || !s.newBinaryInPlace(rec) {
-		// No swap happened (a crash between record and swap); the daemon's
-		// Outcome reports that the update did not apply.
+	if rec == nil || rec.State != StatePending || rec.Promoted || !s.ours(rec) {
+		return nil
+	}
+	if !s.stagedInPlace(rec) {
+		rec.finish(StateFailed, ReasonNotApplied, fmt.Sprintf("the staged binary %s of %s is gone or changed: it never ran, %s stays", NextPath(s.o.Executable), rec.ToVersion, rec.FromVersion), time.Now())
+		s.settled(rec)
 		return nil
 	}
 	return rec
@@ -71,9 +95,10 @@ func (s *supervisor) ours(rec *Record) bool {
 	return false
 }
 
-func (s *supervisor) newBinaryInPlace(rec *Record) bool {
-	sum, err := fileSHA256(s.o.Executable)
-	return err == nil && sum == rec.SHA256
+// stagedInPlace reports whether the record's verified binary is at
+// NextPath: only that file is ever started on trial.
+func (s *supervisor) stagedInPlace(rec *Record) bool {
+	return hasSHA256(NextPath(s.o.Executable), rec.SHA256)
 }
 
 func (s *supervisor) confirmTimeout(rec *Record) time.Duration {
@@ -97,36 +122,16 @@ func (s *supervisor) beginTrial(rec *Record) {
 	if err := writeRecord(s.o.StateDir, rec); err != nil {
 		s.log.Error("recording the trial", "err", err)
 	}
-	s.log.Info("starting the new agent binary on trial", "from", rec.FromVersion, "to", rec.ToVersion,
+	s.log.Info("starting the staged agent binary on trial", "from", rec.FromVersion, "to", rec.ToVersion,
 		"work", rec.WorkID, "mustCheckInBy", rec.Deadline.Format(time.RFC3339))
 }
 
-// confirmed reports whether the daemon on trial confirmed.
-func (s *supervisor) confirmed(trial *Record) bool {
+// confirmed returns the record as the daemon on trial left it, if it has
+// confirmed; nil otherwise.
+func (s *supervisor) confirmed(trial *Record) *Record {
 	rec, err := ReadRecord(s.o.StateDir)
-	return err == nil && rec != nil && rec.WorkID == trial.WorkID && rec.State == StateConfirmed
-}
-
-// rollback puts the previous binary back and records why. The daemon on
-// trial must already be stopped.
-func (s *supervisor) rollback(rec *Record, reason, what string) {
-	exe := s.o.Executable
-	now := time.Now()
-	switch {
-	case rec.SHA256 != "" && !s.newBinaryInPlace(rec) && fileExists(exe):
-		// An earlier rollback (interrupted before it wrote the record) or
-		// an operator already put another binary there.
-		rec.finish(StateRolledBack, reason, what+"; "+rec.FromVersion+" was already back in place", now)
-	default:
-		if err := restore(exe, PreviousPath(exe)); err != nil {
-			rec.finish(StateFailed, ReasonRollbackFailed, what+"; putting "+rec.FromVersion+" back failed: "+err.Error(), now)
-			s.log.Error("rolling back the update failed", "to", rec.ToVersion, "err", err)
-			break
-		}
-		rec.finish(StateRolledBack, reason, what+"; rolled back to "+rec.FromVersion, now)
+	if err != nil || rec == nil || rec.WorkID != trial.WorkID || rec.State != StateConfirmed {
+		return nil
 	}
-	if err := writeRecord(s.o.StateDir, rec); err != nil {
-		s.log.Error("recording the rollback", "err", err)
-	}
-	s.log.Warn("update rolled back", "from", rec.FromVersion, "to", rec.ToVersion, "reason", rec.Reason, "message", rec.Message)
+	return rec
 }

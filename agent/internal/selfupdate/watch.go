@@ -3,7 +3,6 @@ package selfupdate
 import (
 	"context"
 	"io"
-	"os"
 )
 
 // WatchSupervisor returns a context that also ends when the supervisor
@@ -14,7 +13,7 @@ import (
 // would otherwise run on, orphaned). Outside supervision (EnvSupervised
 // not "1") it returns ctx unchanged.
 func WatchSupervisor(ctx context.Context, stdin io.Reader) (context.Context, context.CancelFunc) {
-	if os.Getenv(EnvSupervised) != "1" {
+	if !Supervised() {
 		return context.WithCancel(ctx)
 	}
 	ctx, cancel := context.WithCancel(ctx)
