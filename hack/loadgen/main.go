@@ -42,6 +42,7 @@ type options struct {
 	schedule    bool
 	rollout     bool
 	phaseTime   time.Duration
+	interval    time.Duration
 }
 
 func main() {
@@ -61,6 +62,7 @@ func main() {
 	flag.BoolVar(&o.rollout, "rollout-phase", false, "Then create an AgentUpdate (packages, maxConcurrent 100%) and measure how long until the first and the last agent's check-in answer carries the work.")
 	flag.DurationVar(&o.phaseTime, "phase-timeout", time.Minute, "How long the heartbeat check and each phase wait at most.")
 	flag.BoolVar(&o.scanReports, "scan-reports", false, "After the steady phase, have every agent report a realistic updates scan (36 apt updates), then the same result again; report throughput, latency and API writes per report.")
+	flag.DurationVar(&o.interval, "interval", 0, "Set every Agent's spec.checkInInterval to this before the steady phase and, without --rate, pace check-ins at agents/interval (each agent once per interval).")
 	flag.Parse()
 	if o.heartbeat < 0 || o.heartbeat > 1 {
 		fmt.Fprintf(os.Stderr, "loadgen: --heartbeat-share %v is not between 0 and 1\n", o.heartbeat)
@@ -96,6 +98,7 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		Agents:      o.agents, Concurrency: o.concurrency, Duration: o.duration, ManagerBin: o.managerBin,
 		Sources: o.sources, RegisterConcurrency: o.registerPar, Rate: o.rate, Warmup: o.warmup,
 		HeartbeatShare: o.heartbeat, SchedulePhase: o.schedule, ScanReports: o.scanReports, RolloutPhase: o.rollout, PhaseTimeout: o.phaseTime,
+		Interval: o.interval,
 	})
 	if err != nil {
 		return err

@@ -76,11 +76,28 @@ func inHeartbeat(fleet []*simAgent, share float64) []*simAgent {
 // change: its status writes belong to the change, not to the steady
 // phase that follows.
 func startHeartbeat(ctx context.Context, c client.Client, agents []*simAgent, par int) error {
-	patch, err := json.Marshal(map[string]any{"spec": map[string]any{
+	return patchSpecs(ctx, c, agents, par, "spec.heartbeat", map[string]any{
 		"heartbeat": redflagv1.HeartbeatSpec{Until: metav1.NewTime(time.Now().Add(heartbeatFor))},
-	}})
+	}, func(a *redflagv1.Agent) bool { return a.Spec.Heartbeat != nil })
+}
+
+// setInterval sets spec.checkInInterval on every agent given, as a user
+// does for a fleet, and waits until the Agent controller has observed it.
+func setInterval(ctx context.Context, c client.Client, agents []*simAgent, par int, interval time.Duration) error {
+	return patchSpecs(ctx, c, agents, par, "spec.checkInInterval", map[string]any{
+		"checkInInterval": metav1.Duration{Duration: interval},
+	}, func(a *redflagv1.Agent) bool {
+		return a.Spec.CheckInInterval != nil && a.Spec.CheckInInterval.Duration == interval
+	})
+}
+
+// patchSpecs merge-patches spec on every agent given, par at a time, and
+// waits until the Agent controller has observed each change: applied
+// tells a patched Agent, what names the change in errors.
+func patchSpecs(ctx context.Context, c client.Client, agents []*simAgent, par int, what string, spec map[string]any, applied func(*redflagv1.Agent) bool) error {
+	patch, err := json.Marshal(map[string]any{"spec": spec})
 	if err != nil {
-		return fmt.Errorf("encoding the heartbeat patch: %w", err)
+		return fmt.Errorf("encoding the %s patch: %w", what, err)
 	}
 	work := make(chan *simAgent)
 	var wg sync.WaitGroup
@@ -94,7 +111,7 @@ func startHeartbeat(ctx context.Context, c client.Client, agents []*simAgent, pa
 				if err := c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
 					mu.Lock()
 					if firstErr == nil {
-						firstErr = fmt.Errorf("setting spec.heartbeat on %s: %w", a.id.Agent, err)
+						firstErr = fmt.Errorf("setting %s on %s: %w", what, a.id.Agent, err)
 					}
 					mu.Unlock()
 				}
@@ -109,12 +126,14 @@ func startHeartbeat(ctx context.Context, c client.Client, agents []*simAgent, pa
 	if firstErr != nil {
 		return firstErr
 	}
-	return waitObserved(ctx, c, agents, 2*time.Minute)
+	// The controller works through the changes at its own pace: allow
+	// 10 ms per Agent beyond two minutes.
+	return waitObserved(ctx, c, agents, 2*time.Minute+time.Duration(len(agents))*10*time.Millisecond, what, applied)
 }
 
-// waitObserved waits until every agent given has status.observedGeneration
-// at its generation.
-func waitObserved(ctx context.Context, c client.Client, agents []*simAgent, timeout time.Duration) error {
+// waitObserved waits until every agent given is applied and has
+// status.observedGeneration at its generation.
+func waitObserved(ctx context.Context, c client.Client, agents []*simAgent, timeout time.Duration, what string, applied func(*redflagv1.Agent) bool) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		var list redflagv1.AgentList
@@ -124,7 +143,7 @@ func waitObserved(ctx context.Context, c client.Client, agents []*simAgent, time
 		observed := map[string]bool{}
 		for i := range list.Items {
 			a := &list.Items[i]
-			observed[a.Namespace+"/"+a.Name] = a.Spec.Heartbeat != nil && a.Status.ObservedGeneration == a.Generation
+			observed[a.Namespace+"/"+a.Name] = applied(a) && a.Status.ObservedGeneration == a.Generation
 		}
 		behind := 0
 		for _, a := range agents {
@@ -136,7 +155,7 @@ func waitObserved(ctx context.Context, c client.Client, agents []*simAgent, time
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("after %s the Agent controller had not observed the heartbeat change on %d of %d Agents", timeout, behind, len(agents))
+			return fmt.Errorf("after %s the Agent controller had not observed the %s change on %d of %d Agents", timeout, what, behind, len(agents))
 		}
 		select {
 		case <-ctx.Done():

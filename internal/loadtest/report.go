@@ -21,7 +21,11 @@ func (r *Report) Print(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "latency:    p50 %s  p90 %s  p99 %s  max %s\n", ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max))
-	fmt.Fprintf(w, "API writes per check-in: %.4f\n", r.WritesPerCheckIn)
+	fmt.Fprintf(w, "API writes per check-in: %.4f (%.1f writes/s over the %.0fs steady phase)\n", r.WritesPerCheckIn, r.WritesPerS, r.SteadySeconds)
+	if r.IntervalSetup > 0 {
+		fmt.Fprintf(w, "check-in interval set-up (before the steady phase): %s until the Agent controller had observed every change, %.0f API writes\n",
+			secs(r.IntervalSetup), r.IntervalSetupWrites)
+	}
 	fmt.Fprintf(w, "CPU per check-in: manager %s, kube-apiserver %s, etcd %s (total %s)\n",
 		us(r.ManagerCPUPerCheckIn), us(r.APIServerCPUPerCheckIn), us(r.EtcdCPUPerCheckIn),
 		us(r.ManagerCPUPerCheckIn+r.APIServerCPUPerCheckIn+r.EtcdCPUPerCheckIn))

@@ -18,6 +18,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
@@ -67,6 +68,11 @@ type Options struct {
 	// PhaseTimeout bounds the heartbeat check and each of those phases;
 	// zero means a minute.
 	PhaseTimeout time.Duration
+	// Interval, when positive, is set as every Agent's spec.checkInInterval
+	// before the steady phase (as a user sets it), and with no Rate the
+	// check-ins are paced at Agents/Interval, so each simulated agent
+	// checks in once per interval as a real one would.
+	Interval time.Duration
 }
 
 // Report is what a run measured.
@@ -84,6 +90,15 @@ type Report struct {
 	// check-in phase, by "VERB resource".
 	SteadyRequests   map[string]float64
 	WritesPerCheckIn float64
+	// SteadySeconds is how long the steady phase ran; WritesPerS its API
+	// writes per second (the figure the write budget is about).
+	SteadySeconds float64
+	WritesPerS    float64
+	// IntervalSetup and IntervalSetupWrites are Options.Interval's
+	// patches: how long until the Agent controller had observed them all,
+	// and the API writes meanwhile (before the steady phase, not in it).
+	IntervalSetup       time.Duration
+	IntervalSetupWrites float64
 	// CPU seconds per check-in of the manager, the API server and etcd.
 	ManagerCPUPerCheckIn   time.Duration
 	APIServerCPUPerCheckIn time.Duration
@@ -128,6 +143,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.PhaseTimeout <= 0 {
 		o.PhaseTimeout = time.Minute
 	}
+	if o.Interval < 0 {
+		return nil, fmt.Errorf("check-in interval %s is negative", o.Interval)
+	}
+	if o.Interval > 0 && o.Rate <= 0 {
+		o.Rate = float64(o.Agents) / o.Interval.Seconds()
+	}
 	rep := &Report{Agents: o.Agents}
 	tb, err := startTestbed(ctx, o, rep)
 	if err != nil {
@@ -143,21 +164,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Interval > 0 {
+		if rep.IntervalSetup, rep.IntervalSetupWrites, err = measureSetup(ctx, env.Config, func() error {
+			return setInterval(ctx, env.Client, fleet, o.RegisterConcurrency, o.Interval)
+		}); err != nil {
+			return nil, err
+		}
+	}
 	if hb := inHeartbeat(fleet, o.HeartbeatShare); len(hb) > 0 {
-		before, err := scrapeRequests(ctx, env.Config)
-		if err != nil {
+		if rep.HeartbeatSetup, rep.HeartbeatSetupWrites, err = measureSetup(ctx, env.Config, func() error {
+			return startHeartbeat(ctx, env.Client, hb, o.RegisterConcurrency)
+		}); err != nil {
 			return nil, err
 		}
-		start := time.Now()
-		if err := startHeartbeat(ctx, env.Client, hb, o.RegisterConcurrency); err != nil {
-			return nil, err
-		}
-		rep.HeartbeatSetup = time.Since(start)
-		after, err := scrapeRequests(ctx, env.Config)
-		if err != nil {
-			return nil, err
-		}
-		rep.HeartbeatSetupWrites = after.minus(before).writes()
 		checkHeartbeat(ctx, fleet, hb, wire, o, o.PhaseTimeout, rep)
 	}
 	if o.Warmup > 0 {
@@ -186,6 +205,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if rep.CheckIns > 0 {
 		n := float64(rep.CheckIns)
 		rep.WritesPerCheckIn = requestCounts(rep.SteadyRequests).writes() / n
+		rep.WritesPerS = requestCounts(rep.SteadyRequests).writes() / rep.SteadySeconds
 		per := func(d float64) time.Duration { return time.Duration(d / n * float64(time.Second)) }
 		rep.ManagerCPUPerCheckIn = per(cpuSeconds(mgr.pid()) - mgrCPU)
 		rep.LoadCPUPerCheckIn = per(cpuSeconds(os.Getpid()) - loadCPU)
@@ -226,6 +246,25 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// measureSetup runs a change made before the steady phase and returns how
+// long it took and the API writes it caused.
+func measureSetup(ctx context.Context, cfg *rest.Config, change func() error) (time.Duration, float64, error) {
+	before, err := scrapeRequests(ctx, cfg)
+	if err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	if err := change(); err != nil {
+		return 0, 0, err
+	}
+	took := time.Since(start)
+	after, err := scrapeRequests(ctx, cfg)
+	if err != nil {
+		return 0, 0, err
+	}
+	return took, after.minus(before).writes(), nil
 }
 
 // findEtcd finds the etcd serving the API server, by its client URL.
@@ -372,7 +411,7 @@ func steady(ctx context.Context, fleet []*simAgent, wire *wireDialer, o Options,
 	wg.Wait()
 	elapsed := time.Since(start).Seconds()
 	rep.CheckIns, rep.Errors, rep.FirstError = count.Load(), errs.Load(), firstErr
-	rep.CheckInsPerS = float64(rep.CheckIns) / elapsed
+	rep.SteadySeconds, rep.CheckInsPerS = elapsed, float64(rep.CheckIns)/elapsed
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration {
 		if len(lat) == 0 {
