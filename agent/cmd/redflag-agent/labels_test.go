@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redflag-io/redflag/agent/internal/config"
 	"github.com/redflag-io/redflag/agent/internal/daemon"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
@@ -128,22 +129,8 @@ func newFakeGateway(t *testing.T) *fakeGateway {
 func TestRegisterSendsLabels(t *testing.T) {
 	gw := newFakeGateway(t)
 	dir := t.TempDir()
-	machineID := filepath.Join(dir, "machine-id")
-	if err := os.WriteFile(machineID, []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(daemon.EnvMachineIDFile, machineID)
 	configFile := filepath.Join(dir, "agent.json")
-	register := func(labels ...string) (int, string, string) {
-		args := []string{"register", "--config", configFile, "--state-dir", filepath.Join(dir, "state"),
-			"--server", gw.srv.URL, "--token", "abcdef.0123456789abcdef0123456789abcdef", "--ca-file", gw.caFile}
-		for _, l := range labels {
-			args = append(args, "--labels", l)
-		}
-		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), args, &stdout, &stderr)
-		return code, stdout.String(), stderr.String()
-	}
+	register := registerWith(t, gw, dir, configFile)
 
 	// Refused before anything is sent or written.
 	code, _, stderr := register("env=prod,redflag.io/os=windows")
@@ -183,6 +170,72 @@ func TestRegisterSendsLabels(t *testing.T) {
 	got := gw.requests()
 	if code != 0 || strings.Contains(stderr, "labels") || len(got) != 3 || got[2].Labels != nil {
 		t.Errorf("register without --labels: exit %d, stderr %q, registrations %+v", code, stderr, got)
+	}
+}
+
+// registerWith returns a function that runs `redflag-agent register` for a
+// host in dir (its own machine ID) against gw, with one --labels flag per
+// argument; it returns the exit code, stdout and stderr.
+func registerWith(t *testing.T, gw *fakeGateway, dir, configFile string) func(labels ...string) (int, string, string) {
+	t.Helper()
+	machineID := filepath.Join(dir, "machine-id")
+	if err := os.WriteFile(machineID, []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(daemon.EnvMachineIDFile, machineID)
+	return func(labels ...string) (int, string, string) {
+		args := []string{"register", "--config", configFile, "--state-dir", filepath.Join(dir, "state"),
+			"--server", gw.srv.URL, "--token", "abcdef.0123456789abcdef0123456789abcdef", "--ca-file", gw.caFile}
+		for _, l := range labels {
+			args = append(args, "--labels", l)
+		}
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, &stdout, &stderr)
+		return code, stdout.String(), stderr.String()
+	}
+}
+
+// TestRegisterSendsTheConfigsLabels: labels in the config file (written by
+// config management, or carried over from a v1 config's metadata) are
+// asked for at enrollment, --labels overriding a key; a bad one in the
+// file stops the command before anything is sent; and a host whose Agent
+// existed already is told the config's labels were not applied.
+func TestRegisterSendsTheConfigsLabels(t *testing.T) {
+	gw := newFakeGateway(t)
+	dir := t.TempDir()
+	configFile := filepath.Join(dir, "agent.json")
+	register := registerWith(t, gw, dir, configFile)
+	writeLabels := func(labels map[string]string) {
+		t.Helper()
+		cfg := config.New()
+		cfg.Labels = labels
+		if err := cfg.Save(configFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	writeLabels(map[string]string{"site": "berlin", "redflag.io/os": "windows"})
+	if code, _, stderr := register(); code != 1 || !strings.Contains(stderr, "labels in "+configFile) || !strings.Contains(stderr, `"redflag.io/os" is reserved`) {
+		t.Errorf("a reserved label in the config: exit %d, stderr %q; want exit 1 naming the file and the label", code, stderr)
+	}
+	if n := len(gw.requests()); n != 0 {
+		t.Fatalf("a bad label in the config still sent %d registrations", n)
+	}
+
+	writeLabels(map[string]string{"site": "berlin", "env": "staging"})
+	if code, _, stderr := register("env=prod"); code != 0 {
+		t.Fatalf("register: exit %d\n%s", code, stderr)
+	}
+	want := map[string]string{"site": "berlin", "env": "prod"}
+	if got := gw.requests(); len(got) != 1 || !maps.Equal(got[0].Labels, want) {
+		t.Fatalf("the gateway was asked for %+v, want one registration with labels %v", got, want)
+	}
+
+	gw.answerCreated(false)
+	code, _, stderr := register()
+	if got := gw.requests(); code != 0 || len(got) != 2 || !maps.Equal(got[1].Labels, map[string]string{"site": "berlin", "env": "staging"}) ||
+		!strings.Contains(stderr, "existed already, so the config's labels were not applied") {
+		t.Errorf("re-register: exit %d, stderr %q, registrations %+v; want the config's labels asked for and a warning", code, stderr, got)
 	}
 }
 

@@ -25,7 +25,8 @@ Usage:
   redflag-agent register --server URL --token TOKEN [--ca-file FILE] [--release-key KEY]
                          [--labels key=value,...]
                          enroll this host (safe to re-run: same host, same Agent);
-                         --labels are set on the Agent when it is created only
+                         --labels (over the config's labels) are set on the
+                         Agent when it is created only
   redflag-agent run [--no-supervisor]
                          check in with the gateway and deliver reports until
                          stopped; a supervisor process restarts the daemon and
@@ -116,11 +117,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, err)
 		}
 		fmt.Fprintf(stdout, "enrolled as Agent %s/%s; config written to %s\n", cfg.Namespace, cfg.AgentName, paths.ConfigFile)
-		if len(reg.Labels) > 0 && !created {
+		if !created && (len(reg.Labels) > 0 || len(cfg.Labels) > 0) {
 			// The Agent existed already: its labels are the cluster
 			// users' now, and the gateway left them alone.
-			fmt.Fprintf(stderr, "redflag-agent: warning: Agent %s/%s existed already, so --labels were not applied; change its labels with kubectl label agent -n %s %s\n",
-				cfg.Namespace, cfg.AgentName, cfg.Namespace, cfg.AgentName)
+			which := "--labels were"
+			if len(reg.Labels) == 0 {
+				which = "the config's labels were"
+			}
+			fmt.Fprintf(stderr, "redflag-agent: warning: Agent %s/%s existed already, so %s not applied; change its labels with kubectl label agent -n %s %s\n",
+				cfg.Namespace, cfg.AgentName, which, cfg.Namespace, cfg.AgentName)
 		}
 		return 0
 	case "run":

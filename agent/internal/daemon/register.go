@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +33,8 @@ type RegisterOptions struct {
 	// signs agent releases; empty keeps whatever the config pins. The
 	// install script passes the gateway's at enrollment.
 	ReleaseKey string
-	// Labels are asked for on the Agent. The gateway applies them only
+	// Labels are asked for on the Agent, over the config file's own
+	// labels. The gateway applies them only
 	// when it creates the Agent: registering an enrolled host again
 	// leaves the Agent's labels as the cluster's users left them.
 	Labels map[string]string
@@ -66,6 +68,12 @@ func Register(ctx context.Context, o RegisterOptions) (cfg *config.Config, creat
 		cfg = config.New()
 	case err != nil:
 		return nil, false, err
+	}
+	// The config's labels (written by config management, or carried over
+	// from a v1 config's metadata) are asked for too; --labels win.
+	labels := requestedLabels(cfg.Labels, o.Labels)
+	if err := protocol.ValidateLabels(labels); err != nil {
+		return nil, false, fmt.Errorf("labels in %s: %w", o.Paths.ConfigFile, err)
 	}
 	if o.ReleaseKey != "" {
 		// Checked before registering, so a bad key costs no seat.
@@ -115,7 +123,7 @@ func Register(ctx context.Context, o RegisterOptions) (cfg *config.Config, creat
 	}
 	resp, err := client.Register(ctx, protocol.RegisterRequest{
 		Token: o.Token, MachineID: machineID, Hostname: f.Hostname, OS: f.OS,
-		AgentVersion: version.Version, PublicKey: cfg.PublicKey, Labels: o.Labels,
+		AgentVersion: version.Version, PublicKey: cfg.PublicKey, Labels: labels,
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("registering with %s: %w", o.ServerURL, err)
@@ -148,4 +156,15 @@ func readCA(path string) ([]byte, error) {
 		return nil, fmt.Errorf("reading the gateway CA: %w", err)
 	}
 	return data, nil
+}
+
+// requestedLabels are the labels a registration asks for: the config's,
+// overlaid with the command line's. nil when there are none.
+func requestedLabels(fromConfig, fromFlags map[string]string) map[string]string {
+	if len(fromConfig) == 0 {
+		return fromFlags
+	}
+	out := maps.Clone(fromConfig)
+	maps.Copy(out, fromFlags)
+	return out
 }
