@@ -35,7 +35,11 @@ func (g *Gateway) updateAgentStatus(ctx context.Context, rec *agentRecord, chang
 			a.Status.History = history.Append(a.Status.History, *entry)
 			announce = entry
 		}
-		return g.client.Status().Update(ctx, &a)
+		if err := g.client.Status().Update(ctx, &a); err != nil {
+			return err
+		}
+		g.agents.wrote(&a)
+		return nil
 	})
 	if errors.Is(err, errNoChange) {
 		return nil

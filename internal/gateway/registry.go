@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"crypto/ed25519"
+	"strconv"
 	"sync"
 	"time"
 
@@ -115,11 +116,40 @@ func (r *registry) get(key string) *agentRecord {
 	return r.agents[key]
 }
 
+// put stores the informer's copy, unless the gateway has already stored a
+// newer one it wrote itself (see wrote).
 func (r *registry) put(a *redflagv1.Agent) {
 	rec := recordOf(a)
 	r.mu.Lock()
-	r.agents[rec.key] = rec
+	if cur := r.agents[rec.key]; cur == nil || !olderVersion(rec.resourceVersion, cur.resourceVersion) {
+		r.agents[rec.key] = rec
+	}
 	r.mu.Unlock()
+}
+
+// wrote stores an Agent this gateway has just written, so the agent's next
+// request is judged against it rather than against an informer a moment
+// behind: a burst of reports (an outbox flushed after an outage, a scan
+// repeated at once) would otherwise find the old status, conflict or write
+// the same change again. It only replaces an older record; an Agent the
+// informer has already removed stays removed.
+func (r *registry) wrote(a *redflagv1.Agent) {
+	rec := recordOf(a)
+	r.mu.Lock()
+	if cur := r.agents[rec.key]; cur != nil && olderVersion(cur.resourceVersion, rec.resourceVersion) {
+		r.agents[rec.key] = rec
+	}
+	r.mu.Unlock()
+}
+
+// olderVersion reports whether resource version a is known to be older than
+// b. Versions are opaque to clients in general; the API server's are etcd
+// revisions, so they compare as numbers, and anything else counts as not
+// older, which leaves the informer's word final.
+func olderVersion(a, b string) bool {
+	x, errA := strconv.ParseUint(a, 10, 64)
+	y, errB := strconv.ParseUint(b, 10, 64)
+	return errA == nil && errB == nil && x < y
 }
 
 func (r *registry) remove(key string) {

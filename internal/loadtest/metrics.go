@@ -85,12 +85,40 @@ func parseLabels(s string) map[string]string {
 func (r requestCounts) writes() float64 {
 	var n float64
 	for k, v := range r {
-		verb := strings.SplitN(k, " ", 2)[0]
-		if verb != "GET" && verb != "LIST" && verb != "WATCH" {
+		if isWrite(k) {
 			n += v
 		}
 	}
 	return n
+}
+
+// onlyWrites keeps the mutating requests.
+func (r requestCounts) onlyWrites() requestCounts {
+	out := requestCounts{}
+	for k, v := range r {
+		if isWrite(k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// isWrite says whether a "VERB resource" key is a mutating request.
+func isWrite(key string) bool {
+	verb, _, _ := strings.Cut(key, " ")
+	return verb != "GET" && verb != "LIST" && verb != "WATCH"
+}
+
+// withoutLeases drops Lease requests: leader election and the gateway's
+// membership renew them on a clock, whatever the load.
+func (r requestCounts) withoutLeases() requestCounts {
+	out := requestCounts{}
+	for k, v := range r {
+		if _, res, _ := strings.Cut(k, " "); res != "leases" {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func (r requestCounts) minus(before requestCounts) requestCounts {

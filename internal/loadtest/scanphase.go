@@ -32,15 +32,23 @@ type ScanReports struct {
 	PerS     float64
 	P50, P99 time.Duration
 	// WritesPerReport and WritesPerRepeat are API-server writes per first
-	// report and per unchanged repeat (the design: none for the repeat).
+	// report and per unchanged repeat (the design: none for the repeat),
+	// Lease renewals aside: they come with time, not with reports.
 	WritesPerReport, WritesPerRepeat float64
+	// RepeatWrites are the writes during the repeat pass by "VERB
+	// resource", so a non-zero WritesPerRepeat says what it was.
+	RepeatWrites requestCounts
 	// AgentBytes is one Agent's JSON size with its inventory stored.
 	AgentBytes int
 }
 
 func (s *ScanReports) String() string {
-	return fmt.Sprintf("%d first reports at %.0f/s (p50 %s, p99 %s), %d errors; API writes per report %.2f, per unchanged repeat %.4f; an Agent with its inventory is %d bytes",
-		s.Reports, s.PerS, ms(s.P50), ms(s.P99), s.Errors, s.WritesPerReport, s.WritesPerRepeat, s.AgentBytes)
+	repeat := ""
+	if len(s.RepeatWrites) > 0 {
+		repeat = fmt.Sprintf(" %v", map[string]float64(s.RepeatWrites))
+	}
+	return fmt.Sprintf("%d first reports at %.0f/s (p50 %s, p99 %s), %d errors; API writes per report %.2f, per unchanged repeat %.4f%s; an Agent with its inventory is %d bytes",
+		s.Reports, s.PerS, ms(s.P50), ms(s.P99), s.Errors, s.WritesPerReport, s.WritesPerRepeat, repeat, s.AgentBytes)
 }
 
 // scanReports runs the phase over the whole fleet, Concurrency at a time.
@@ -48,10 +56,10 @@ func scanReports(ctx context.Context, env *testenv.Env, fleet []*simAgent, o Opt
 	out := &ScanReports{}
 	inventory := scanInventory()
 	hash := fmt.Sprintf("load-%d", len(inventory.Items))
-	send := func(pass string) ([]time.Duration, float64, error) {
+	send := func(pass string) ([]time.Duration, requestCounts, error) {
 		before, err := scrapeRequests(ctx, env.Config)
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, err
 		}
 		var next atomic.Int64
 		var mu sync.Mutex
@@ -92,9 +100,9 @@ func scanReports(ctx context.Context, env *testenv.Env, fleet []*simAgent, o Opt
 		wg.Wait()
 		after, err := scrapeRequests(ctx, env.Config)
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, err
 		}
-		return lat, after.minus(before).writes(), nil
+		return lat, after.minus(before).onlyWrites(), nil
 	}
 
 	start := time.Now()
@@ -108,16 +116,22 @@ func scanReports(ctx context.Context, env *testenv.Env, fleet []*simAgent, o Opt
 	slices.Sort(lat)
 	if len(lat) > 0 {
 		out.P50, out.P99 = lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*99/100)]
-		out.WritesPerReport = writes / float64(len(lat))
+		out.WritesPerReport = writes.withoutLeases().writes() / float64(len(lat))
 	}
 	// A later scan finding the same updates: a new scan ID, the same
-	// inventory hash.
+	// inventory hash. It comes after the first pass's consequences (Events,
+	// the Agent controller's reaction) have been written, as a real next
+	// scan hours later would, so the count is the repeat's own.
+	if err := awaitQuietWrites(ctx, env, time.Second, 15*time.Second); err != nil {
+		return nil, err
+	}
 	again, writes, err := send("repeat")
 	if err != nil {
 		return nil, err
 	}
+	out.RepeatWrites = writes
 	if len(again) > 0 {
-		out.WritesPerRepeat = writes / float64(len(again))
+		out.WritesPerRepeat = writes.withoutLeases().writes() / float64(len(again))
 	}
 	if len(fleet) > 0 {
 		ns, name, _ := strings.Cut(fleet[0].id.Agent, "/")
@@ -202,4 +216,31 @@ func scanInventory() redflagv1.UpdateInventory {
 	}
 	inv.Total = int32(len(inv.Items))
 	return inv
+}
+
+// awaitQuietWrites waits until the API server has taken no write but Lease
+// renewals for quiet, or gives up after limit (a busy machine is no error:
+// the repeat's count then shows what was still going on).
+func awaitQuietWrites(ctx context.Context, env *testenv.Env, quiet, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	last, err := scrapeRequests(ctx, env.Config)
+	if err != nil {
+		return err
+	}
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(quiet):
+		}
+		now, err := scrapeRequests(ctx, env.Config)
+		if err != nil {
+			return err
+		}
+		if now.minus(last).withoutLeases().writes() == 0 {
+			return nil
+		}
+		last = now
+	}
+	return nil
 }
