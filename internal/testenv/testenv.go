@@ -13,11 +13,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 )
@@ -61,6 +63,10 @@ func Start() (*Env, error) {
 	if assets == "" {
 		return nil, fmt.Errorf("KUBEBUILDER_ASSETS is not set: run `make test`, or export KUBEBUILDER_ASSETS=$(hack/envtest.sh)")
 	}
+	// Test processes log through t.Log, not controller-runtime's logger;
+	// left unset it prints a goroutine trace into the test output after
+	// 30 s, which reads like a crash.
+	ctrllog.SetLogger(logr.Discard())
 	scheme, err := NewScheme()
 	if err != nil {
 		return nil, err
