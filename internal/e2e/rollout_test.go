@@ -236,6 +236,15 @@ func TestPackageRolloutUpgradesOneHostAtATime(t *testing.T) {
 		}
 	}
 
+	// Each host scanned again after its install (there is no ScanSchedule
+	// here): its Agent lists nothing pending, as of after the rollout began.
+	for _, name := range f.names {
+		eventually(t, 30*time.Second, name+"'s pending updates to follow the install", func() bool {
+			u := f.agent(t, name).Status.Updates
+			return u.ScannedAt != nil && u.ScannedAt.After(applied.Add(-time.Second)) && u.Total == 0 && len(u.Items) == 0
+		})
+	}
+
 	// The recorded order: each host's dpkg run ends before the next one
 	// starts, in the rollout's start order (Agent names, sorted).
 	order := f.installOrder(t)

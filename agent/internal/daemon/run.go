@@ -20,6 +20,7 @@ import (
 	"github.com/redflag-io/redflag/agent/internal/facts"
 	"github.com/redflag-io/redflag/agent/internal/lock"
 	"github.com/redflag-io/redflag/agent/internal/outbox"
+	"github.com/redflag-io/redflag/agent/internal/scanrun"
 	"github.com/redflag-io/redflag/internal/backoff"
 	"github.com/redflag-io/redflag/internal/hostclient"
 	"github.com/redflag-io/redflag/internal/protocol"
@@ -167,6 +168,9 @@ func newDaemon(paths config.Paths, log *slog.Logger) (*daemon, *config.Migration
 		backoff: backoff.New(),
 	}
 	d.works.selfUpdate = d.applySelfUpdate
+	d.works.rescan = func(ctx context.Context, workID string) <-chan struct{} {
+		return d.scans.rescan(ctx, string(scanrun.Updates), "updates-after-"+workID, d.queue)
+	}
 	d.state = State{Agent: d.id.Agent, Server: cfg.ServerURL, Version: version.Version, PID: os.Getpid(), StartedAt: time.Now().UTC()}
 	return d, mig, nil
 }

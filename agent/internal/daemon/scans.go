@@ -32,6 +32,15 @@ type scans struct {
 	// finished wakes the main loop so a result is delivered at once rather
 	// than at the next regular check-in.
 	finished chan struct{}
+	// queued holds, by subsystem, a rescan asked for while that
+	// subsystem's scan ran (see rescan).
+	queued map[string]queuedScan
+}
+
+// queuedScan is a rescan waiting for the running scan of its subsystem.
+type queuedScan struct {
+	start func()
+	done  chan struct{}
 }
 
 // resendAfter is how long after a scan ends an offer of the same ID means
@@ -70,10 +79,47 @@ func (s *scans) start(ctx context.Context, reqs []protocol.ScanRequest, queue fu
 			}
 			continue
 		}
-		s.running[req.Subsystem] = req.ID
-		s.log.Info("scan starting", "subsystem", req.Subsystem, "id", req.ID)
-		s.wg.Go(func() { s.run(ctx, req, queue) })
+		s.launch(ctx, req, queue, nil)
 	}
+}
+
+// rescan runs a subsystem's scan now, under an ID of the agent's own,
+// outside any schedule: an install changed what is pending, and the Agent
+// should say so at once rather than at the next scheduled scan (hours
+// away, or never without a ScanSchedule). A scan of the subsystem already
+// running began before the change, so the rescan follows it rather than
+// being dropped. The returned channel is closed when the rescan has ended
+// (or was dropped because the daemon is stopping).
+func (s *scans) rescan(ctx context.Context, subsystem, id string, queue func(protocol.Report)) <-chan struct{} {
+	req := protocol.ScanRequest{Subsystem: subsystem, ID: id}
+	done := make(chan struct{})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running[subsystem] == "" {
+		s.launch(ctx, req, queue, done)
+		return done
+	}
+	if s.queued == nil {
+		s.queued = map[string]queuedScan{}
+	}
+	if old, ok := s.queued[subsystem]; ok {
+		close(old.done) // superseded: one rescan after the running scan is enough
+	}
+	s.queued[subsystem] = queuedScan{start: func() { s.launch(ctx, req, queue, done) }, done: done}
+	return done
+}
+
+// launch starts req; s.mu is held. done, when not nil, is closed when the
+// scan has ended.
+func (s *scans) launch(ctx context.Context, req protocol.ScanRequest, queue func(protocol.Report), done chan struct{}) {
+	s.running[req.Subsystem] = req.ID
+	s.log.Info("scan starting", "subsystem", req.Subsystem, "id", req.ID)
+	s.wg.Go(func() {
+		if done != nil {
+			defer close(done)
+		}
+		s.run(ctx, req, queue)
+	})
 }
 
 func (s *scans) run(ctx context.Context, req protocol.ScanRequest, queue func(protocol.Report)) {
@@ -108,6 +154,14 @@ func (s *scans) finish(req protocol.ScanRequest, result *protocol.ScanResult) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.running, req.Subsystem)
+	if next, ok := s.queued[req.Subsystem]; ok {
+		delete(s.queued, req.Subsystem)
+		if result != nil {
+			next.start()
+		} else {
+			close(next.done) // stopping: nothing more starts
+		}
+	}
 	if result != nil {
 		s.lastDone[req.Subsystem] = req.ID
 		s.lastResult[req.Subsystem] = result

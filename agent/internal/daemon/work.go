@@ -24,6 +24,9 @@ type works struct {
 	selfUpdate func(ctx context.Context, w protocol.WorkRequest) protocol.WorkResult
 	// install runs a packages piece: install.Run, or a fake in tests.
 	install func(ctx context.Context, req protocol.PackageWork, dryRun bool, opts install.Options) (install.Outcome, error)
+	// rescan, set by the daemon, scans for pending updates again after an
+	// install changed packages; its channel closes when the scan ended.
+	rescan func(ctx context.Context, workID string) <-chan struct{}
 
 	mu      sync.Mutex
 	state   workState
@@ -106,12 +109,18 @@ func (w *works) run(ctx context.Context, req protocol.WorkRequest, queue func(pr
 	queue(protocol.Report{Kind: protocol.ReportWork, Work: &final})
 	w.record(&final, true)
 	w.log.Info("work finished", "id", req.ID, "phase", final.Phase, "reason", final.Reason, "message", final.Message)
+	var rescanned <-chan struct{}
+	if req.Packages != nil && !req.DryRun && len(final.Changes) > 0 && w.rescan != nil {
+		// Also after a failure that changed some packages: the Agent's
+		// pending updates should match the host either way.
+		rescanned = w.rescan(ctx, req.ID)
+	}
 	select {
 	case w.finished <- struct{}{}:
 	default:
 	}
 	if final.Rebooting {
-		w.reboot(ctx, queue)
+		w.reboot(ctx, rescanned)
 	}
 }
 
@@ -167,8 +176,18 @@ func (w *works) installPackages(ctx context.Context, req protocol.WorkRequest, r
 	return res
 }
 
-// reboot waits briefly for the result to be delivered, then reboots.
-func (w *works) reboot(ctx context.Context, _ func(protocol.Report)) {
+// reboot waits for the rescan after the install (at most rescanWait) and
+// then briefly for the results to be delivered, then reboots.
+func (w *works) reboot(ctx context.Context, rescanned <-chan struct{}) {
+	if rescanned != nil {
+		select {
+		case <-ctx.Done():
+			return
+		case <-rescanned:
+		case <-time.After(rescanWait):
+			w.log.Warn("rebooting before the scan after the install finished; the next scheduled scan brings the pending updates up to date", "waited", rescanWait)
+		}
+	}
 	select {
 	case <-ctx.Done():
 		return
@@ -181,6 +200,10 @@ func (w *works) reboot(ctx context.Context, _ func(protocol.Report)) {
 
 // rebootGrace lets the main loop deliver the result before the host goes down.
 const rebootGrace = 5 * time.Second
+
+// rescanWait bounds how long a reboot waits for the scan after the install:
+// apt and dnf take seconds, but a reboot is not held for a slow one.
+const rescanWait = time.Minute
 
 func (w *works) record(res *protocol.WorkResult, done bool) {
 	w.mu.Lock()

@@ -1,0 +1,161 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redflag-io/redflag/agent/internal/facts"
+	"github.com/redflag-io/redflag/agent/internal/install"
+	"github.com/redflag-io/redflag/agent/internal/scan"
+	"github.com/redflag-io/redflag/agent/internal/scanrun"
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
+)
+
+// steppedScanner returns the next of its answers on each run, each run
+// waiting for a value on release first.
+type steppedScanner struct {
+	release chan struct{}
+	mu      sync.Mutex
+	answers [][]redflagv1.PendingUpdate
+}
+
+func (s *steppedScanner) Manager() redflagv1.PackageManager { return redflagv1.ManagerApt }
+
+func (s *steppedScanner) Scan(ctx context.Context) ([]redflagv1.PendingUpdate, error) {
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := s.answers[0]
+	s.answers = s.answers[1:]
+	return next, nil
+}
+
+func scansWith(t *testing.T, sc scan.Scanner) *scans {
+	t.Helper()
+	r, err := scanrun.New(scanrun.Config{
+		Updates: []scan.Scanner{sc},
+		Facts:   func(context.Context) (facts.Facts, error) { return facts.Facts{}, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newScans(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.runner = r
+	return s
+}
+
+// scanReports collects the scan reports queued, in order.
+type scanReports struct {
+	mu  sync.Mutex
+	all []protocol.ScanResult
+}
+
+func (r *scanReports) queue(rep protocol.Report) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rep.Scan != nil {
+		r.all = append(r.all, *rep.Scan)
+	}
+}
+
+func (r *scanReports) ids() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, s := range r.all {
+		out = append(out, s.ID)
+	}
+	return out
+}
+
+// TestRescanFollowsTheScanAlreadyRunning: a scheduled updates scan that
+// began before an install finished reports what was pending then; the
+// rescan asked for by the install runs after it, not instead of it and not
+// alongside it, and its result (what is pending now) is reported last.
+func TestRescanFollowsTheScanAlreadyRunning(t *testing.T) {
+	openssl := redflagv1.PendingUpdate{Manager: redflagv1.ManagerApt, Name: "openssl", CurrentVersion: "3.0.14", AvailableVersion: "3.0.15"}
+	sc := &steppedScanner{release: make(chan struct{}), answers: [][]redflagv1.PendingUpdate{{openssl}, nil}}
+	s := scansWith(t, sc)
+	var got scanReports
+	ctx := context.Background()
+
+	s.start(ctx, []protocol.ScanRequest{{Subsystem: "updates", ID: "updates-100"}}, got.queue)
+	done := s.rescan(ctx, "updates", "updates-after-w1", got.queue)
+	select {
+	case <-done:
+		t.Fatal("the rescan ended while the scan before it was still running")
+	case <-time.After(50 * time.Millisecond):
+	}
+	sc.release <- struct{}{} // the scheduled scan ends
+	sc.release <- struct{}{} // only now can the rescan run
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the rescan did not end")
+	}
+	s.wait()
+
+	if ids := got.ids(); !slices.Equal(ids, []string{"updates-100", "updates-after-w1"}) {
+		t.Fatalf("scan reports %v: want the scheduled scan, then the rescan", ids)
+	}
+	if first, last := got.all[0].Updates, got.all[1].Updates; first == nil || first.Total != 1 || last == nil || last.Total != 0 {
+		t.Errorf("inventories reported: %+v then %+v; want openssl pending, then nothing", first, last)
+	}
+	if got.all[0].UpdatesHash == got.all[1].UpdatesHash {
+		t.Error("the rescan's inventory hash equals the stale one: the gateway would not store it")
+	}
+}
+
+// TestAnInstallThatChangedPackagesAsksForARescan: after an install that
+// changed packages the agent scans for pending updates again, so the
+// Agent's inventory follows the host at once; a dry run or an install
+// that changed nothing does not.
+func TestAnInstallThatChangedPackagesAsksForARescan(t *testing.T) {
+	changed := []redflagv1.PackageChange{{Manager: redflagv1.ManagerApt, Name: "openssl", From: "3.0.14", To: "3.0.15"}}
+	cases := []struct {
+		name    string
+		dryRun  bool
+		changes []redflagv1.PackageChange
+		want    []string
+	}{
+		{"install", false, changed, []string{"patch.1"}},
+		{"dry run", true, changed, nil},
+		{"nothing to do", false, nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorks(t.TempDir(), slog.New(slog.DiscardHandler))
+			w.install = func(context.Context, protocol.PackageWork, bool, install.Options) (install.Outcome, error) {
+				return install.Outcome{Changes: slices.Clone(c.changes)}, nil
+			}
+			var asked []string
+			w.rescan = func(_ context.Context, id string) <-chan struct{} {
+				asked = append(asked, id)
+				return nil
+			}
+			req := protocol.WorkRequest{ID: "patch.1", AgentUpdate: "patch", DryRun: c.dryRun,
+				Packages: &protocol.PackageWork{Scope: redflagv1.ScopeAll}, Reboot: redflagv1.RebootNever}
+			var got reports
+			w.start(context.Background(), &req, got.queue)
+			w.wg.Wait()
+			if final := got.last(t); final.Phase != redflagv1.WorkSucceeded {
+				t.Fatalf("work ended %s: %s", final.Phase, final.Message)
+			}
+			if !slices.Equal(asked, c.want) {
+				t.Errorf("rescans asked for %v, want %v", asked, c.want)
+			}
+		})
+	}
+}
