@@ -99,7 +99,7 @@ Ctrl-C stops everything this started.
 		agentDir, o.binDir, gateway, token, caFile, agentArgs, o.binDir, agentArgs)
 
 	if o.withAgent {
-		agent, err := startAgent(ctx, o, gateway, token, caFile, agentDir)
+		agent, err := startAgent(ctx, cl.client, o, gateway, token, caFile, agentDir)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -110,13 +112,43 @@ func wait(ctx context.Context, mgr *child, what string, cond func() bool) error 
 }
 
 // startAgent enrolls this machine with files under dir and runs the agent.
-func startAgent(ctx context.Context, o options, gateway, token, caFile, dir string) (*child, error) {
+func startAgent(ctx context.Context, c client.Client, o options, gateway, token, caFile, dir string) (*child, error) {
 	bin := filepath.Join(o.binDir, "redflag-agent")
-	paths := []string{"--config", filepath.Join(dir, "agent.json"), "--state-dir", filepath.Join(dir, "state")}
+	configFile := filepath.Join(dir, "agent.json")
+	paths := []string{"--config", configFile, "--state-dir", filepath.Join(dir, "state")}
 	reg := exec.CommandContext(ctx, bin, append([]string{"register", "--server", gateway, "--token", token, "--ca-file", caFile}, paths...)...)
 	reg.Stdout, reg.Stderr = os.Stdout, os.Stderr
 	if err := reg.Run(); err != nil {
 		return nil, fmt.Errorf("enrolling the local agent: %w", err)
 	}
+	if err := scanNow(ctx, c, configFile); err != nil {
+		return nil, err
+	}
 	return start("agent", bin, append([]string{"run"}, paths...)...)
+}
+
+// scanNow asks the enrolled agent to scan everything at its first check-in
+// (the redflag.io/scan-now annotation), so its pending updates show within
+// seconds: the sample ScanSchedule's splay would spread its first scans
+// over ten minutes, as it should for a fleet.
+func scanNow(ctx context.Context, c client.Client, configFile string) error {
+	data, err := os.ReadFile(configFile)
+	if err != nil {
+		return fmt.Errorf("reading the local agent's config: %w", err)
+	}
+	var enrolled struct {
+		Namespace string `json:"namespace"`
+		AgentName string `json:"agentName"`
+	}
+	if err := json.Unmarshal(data, &enrolled); err != nil || enrolled.Namespace == "" || enrolled.AgentName == "" {
+		return fmt.Errorf("%s names no Agent (%v)", configFile, err)
+	}
+	a := &redflagv1.Agent{ObjectMeta: metav1.ObjectMeta{Namespace: enrolled.Namespace, Name: enrolled.AgentName}}
+	value := time.Now().UTC().Format(time.RFC3339)
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, redflagv1.ScanNowAnnotation, value)
+	if err := c.Patch(ctx, a, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+		return fmt.Errorf("asking the local agent to scan now: %w", err)
+	}
+	fmt.Printf("asked %s/%s to scan now (kubectl annotate agent %s %s=%s)\n", enrolled.Namespace, enrolled.AgentName, enrolled.AgentName, redflagv1.ScanNowAnnotation, value)
+	return nil
 }
