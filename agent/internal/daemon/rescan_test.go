@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 // waiting for a value on release first.
 type steppedScanner struct {
 	release chan struct{}
+	entered atomic.Int32 // runs started
 	mu      sync.Mutex
 	answers [][]redflagv1.PendingUpdate
 }
@@ -27,6 +29,7 @@ type steppedScanner struct {
 func (s *steppedScanner) Manager() redflagv1.PackageManager { return redflagv1.ManagerApt }
 
 func (s *steppedScanner) Scan(ctx context.Context) ([]redflagv1.PendingUpdate, error) {
+	s.entered.Add(1)
 	select {
 	case <-s.release:
 	case <-ctx.Done():
@@ -37,6 +40,18 @@ func (s *steppedScanner) Scan(ctx context.Context) ([]redflagv1.PendingUpdate, e
 	next := s.answers[0]
 	s.answers = s.answers[1:]
 	return next, nil
+}
+
+// step lets one waiting scan finish, failing the test when none is
+// waiting within a few seconds (rather than blocking until go test's
+// timeout).
+func (s *steppedScanner) step(t *testing.T) {
+	t.Helper()
+	select {
+	case s.release <- struct{}{}:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no scan was waiting to be released")
+	}
 }
 
 func scansWith(t *testing.T, sc scan.Scanner) *scans {
@@ -56,30 +71,6 @@ func scansWith(t *testing.T, sc scan.Scanner) *scans {
 	return s
 }
 
-// scanReports collects the scan reports queued, in order.
-type scanReports struct {
-	mu  sync.Mutex
-	all []protocol.ScanResult
-}
-
-func (r *scanReports) queue(rep protocol.Report) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if rep.Scan != nil {
-		r.all = append(r.all, *rep.Scan)
-	}
-}
-
-func (r *scanReports) ids() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, s := range r.all {
-		out = append(out, s.ID)
-	}
-	return out
-}
-
 // TestRescanFollowsTheScanAlreadyRunning: a scheduled updates scan that
 // began before an install finished reports what was pending then; the
 // rescan asked for by the install runs after it, not instead of it and not
@@ -88,8 +79,10 @@ func TestRescanFollowsTheScanAlreadyRunning(t *testing.T) {
 	openssl := redflagv1.PendingUpdate{Manager: redflagv1.ManagerApt, Name: "openssl", CurrentVersion: "3.0.14", AvailableVersion: "3.0.15"}
 	sc := &steppedScanner{release: make(chan struct{}), answers: [][]redflagv1.PendingUpdate{{openssl}, nil}}
 	s := scansWith(t, sc)
-	var got scanReports
-	ctx := context.Background()
+	var got reports
+	// Canceled when the test ends, so a failed check does not leave scans
+	// blocked on release for ever.
+	ctx := t.Context()
 
 	s.start(ctx, []protocol.ScanRequest{{Subsystem: "updates", ID: "updates-100"}}, got.queue)
 	done := s.rescan(ctx, "updates", "updates-after-w1", got.queue)
@@ -98,8 +91,11 @@ func TestRescanFollowsTheScanAlreadyRunning(t *testing.T) {
 		t.Fatal("the rescan ended while the scan before it was still running")
 	case <-time.After(50 * time.Millisecond):
 	}
-	sc.release <- struct{}{} // the scheduled scan ends
-	sc.release <- struct{}{} // only now can the rescan run
+	if n := sc.entered.Load(); n != 1 {
+		t.Fatalf("%d scans running at once; the rescan must wait for the one running", n)
+	}
+	sc.step(t) // the scheduled scan ends
+	sc.step(t) // only now can the rescan run
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
@@ -107,13 +103,13 @@ func TestRescanFollowsTheScanAlreadyRunning(t *testing.T) {
 	}
 	s.wait()
 
-	if ids := got.ids(); !slices.Equal(ids, []string{"updates-100", "updates-after-w1"}) {
+	if ids := got.scanIDs(); !slices.Equal(ids, []string{"updates-100", "updates-after-w1"}) {
 		t.Fatalf("scan reports %v: want the scheduled scan, then the rescan", ids)
 	}
-	if first, last := got.all[0].Updates, got.all[1].Updates; first == nil || first.Total != 1 || last == nil || last.Total != 0 {
+	if first, last := got.scans[0].Updates, got.scans[1].Updates; first == nil || first.Total != 1 || last == nil || last.Total != 0 {
 		t.Errorf("inventories reported: %+v then %+v; want openssl pending, then nothing", first, last)
 	}
-	if got.all[0].UpdatesHash == got.all[1].UpdatesHash {
+	if got.scans[0].UpdatesHash == got.scans[1].UpdatesHash {
 		t.Error("the rescan's inventory hash equals the stale one: the gateway would not store it")
 	}
 }

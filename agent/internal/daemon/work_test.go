@@ -15,10 +15,12 @@ import (
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
-// reports collects the work reports a works queues.
+// reports collects what a works or scans queues, in order.
 type reports struct {
 	mu  sync.Mutex
 	all []protocol.WorkResult
+	// scans are the scan reports.
+	scans []protocol.ScanResult
 }
 
 func (r *reports) queue(rep protocol.Report) {
@@ -27,6 +29,20 @@ func (r *reports) queue(rep protocol.Report) {
 	if rep.Work != nil {
 		r.all = append(r.all, *rep.Work)
 	}
+	if rep.Scan != nil {
+		r.scans = append(r.scans, *rep.Scan)
+	}
+}
+
+// scanIDs are the IDs of the scan reports, in order.
+func (r *reports) scanIDs() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, s := range r.scans {
+		out = append(out, s.ID)
+	}
+	return out
 }
 
 func (r *reports) last(t *testing.T) protocol.WorkResult {
