@@ -48,7 +48,7 @@ func keygen(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args, "private-key"); err != nil {
 		return err
 	}
-	pub, err := writeNewKey(*keyFile)
+	pub, err := release.WriteNewKey(*keyFile)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func sign(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args, "private-key", "binary", "version", "os", "arch", "dir"); err != nil {
 		return err
 	}
-	key, err := readKey(*keyFile, stderr)
+	key, err := release.ReadKey(*keyFile, stderr)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package release
 
 import (
 	"crypto/ed25519"
@@ -14,10 +14,10 @@ import (
 // The key file holds the 32-byte Ed25519 seed (RFC 8032's private key),
 // base64, one line: the same encoding as the keys in the agent's config.
 
-// writeNewKey creates path (mode 0600) with a new key and returns the
+// WriteNewKey creates path (mode 0600) with a new key and returns the
 // public half. An existing file is never overwritten: losing a release key
 // means re-pinning every host.
-func writeNewKey(path string) (ed25519.PublicKey, error) {
+func WriteNewKey(path string) (ed25519.PublicKey, error) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generating a key: %w", err)
@@ -40,9 +40,9 @@ func writeNewKey(path string) (ed25519.PublicKey, error) {
 	return pub, nil
 }
 
-// readKey reads a key file; it also takes the 64-byte seed||public form.
+// ReadKey reads a key file; it also takes the 64-byte seed||public form.
 // It warns when others can read the file.
-func readKey(path string, stderr io.Writer) (ed25519.PrivateKey, error) {
+func ReadKey(path string, stderr io.Writer) (ed25519.PrivateKey, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading the private key: %w", err)
