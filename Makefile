@@ -67,6 +67,16 @@ build: ## Build bin/redflag-manager and bin/redflag-agent.
 	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/redflag-manager .
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/redflag-agent ./agent/cmd/redflag-agent
 
+# The image's name, and the key that signs the agent release it carries
+# (empty: a development key in .cache/redflag-dev/, made on first use).
+IMAGE ?= ghcr.io/redflag-io/redflag-manager
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+RELEASE_KEY ?=
+
+.PHONY: image
+image: ## Build the manager image with the signed agent release into dist/ (an OCI archive; no Docker or registry needed) and print its digest.
+	go run ./hack/image --version $(VERSION) --repository $(IMAGE) --platforms $(IMAGE_PLATFORMS) --release-key "$(RELEASE_KEY)" --out dist
+
 .PHONY: packages
 packages: build ## Pack bin/redflag-agent into a .deb and an .rpm in dist/ (this machine's arch; nfpm from hack/tools).
 	@[ "$$(go env GOOS)" = linux ] || { echo "packages: the .deb and .rpm hold a Linux agent; run this on Linux" >&2; exit 1; }

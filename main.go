@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	// The IANA time zone database, built in: rollout windows name zones,
+	// and the image (hack/image, Dockerfile) has no /usr/share/zoneinfo.
+	_ "time/tzdata"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -21,6 +24,7 @@ import (
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/controllers"
 	"github.com/redflag-io/redflag/internal/gateway"
+	"github.com/redflag-io/redflag/internal/release"
 	"github.com/redflag-io/redflag/internal/version"
 )
 
@@ -74,8 +78,8 @@ func run() error {
 	flag.StringVar(&o.gateway.PublicURL, "gateway-public-url", "", "URL hosts use to reach the gateway; its host goes into a self-signed certificate.")
 	flag.StringVar(&o.gateway.Namespace, "namespace", envOr("POD_NAMESPACE", "redflag-system"), "Namespace of the manager's own Secrets (gateway TLS and work-signing key).")
 	flag.StringVar(&o.gateway.TLSSecretName, "gateway-tls-secret", "redflag-gateway-tls", "Secret (cert-manager format: tls.crt, tls.key, ca.crt) with the gateway's certificate; created self-signed when absent.")
-	flag.StringVar(&o.gateway.ReleaseDir, "release-dir", "", "Directory of signed agent releases (made with `go run ./hack/release sign`) the gateway serves for self-updates and the install script.")
-	flag.StringVar(&o.gateway.ReleasePublicKey, "release-public-key", "", "Ed25519 public key (base64) that signs agent releases; the install script pins it on each host.")
+	flag.StringVar(&o.gateway.ReleaseDir, "release-dir", "", "Directory of signed agent releases (made with `go run ./hack/release sign`) the gateway serves for self-updates and the install script. Empty: the release bundled in the image ("+release.BundledDir+"), if any.")
+	flag.StringVar(&o.gateway.ReleasePublicKey, "release-public-key", "", "Ed25519 public key (base64) that signs agent releases; the install script pins it on each host. Empty with no --release-dir: the bundled release's key.")
 	flag.StringVar(&o.gateway.SigningSecretName, "work-signing-secret", "redflag-work-signing", "Secret holding the Ed25519 key that signs work documents; created when absent.")
 	flag.StringVar(&o.gateway.PeerAddress, "gateway-peer-address", "", "URL other gateway replicas reach this one at (https://<pod IP>:<port>). Set it on every replica to run several active-active: each agent is then served by one owning replica.")
 	flag.StringVar(&o.gateway.PeerName, "gateway-peer-name", envOr("POD_NAME", hostname()), "This replica's unique name among gateway peers (defaults to $POD_NAME, else the host name).")
@@ -153,6 +157,12 @@ func run() error {
 		if o.extraDNSNames != "" {
 			o.gateway.ExtraDNSNames = strings.Split(o.extraDNSNames, ",")
 		}
+		served, err := release.Choose(o.gateway.ReleaseDir, o.gateway.ReleasePublicKey, release.BundledDir)
+		if err != nil {
+			return err
+		}
+		o.gateway.ReleaseDir, o.gateway.ReleasePublicKey = served.Dir, served.PublicKey
+		setupLog.Info("agent releases", "store", served.Dir, "bundled", served.Bundled, "publicKey", served.PublicKey)
 		gw, err := gateway.New(o.gateway, gateway.Deps{
 			Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Cache: mgr.GetCache(),
 			Events: mgr.GetEventRecorder(gateway.EventSource), Log: ctrl.Log,

@@ -49,6 +49,7 @@ func TestValuesSchemaRejectsMistakes(t *testing.T) {
 		{"gateway.publicURL=http://redflag.example.com", "/gateway/publicURL"},
 		{"image.pullPolicy=Sometimes", "/image/pullPolicy"},
 		{"healthPort=70000", "/healthPort"},
+		{"releases.publicKey=not-a-key", "/releases/publicKey"},
 	} {
 		t.Run(tc.set, func(t *testing.T) {
 			res, err := c.run(nil, helmBin, "template", "redflag", chartDir, "--kube-version", kubeVersion, "--set", tc.set)
@@ -184,8 +185,10 @@ func TestChartRendersBothTopologies(t *testing.T) {
 		}
 		mgr := one(t, objs, "Deployment", "redflag")
 		assertRestricted(t, mgr)
+		// No release flags: the manager serves the release bundled in its
+		// image (release.Choose).
 		assertArgs(t, mgr, []string{"--leader-elect", "--namespace=" + ns, "--gateway-bind-address=:9443", "--gateway-tls-secret=redflag-gateway-tls", "--work-signing-secret=redflag-work-signing"},
-			[]string{"--gateway", "--controllers"})
+			[]string{"--gateway", "--controllers", "--release-dir", "--release-public-key"})
 		svc := one(t, objs, "Service", "redflag-gateway")
 		if !selects(selector(t, svc), podLabels(mgr)) {
 			t.Errorf("the gateway Service (selector %v) does not select the manager's pods (%v)", selector(t, svc), podLabels(mgr))
@@ -272,9 +275,23 @@ func TestChartRendersBothTopologies(t *testing.T) {
 		// With cert-manager the pods must wait for its Secret, or the
 		// manager would self-sign into it first.
 		vols, _, _ := unstructured.NestedSlice(gw.Object, "spec", "template", "spec", "volumes")
-		if len(vols) != 1 || vols[0].(map[string]any)["secret"].(map[string]any)["secretName"] != "redflag-gateway-tls" {
+		if len(vols) != 2 || vols[0].(map[string]any)["secret"].(map[string]any)["secretName"] != "redflag-gateway-tls" {
 			t.Errorf("the gateway pods do not mount (and so wait for) the cert-manager Secret: volumes %v", vols)
 		}
+		// The operator's release store replaces the bundled one, read-only,
+		// in the pods that serve hosts only.
+		if len(vols) == 2 && vols[1].(map[string]any)["persistentVolumeClaim"].(map[string]any)["claimName"] != "redflag-releases" {
+			t.Errorf("the release store's volume is %v, want the claim redflag-releases", vols[1])
+		}
+		mounts, _, _ := unstructured.NestedSlice(container(t, gw), "volumeMounts")
+		if !slices.ContainsFunc(mounts, func(m any) bool {
+			mm := m.(map[string]any)
+			return mm["name"] == "releases" && mm["mountPath"] == "/var/lib/redflag/releases" && mm["readOnly"] == true
+		}) {
+			t.Errorf("the gateway does not mount the release store read-only at /var/lib/redflag/releases: %v", mounts)
+		}
+		assertArgs(t, gw, []string{"--release-dir=/var/lib/redflag/releases", "--release-public-key=3x0Lr3WXj0DeaEzSs6jOh0g0pyiOBCd4mgHZDoCqM0o="}, nil)
+		assertArgs(t, mgr, nil, []string{"--release-dir", "--release-public-key"})
 		ing := one(t, objs, "Ingress", "redflag-gateway")
 		if ing.GetAnnotations()["nginx.ingress.kubernetes.io/ssl-passthrough"] != "true" {
 			t.Errorf("the Ingress does not ask for TLS passthrough: %v", ing.GetAnnotations())

@@ -62,7 +62,7 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	t.Cleanup(func() { ensureCRDs(t, c) })
 
 	out := c.helm("install", release, chartDir, "--namespace", ns, "--create-namespace")
-	for _, want := range []string{"STATUS: deployed", "kind: RegistrationToken", "redflag-agent register", "redflag-gateway-tls"} {
+	for _, want := range []string{"STATUS: deployed", "kind: RegistrationToken", "/install.sh | sh -s -- --token", "redflag-gateway-tls"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("helm install output (NOTES) lacks %q:\n%s", want, out)
 		}

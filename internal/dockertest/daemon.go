@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -206,6 +207,17 @@ func (d *Daemon) TryDocker(args ...string) (string, error) {
 	return strings.TrimSpace(out), err
 }
 
+// Logs is a container's log, stdout and stderr together (docker logs
+// replays a container's stderr on its own stderr, which TryDocker drops
+// on success), or the error that kept it from being read.
+func (d *Daemon) Logs(container string, tail int) string {
+	out, err := d.run("logs", "--tail", strconv.Itoa(tail), container)
+	if err != nil {
+		return fmt.Sprintf("(docker logs: %v) %s", err, out)
+	}
+	return out
+}
+
 // run executes the docker CLI with this engine, a private CLI config (the
 // host's logins stay untouched) and the classic builder, which needs no
 // buildx plugin.
@@ -221,6 +233,9 @@ func (d *Daemon) run(args ...string) (string, error) {
 	)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if len(args) > 0 && args[0] == "logs" {
+		cmd.Stderr = &stdout // the container's two streams, interleaved
+	}
 	if err := cmd.Run(); err != nil {
 		return stdout.String() + stderr.String(), err
 	}

@@ -280,11 +280,11 @@ func (g *Gateway) Handler() http.Handler {
 	if g.opts.ReleaseDir != "" {
 		mux.Handle("GET "+protocol.ReleasesPrefix, release.Handler(g.opts.ReleaseDir))
 	}
-	if g.opts.PublicURL != "" {
-		mux.Handle("GET "+installscript.Path, installscript.Handler(installscript.Options{
-			GatewayURL: g.opts.PublicURL, CAPEM: g.caPEM, ReleasePublicKey: g.opts.ReleasePublicKey,
-		}))
-	}
+	// Without a public URL the script names the address it was fetched
+	// from (installscript.Handler).
+	mux.Handle("GET "+installscript.Path, installscript.Handler(installscript.Options{
+		GatewayURL: g.opts.PublicURL, CAPEM: g.caPEM, ReleasePublicKey: g.opts.ReleasePublicKey,
+	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g.forwarder != nil && g.forwarder.fromPeer(r) {
 			// The replica the host reached applied the address limit.

@@ -166,22 +166,42 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// Handler serves the script rendered once from opts, to GET and HEAD. When
+// Handler serves the script rendered from opts, to GET and HEAD. When
 // opts cannot be rendered it answers 500 with the reason, so a
 // misconfigured gateway says why instead of serving a broken script; call
 // Render at start-up to find out earlier.
+//
+// With no GatewayURL the script names the address it was fetched from
+// (https:// and the request's Host): whatever name and port reached the
+// gateway for the download (a Service, NodePort, load balancer or
+// port-forward) reaches it for registration too, so the chart needs no
+// public URL to serve a working script. A Host that is not a plain
+// host[:port] gets 400.
 //
 // Responses are never cached (Cache-Control: no-store): the script carries
 // the CA and the release key, and a proxy or browser cache must not hand
 // out an old one after either is rotated.
 func Handler(opts Options) http.Handler {
-	script, err := Render(opts)
+	fixed, fixedErr := []byte(nil), error(nil)
+	if opts.GatewayURL != "" {
+		fixed, fixedErr = Render(opts)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
+		}
+		script, err := fixed, fixedErr
+		if opts.GatewayURL == "" {
+			if !validHost(r.Host) {
+				http.Error(w, "install script: the request's Host is not host[:port]; set the gateway's public URL (--gateway-public-url)", http.StatusBadRequest)
+				return
+			}
+			perRequest := opts
+			perRequest.GatewayURL = "https://" + r.Host
+			script, err = Render(perRequest)
 		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -195,4 +215,22 @@ func Handler(opts Options) http.Handler {
 		}
 		_, _ = w.Write(script)
 	})
+}
+
+// validHost accepts a DNS name, IPv4 address or bracketed IPv6 address,
+// with an optional port: nothing that could change the URL's meaning.
+func validHost(h string) bool {
+	if h == "" || len(h) > 260 {
+		return false
+	}
+	u, err := url.Parse("https://" + h)
+	if err != nil || u.Host != h || u.Path != "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return false
+	}
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".-:[]", c)) {
+			return false
+		}
+	}
+	return true
 }

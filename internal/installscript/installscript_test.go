@@ -180,6 +180,36 @@ func TestHandler(t *testing.T) {
 	}
 }
 
+// TestHandlerWithoutAPublicURL: the script names the address the host
+// fetched it from, and a Host that could change the URL's meaning is
+// refused.
+func TestHandlerWithoutAPublicURL(t *testing.T) {
+	h := Handler(Options{CAPEM: testCA(t), ReleasePublicKey: testKey(t)})
+	for host, want := range map[string]string{
+		"10.0.0.7:30443":            "RENDERED_GATEWAY_URL='https://10.0.0.7:30443'",
+		"redflag.example.com":       "RENDERED_GATEWAY_URL='https://redflag.example.com'",
+		"[fd00::1]:9443":            "RENDERED_GATEWAY_URL='https://[fd00::1]:9443'",
+		"gw.example.com/evil":       "",
+		"gw.example.com?x=1":        "",
+		"user@gw.example.com":       "",
+		"gw.example.com'$(reboot)'": "",
+		"":                          "",
+		"gw.example.com:9443#frag":  "",
+		"gw.example.com\\x.example": "",
+	} {
+		req := httptest.NewRequest(http.MethodGet, Path, nil)
+		req.Host = host
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch {
+		case want == "" && rec.Code != http.StatusBadRequest:
+			t.Errorf("Host %q: %d, want 400", host, rec.Code)
+		case want != "" && (rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), want)):
+			t.Errorf("Host %q: %d, want 200 with %s", host, rec.Code, want)
+		}
+	}
+}
+
 // TestUnrenderedScriptRefuses: the checked-in file cannot install from
 // nowhere.
 func TestUnrenderedScriptRefuses(t *testing.T) {

@@ -213,19 +213,34 @@ spec:
         {{- toYaml $cfg.resources | nindent 8 }}
       securityContext:
         {{- toYaml $root.Values.securityContext | nindent 8 }}
-      {{- if and .servesGateway (include "redflag.waitForTLSSecret" $root) }}
+      {{- $waitTLS := and .servesGateway (include "redflag.waitForTLSSecret" $root) }}
+      {{- $releases := and .servesGateway $root.Values.releases.volume }}
+      {{- if or $waitTLS $releases }}
       volumeMounts:
+        {{- if $waitTLS }}
         # Not read from disk (the manager reads the Secret through the API);
         # mounted so the pod waits until the Secret exists.
         - name: gateway-tls
           mountPath: /var/run/redflag/gateway-tls
           readOnly: true
+        {{- end }}
+        {{- if $releases }}
+        - name: releases
+          mountPath: {{ include "redflag.releasesMountPath" $root }}
+          readOnly: true
+        {{- end }}
       {{- end }}
-  {{- if and .servesGateway (include "redflag.waitForTLSSecret" $root) }}
+  {{- if or $waitTLS $releases }}
   volumes:
+    {{- if $waitTLS }}
     - name: gateway-tls
       secret:
         secretName: {{ include "redflag.tlsSecretName" $root }}
+    {{- end }}
+    {{- if $releases }}
+    - name: releases
+      {{- toYaml $root.Values.releases.volume | nindent 6 }}
+    {{- end }}
   {{- end }}
   {{- with $cfg.nodeSelector }}
   nodeSelector:
@@ -243,6 +258,11 @@ spec:
   topologySpreadConstraints:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+{{- end }}
+
+{{/* Where the operator's own release store is mounted (releases.volume). */}}
+{{- define "redflag.releasesMountPath" -}}
+/var/lib/redflag/releases
 {{- end }}
 
 {{/* Flags every pod gets: where metrics, probes and the manager's Secrets are. */}}
@@ -263,6 +283,12 @@ pass each agent's requests to the one replica that owns it. */ -}}
 {{- $args := list "--gateway-peer-address=$(POD_IP)" (printf "--gateway-bind-address=:%v" .Values.gateway.containerPort) (printf "--gateway-tls-secret=%s" (include "redflag.tlsSecretName" .)) (printf "--work-signing-secret=%s" (include "redflag.signingSecretName" .)) (printf "--gateway-dns-names=%s" (include "redflag.gatewayDNSNames" . | splitList "\n" | join ",")) }}
 {{- with include "redflag.publicURL" . }}
 {{- $args = append $args (printf "--gateway-public-url=%s" .) }}
+{{- end }}
+{{- if .Values.releases.volume }}
+{{- $args = append $args (printf "--release-dir=%s" (include "redflag.releasesMountPath" .)) }}
+{{- end }}
+{{- with .Values.releases.publicKey }}
+{{- $args = append $args (printf "--release-public-key=%s" .) }}
 {{- end }}
 {{- toJson $args }}
 {{- end }}
