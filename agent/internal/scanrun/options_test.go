@@ -61,6 +61,10 @@ func TestNotRefreshedIsAResult(t *testing.T) {
 		if int(res.Updates.Total) != len(items) {
 			t.Fatalf("inventory %+v", res.Updates)
 		}
+		// What the Agent's status.subsystems shows.
+		if res.Status.Result != v1alpha1.RunSucceeded || !strings.Contains(res.Status.Message, "apt: apt scan: package lists not refreshed") {
+			t.Fatalf("subsystem status %+v", res.Status)
+		}
 	}
 }
 

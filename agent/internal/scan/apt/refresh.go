@@ -91,12 +91,12 @@ func Stale(updated, now time.Time, maxAge time.Duration) bool {
 }
 
 // refresh runs `apt-get update` under RefreshTimeout when the lists are
-// older than maxAge. It returns whether it ran, and an error wrapping
-// scan.ErrNotRefreshed when the lists could not be refreshed (or their age
-// not read); the caller then scans the lists on disk.
-func (r Runner) refresh(ctx context.Context, maxAge time.Duration) (bool, error) {
+// older than maxAge. It returns an error wrapping scan.ErrNotRefreshed
+// when they could not be refreshed; the caller then scans the lists on
+// disk.
+func (r Runner) refresh(ctx context.Context, maxAge time.Duration) error {
 	if maxAge <= 0 {
-		return false, nil
+		return nil
 	}
 	timeout := r.RefreshTimeout
 	if timeout <= 0 {
@@ -106,21 +106,21 @@ func (r Runner) refresh(ctx context.Context, maxAge time.Duration) (bool, error)
 	defer cancel()
 	updated, ageErr := r.ListsUpdated(rctx)
 	if ageErr == nil && !Stale(updated, time.Now(), maxAge) {
-		return false, nil
+		return nil
 	}
 	// An unknown age is refreshed: the bound asks for lists no older than
 	// it, and apt-get update is the way to be sure.
 	_, err := scan.Command{Path: prog(r.AptGet, "apt-get"), Args: updateArgs, Env: cLocale}.Run(rctx)
 	switch {
 	case err == nil:
-		return true, nil
+		return nil
 	case errors.Is(err, scan.ErrNotInstalled) && ageErr != nil:
 		// apt-config and apt-get both absent: apt list reports the absence.
-		return false, nil
+		return nil
 	case rctx.Err() != nil && ctx.Err() == nil:
-		return true, fmt.Errorf("%w: apt-get update: no result within %s", scan.ErrNotRefreshed, timeout)
+		return fmt.Errorf("%w: apt-get update: no result within %s", scan.ErrNotRefreshed, timeout)
 	default:
-		return true, fmt.Errorf("%w: apt-get update: %w", scan.ErrNotRefreshed, err)
+		return fmt.Errorf("%w: apt-get update: %w", scan.ErrNotRefreshed, err)
 	}
 }
 

@@ -49,7 +49,7 @@ func (r Runner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
 // not fail the scan: the updates read from the old lists come back with an
 // error wrapping scan.ErrNotRefreshed that says why.
 func (r Runner) ScanWith(ctx context.Context, opts scan.Options) ([]v1alpha1.PendingUpdate, error) {
-	_, refreshErr := r.refresh(ctx, opts.RefreshListsAfter)
+	refreshErr := r.refresh(ctx, opts.RefreshListsAfter)
 	res, err := scan.Command{Path: prog(r.Apt, "apt"), Args: listArgs, Env: cLocale}.Run(ctx)
 	if err != nil {
 		if refreshErr != nil {
