@@ -83,7 +83,7 @@ func (s *scheduleStep) schedule(name string, sel map[string]string, interval tim
 	obj := &redflagv1.ScanSchedule{
 		ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: name},
 		Spec: redflagv1.ScanScheduleSpec{Subsystems: redflagv1.ScanSubsystems{
-			Updates: &redflagv1.SubsystemSchedule{Interval: metav1.Duration{Duration: interval}}}},
+			Updates: &redflagv1.UpdatesSchedule{SubsystemSchedule: redflagv1.SubsystemSchedule{Interval: metav1.Duration{Duration: interval}}}}},
 	}
 	if sel != nil {
 		obj.Spec.Selector = &metav1.LabelSelector{MatchLabels: sel}

@@ -169,9 +169,12 @@ func largestSchedule() *rf.ScanSchedule {
 		TypeMeta:   metav1.TypeMeta{APIVersion: "redflag.io/v1alpha1", Kind: "ScanSchedule"},
 		ObjectMeta: metav1.ObjectMeta{Name: dnsName(0)},
 		Spec: rf.ScanScheduleSpec{
-			Selector:   fullSelector(),
-			Subsystems: rf.ScanSubsystems{Updates: sub(), Storage: sub(), System: sub(), Docker: sub()},
-			Splay:      &metav1.Duration{Duration: time.Hour},
+			Selector: fullSelector(),
+			Subsystems: rf.ScanSubsystems{
+				Updates: &rf.UpdatesSchedule{SubsystemSchedule: *sub(), RefreshListsAfter: &metav1.Duration{Duration: 167*time.Hour + 59*time.Minute + 59*time.Second + 999999999}},
+				Storage: sub(), System: sub(), Docker: sub(),
+			},
+			Splay: &metav1.Duration{Duration: time.Hour},
 		},
 		Status: rf.ScanScheduleStatus{
 			CommonStatus: fullCommon(), MatchedAgents: n, DueAgents: n, OverdueAgents: n, LastEvaluated: &now,

@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -17,6 +19,38 @@ type SubsystemSchedule struct {
 	Interval metav1.Duration `json:"interval"`
 }
 
+// DefaultRefreshListsAfter is the bound of UpdatesSchedule.RefreshListsAfter
+// when it is unset (the API server defaults it too).
+const DefaultRefreshListsAfter = 4 * time.Hour
+
+// UpdatesSchedule is the schedule of the updates subsystem: when and how
+// often, and how old the host's package lists may be when it is scanned.
+type UpdatesSchedule struct {
+	SubsystemSchedule `json:",inline"`
+	// RefreshListsAfter is how old a host's package lists may be when its
+	// updates are scanned: apt lists older than this are refreshed (apt-get
+	// update) first, and dnf is told to treat metadata older than this as
+	// expired. apt reads only the lists on disk, so without a refresh a
+	// host whose lists nobody updates reports fewer updates than it has.
+	// 0 never refreshes (the host's own timer does). A Go duration: 0, or
+	// between 1m and 168h. Defaults to 4h.
+	// +kubebuilder:default="4h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) == duration('0s') || (duration(self) >= duration('1m') && duration(self) <= duration('168h'))",message="refreshListsAfter must be 0 (never refresh) or between 1m and 168h"
+	// +optional
+	RefreshListsAfter *metav1.Duration `json:"refreshListsAfter,omitempty"`
+}
+
+// RefreshBound is the RefreshListsAfter in force: DefaultRefreshListsAfter
+// when unset (an object the API server has not defaulted), 0 for never.
+func (u *UpdatesSchedule) RefreshBound() time.Duration {
+	if u == nil || u.RefreshListsAfter == nil {
+		return DefaultRefreshListsAfter
+	}
+	return max(u.RefreshListsAfter.Duration, 0)
+}
+
 // ScanSubsystems lists the schedule of each subsystem. A subsystem left out
 // is not scanned by this schedule.
 // +kubebuilder:validation:XValidation:rule="(has(self.updates) && (!has(self.updates.enabled) || self.updates.enabled)) || (has(self.storage) && (!has(self.storage.enabled) || self.storage.enabled)) || (has(self.system) && (!has(self.system.enabled) || self.system.enabled)) || (has(self.docker) && (!has(self.docker.enabled) || self.docker.enabled))",message="spec.subsystems must enable at least one subsystem"
@@ -24,7 +58,7 @@ type ScanSubsystems struct {
 	// Updates scans every package manager the host has (apt, dnf, Docker
 	// images, Windows Update, winget).
 	// +optional
-	Updates *SubsystemSchedule `json:"updates,omitempty"`
+	Updates *UpdatesSchedule `json:"updates,omitempty"`
 	// Storage reports every real mount's size and use.
 	// +optional
 	Storage *SubsystemSchedule `json:"storage,omitempty"`

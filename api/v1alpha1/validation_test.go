@@ -87,6 +87,15 @@ spec: {machineID: abc, publicKey: "MCowBQYDK2VwAyEAq7Sx1Zc4ZtS6nJHb2vH0aKxwZbQ="
 	{"schedule interval too short", `
 kind: ScanSchedule
 spec: {subsystems: {updates: {interval: 30s}}}`, []string{"spec.subsystems.updates.interval", "between 1m and 168h"}},
+	{"schedule refresh bound too short", `
+kind: ScanSchedule
+spec: {subsystems: {updates: {interval: 1h, refreshListsAfter: 30s}}}`, []string{"spec.subsystems.updates.refreshListsAfter", "0 (never refresh) or between 1m and 168h"}},
+	{"schedule refresh bound too long", `
+kind: ScanSchedule
+spec: {subsystems: {updates: {interval: 1h, refreshListsAfter: 200h}}}`, []string{"spec.subsystems.updates.refreshListsAfter", "0 (never refresh) or between 1m and 168h"}},
+	{"schedule refresh bound without unit", `
+kind: ScanSchedule
+spec: {subsystems: {updates: {interval: 1h, refreshListsAfter: "4"}}}`, []string{"spec.subsystems.updates.refreshListsAfter", "should match"}},
 	{"schedule with nothing enabled", `
 kind: ScanSchedule
 spec: {subsystems: {updates: {interval: 1h, enabled: false}}}`, []string{"spec.subsystems", "at least one subsystem"}},
@@ -257,5 +266,31 @@ spec: {machineID: m-1, publicKey: "MCowBQYDK2VwAyEAq7Sx1Zc4ZtS6nJHb2vH0aKxwZbQ="
 				}
 			}
 		})
+	}
+}
+
+// TestRefreshListsAfterDefaultAndNever: an updates schedule without the
+// bound gets 4h from the API server, and 0s (never) is accepted.
+func TestRefreshListsAfterDefaultAndNever(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	for name, want := range map[string]string{"defaulted": "4h", "never": "0s"} {
+		doc := `
+apiVersion: redflag.io/v1alpha1
+kind: ScanSchedule
+spec: {subsystems: {updates: {interval: 1h}}}`
+		if name == "never" {
+			doc = strings.Replace(doc, "interval: 1h", "interval: 1h, refreshListsAfter: 0s", 1)
+		}
+		obj := mustParse(t, doc)
+		obj.SetNamespace(ns)
+		obj.SetName(name)
+		if err := env.Client.Create(ctx, obj); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got, _, _ := unstructured.NestedString(obj.Object, "spec", "subsystems", "updates", "refreshListsAfter")
+		if got != want {
+			t.Errorf("%s: refreshListsAfter %q, want %q", name, got, want)
+		}
 	}
 }

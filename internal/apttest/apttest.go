@@ -58,6 +58,11 @@ type Options struct {
 	// "install ok installed" (their files are not unpacked).
 	Installed []Package
 	Repos     []Repo
+	// CopyLists reaches the repositories with apt's copy: method rather
+	// than file:, so the package lists are copies taken at apt-get update,
+	// as from a mirror, instead of links that always show the repository
+	// as it is now. A test of stale lists needs it.
+	CopyLists bool
 }
 
 // Sandbox is a ready apt root.
@@ -102,7 +107,11 @@ func New(t testing.TB, opts Options) *Sandbox {
 		buildRepo(t, dir, repo)
 		s.RepoDirs = append(s.RepoDirs, dir)
 		s.suites = append(s.suites, repo.Suite)
-		sources.WriteString("deb [trusted=yes] file:" + dir + " ./\n")
+		scheme := "file:"
+		if opts.CopyLists {
+			scheme = "copy:"
+		}
+		sources.WriteString("deb [trusted=yes] " + scheme + dir + " ./\n")
 	}
 	writeFile(t, filepath.Join(s.Root, "etc/apt/sources.list"), sources.String())
 	writeFile(t, s.Config, s.aptConf(t))
@@ -120,6 +129,24 @@ func (s *Sandbox) Publish(t testing.TB, i int, pkgs ...Package) {
 	}
 	buildRepo(t, s.RepoDirs[i], Repo{Suite: s.suites[i], Packages: pkgs})
 	s.Update(t)
+}
+
+// PublishStale adds packages to repository i as Publish does but leaves
+// the sandbox's package lists as they were, as on a host whose lists
+// nobody refreshes: apt does not know the new versions until apt-get
+// update.
+func (s *Sandbox) PublishStale(t testing.TB, i int, pkgs ...Package) {
+	t.Helper()
+	if i < 0 || i >= len(s.RepoDirs) {
+		t.Fatalf("apttest: no repository %d", i)
+	}
+	buildRepo(t, s.RepoDirs[i], Repo{Suite: s.suites[i], Packages: pkgs})
+}
+
+// ListsDir is the directory holding the sandbox's package lists
+// (Dir::State::Lists).
+func (s *Sandbox) ListsDir() string {
+	return filepath.Join(s.Root, "var/lib/apt/lists")
 }
 
 // Env returns the current environment plus APT_CONFIG for this sandbox,

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/internal/schedule"
 )
@@ -41,9 +42,23 @@ func (g *Gateway) dueScans(rec *agentRecord, now time.Time) []protocol.ScanReque
 		if now.Before(at) {
 			continue
 		}
-		due = append(due, protocol.ScanRequest{Subsystem: sub, ID: sub + "-" + strconv.FormatInt(at.Unix(), 10)})
+		due = append(due, withBound(protocol.ScanRequest{Subsystem: sub, ID: sub + "-" + strconv.FormatInt(at.Unix(), 10)}, plan))
 	}
 	return due
+}
+
+// withBound adds the updates scan's package-list refresh bound, from the
+// plan or, for a scan no schedule asked for (scan-now), the default.
+func withBound(req protocol.ScanRequest, plan schedule.Plan) protocol.ScanRequest {
+	if req.Subsystem != schedule.Updates {
+		return req
+	}
+	bound := redflagv1.DefaultRefreshListsAfter
+	if e, ok := plan[schedule.Updates]; ok {
+		bound = e.RefreshListsAfter
+	}
+	req.RefreshListsAfter = &protocol.Duration{Duration: bound}
+	return req
 }
 
 // planCache keeps each agent's merged plan until its record or any schedule
@@ -99,7 +114,7 @@ func scanNow(rec *agentRecord, plan schedule.Plan) []protocol.ScanRequest {
 	}
 	out := make([]protocol.ScanRequest, len(subs))
 	for i, sub := range subs {
-		out[i] = protocol.ScanRequest{Subsystem: sub, ID: sub + "-" + scanNowPrefix + rec.scanNow}
+		out[i] = withBound(protocol.ScanRequest{Subsystem: sub, ID: sub + "-" + scanNowPrefix + rec.scanNow}, plan)
 	}
 	return out
 }
@@ -112,6 +127,10 @@ func scansKey(scans []protocol.ScanRequest) string {
 	ids := make([]string, len(scans))
 	for i, s := range scans {
 		ids[i] = s.ID
+		if s.RefreshListsAfter != nil {
+			// A schedule edited while the scan is due changes the answer.
+			ids[i] += "/" + s.RefreshListsAfter.String()
+		}
 	}
 	return strings.Join(ids, ",")
 }

@@ -35,7 +35,7 @@ func TestScansAreDueUntilStoredAndUnchangedResultsWriteNothing(t *testing.T) {
 	ctx := context.Background()
 	ns, _, _ := strings.Cut(h.id.Agent, "/")
 	sched := &redflagv1.ScanSchedule{Spec: redflagv1.ScanScheduleSpec{Subsystems: redflagv1.ScanSubsystems{
-		Updates: &redflagv1.SubsystemSchedule{Interval: metav1.Duration{Duration: time.Hour}},
+		Updates: &redflagv1.UpdatesSchedule{SubsystemSchedule: redflagv1.SubsystemSchedule{Interval: metav1.Duration{Duration: time.Hour}}},
 	}}}
 	sched.Namespace, sched.Name = ns, "hourly"
 	if err := env.Client.Create(ctx, sched); err != nil {
@@ -43,6 +43,11 @@ func TestScansAreDueUntilStoredAndUnchangedResultsWriteNothing(t *testing.T) {
 	}
 	var scans []protocol.ScanRequest
 	eventually(t, "the scan to be due", func() bool { scans = dueScans(t, h); return len(scans) == 1 })
+	// The API server defaulted refreshListsAfter, and the bound travels
+	// with the scan to the agent.
+	if b := scans[0].RefreshListsAfter; b == nil || b.Duration != redflagv1.DefaultRefreshListsAfter {
+		t.Fatalf("updates scan carries refresh bound %v, want the default %s", b, redflagv1.DefaultRefreshListsAfter)
+	}
 	if again := dueScans(t, h); len(again) != 1 || again[0].ID != scans[0].ID {
 		t.Fatalf("a scan whose result has not arrived must stay due with the same ID: %v then %v", scans, again)
 	}

@@ -323,7 +323,7 @@ func scanSchedule() *redflagv1.ScanSchedule {
 		ObjectMeta: metav1.ObjectMeta{Namespace: fleetNamespace, Name: "load-scans"},
 		Spec: redflagv1.ScanScheduleSpec{
 			Selector:   &metav1.LabelSelector{MatchLabels: map[string]string{redflagv1.LabelToken: fleetToken}},
-			Subsystems: redflagv1.ScanSubsystems{Updates: &redflagv1.SubsystemSchedule{Interval: metav1.Duration{Duration: 6 * time.Hour}}},
+			Subsystems: redflagv1.ScanSubsystems{Updates: &redflagv1.UpdatesSchedule{SubsystemSchedule: redflagv1.SubsystemSchedule{Interval: metav1.Duration{Duration: 6 * time.Hour}}}},
 		},
 	}
 }

@@ -87,6 +87,11 @@ type ScanRequest struct {
 	// ID names this due run (subsystem and due time): the same until the
 	// result is stored.
 	ID string `json:"id"`
+	// RefreshListsAfter, for updates, is how old the host's package lists
+	// may be when scanned: older ones are refreshed first ("0s": never).
+	// Absent (from a gateway that predates it) means the agent's default,
+	// redflagv1.DefaultRefreshListsAfter.
+	RefreshListsAfter *Duration `json:"refreshListsAfter,omitempty"`
 }
 
 // ReportKind says what a report carries.

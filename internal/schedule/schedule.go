@@ -36,6 +36,11 @@ type Entry struct {
 	// Since is when that schedule was created: a subsystem never scanned
 	// is due from then (plus the agent's offset).
 	Since time.Time
+	// RefreshListsAfter, for updates only, is how old the host's package
+	// lists may be when scanned (0: never refreshed). It is merged on its
+	// own: the shortest bound of any schedule that enables updates, so the
+	// strictest freshness asked for holds whichever interval won.
+	RefreshListsAfter time.Duration
 }
 
 // Plan maps subsystem to entry; a subsystem absent is not scanned.
@@ -62,17 +67,42 @@ func For(agentLabels map[string]string, schedules []redflagv1.ScanSchedule) Plan
 			if sub == nil || (sub.Enabled != nil && !*sub.Enabled) || sub.Interval.Duration <= 0 {
 				continue
 			}
-			if cur, ok := plan[name]; ok && cur.Interval <= sub.Interval.Duration {
-				continue
+			cur, ok := plan[name]
+			bound := cur.RefreshListsAfter
+			if name == Updates {
+				bound = shorterBound(bound, s.Spec.Subsystems.Updates.RefreshBound(), ok)
 			}
-			plan[name] = Entry{Interval: sub.Interval.Duration, Splay: splay, Schedule: s.Name, Since: s.CreationTimestamp.Time}
+			if !ok || cur.Interval > sub.Interval.Duration {
+				cur = Entry{Interval: sub.Interval.Duration, Splay: splay, Schedule: s.Name, Since: s.CreationTimestamp.Time}
+			}
+			cur.RefreshListsAfter = bound
+			plan[name] = cur
 		}
 	}
 	return plan
 }
 
+// shorterBound merges a schedule's refresh bound b into the bound cur
+// merged so far (had says there was one). 0 means never, so it is the
+// longest bound, not the shortest: one schedule that does not care must
+// not switch off the refresh another asks for.
+func shorterBound(cur, b time.Duration, had bool) time.Duration {
+	switch {
+	case !had || cur == 0:
+		return b
+	case b == 0:
+		return cur
+	default:
+		return min(cur, b)
+	}
+}
+
 func subsystemsOf(s *redflagv1.ScanSubsystems) map[string]*redflagv1.SubsystemSchedule {
-	return map[string]*redflagv1.SubsystemSchedule{Updates: s.Updates, Storage: s.Storage, System: s.System, Docker: s.Docker}
+	m := map[string]*redflagv1.SubsystemSchedule{Updates: nil, Storage: s.Storage, System: s.System, Docker: s.Docker}
+	if s.Updates != nil {
+		m[Updates] = &s.Updates.SubsystemSchedule
+	}
+	return m
 }
 
 // selects reports whether a schedule's selector chooses the labels; an unset

@@ -22,13 +22,23 @@ func every(d time.Duration) *redflagv1.SubsystemSchedule {
 	return &redflagv1.SubsystemSchedule{Interval: metav1.Duration{Duration: d}}
 }
 
+// updates is an updates schedule every d; refresh, when given, sets
+// refreshListsAfter.
+func updates(d time.Duration, refresh ...time.Duration) *redflagv1.UpdatesSchedule {
+	u := &redflagv1.UpdatesSchedule{SubsystemSchedule: *every(d)}
+	if len(refresh) > 0 {
+		u.RefreshListsAfter = &metav1.Duration{Duration: refresh[0]}
+	}
+	return u
+}
+
 func TestShortestIntervalWinsAcrossMatchingSchedules(t *testing.T) {
 	off := false
 	schedules := []redflagv1.ScanSchedule{
-		sched("b-web", map[string]string{"tier": "web"}, false, redflagv1.ScanSubsystems{Updates: every(time.Hour), Storage: every(10 * time.Minute)}),
-		sched("a-all", nil, false, redflagv1.ScanSubsystems{Updates: every(6 * time.Hour), System: every(time.Hour)}),
-		sched("c-db", map[string]string{"tier": "db"}, false, redflagv1.ScanSubsystems{Updates: every(time.Minute)}),
-		sched("d-paused", nil, true, redflagv1.ScanSubsystems{Updates: every(time.Minute)}),
+		sched("b-web", map[string]string{"tier": "web"}, false, redflagv1.ScanSubsystems{Updates: updates(time.Hour), Storage: every(10 * time.Minute)}),
+		sched("a-all", nil, false, redflagv1.ScanSubsystems{Updates: updates(6 * time.Hour), System: every(time.Hour)}),
+		sched("c-db", map[string]string{"tier": "db"}, false, redflagv1.ScanSubsystems{Updates: updates(time.Minute)}),
+		sched("d-paused", nil, true, redflagv1.ScanSubsystems{Updates: updates(time.Minute)}),
 		sched("e-disabled", nil, false, redflagv1.ScanSubsystems{Storage: &redflagv1.SubsystemSchedule{Enabled: &off, Interval: metav1.Duration{Duration: time.Minute}}}),
 	}
 	plan := For(map[string]string{"tier": "web"}, schedules)
@@ -78,5 +88,50 @@ func TestOffsetsSpreadAgents(t *testing.T) {
 	}
 	if len(seen) < 90 {
 		t.Errorf("100 agents got only %d distinct offsets", len(seen))
+	}
+}
+
+// TestRefreshBoundMerged: the shortest refresh bound of the schedules that
+// enable updates applies, whichever interval won; 0 (never) only when
+// every one says never; unset is the 4h default.
+func TestRefreshBoundMerged(t *testing.T) {
+	off := false
+	disabled := updates(time.Minute, time.Minute)
+	disabled.Enabled = &off
+	tests := []struct {
+		name      string
+		schedules []redflagv1.ScanSchedule
+		want      time.Duration
+	}{
+		{"unset is the default", []redflagv1.ScanSchedule{
+			sched("a", nil, false, redflagv1.ScanSubsystems{Updates: updates(time.Hour)}),
+		}, redflagv1.DefaultRefreshListsAfter},
+		{"shortest bound, not the winning interval's", []redflagv1.ScanSchedule{
+			sched("a", nil, false, redflagv1.ScanSubsystems{Updates: updates(time.Hour, 8*time.Hour)}),
+			sched("b", nil, false, redflagv1.ScanSubsystems{Updates: updates(6*time.Hour, 2*time.Hour)}),
+		}, 2 * time.Hour},
+		{"never loses to a bound", []redflagv1.ScanSchedule{
+			sched("a", nil, false, redflagv1.ScanSubsystems{Updates: updates(time.Hour, 0)}),
+			sched("b", nil, false, redflagv1.ScanSubsystems{Updates: updates(6*time.Hour, 12*time.Hour)}),
+		}, 12 * time.Hour},
+		{"a bound wins over never after it", []redflagv1.ScanSchedule{
+			sched("a", nil, false, redflagv1.ScanSubsystems{Updates: updates(time.Hour, 3*time.Hour)}),
+			sched("b", nil, false, redflagv1.ScanSubsystems{Updates: updates(6*time.Hour, 0)}),
+		}, 3 * time.Hour},
+		{"never when all say never", []redflagv1.ScanSchedule{
+			sched("a", nil, false, redflagv1.ScanSubsystems{Updates: updates(time.Hour, 0)}),
+			sched("b", nil, false, redflagv1.ScanSubsystems{Updates: updates(6*time.Hour, 0)}),
+		}, 0},
+		{"paused and disabled schedules count for nothing", []redflagv1.ScanSchedule{
+			sched("a", nil, false, redflagv1.ScanSubsystems{Updates: updates(time.Hour, 5*time.Hour)}),
+			sched("b", nil, true, redflagv1.ScanSubsystems{Updates: updates(time.Hour, time.Minute)}),
+			sched("c", nil, false, redflagv1.ScanSubsystems{Updates: disabled, System: every(time.Hour)}),
+		}, 5 * time.Hour},
+	}
+	for _, tt := range tests {
+		plan := For(nil, tt.schedules)
+		if got := plan[Updates].RefreshListsAfter; got != tt.want {
+			t.Errorf("%s: bound %s, want %s", tt.name, got, tt.want)
+		}
 	}
 }

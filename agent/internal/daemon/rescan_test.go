@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -121,20 +122,31 @@ func TestRescanFollowsTheScanAlreadyRunning(t *testing.T) {
 func TestAnInstallThatChangedPackagesAsksForARescan(t *testing.T) {
 	changed := []redflagv1.PackageChange{{Manager: redflagv1.ManagerApt, Name: "openssl", From: "3.0.14", To: "3.0.15"}}
 	cases := []struct {
-		name    string
-		dryRun  bool
-		changes []redflagv1.PackageChange
-		want    []string
+		name      string
+		dryRun    bool
+		changes   []redflagv1.PackageChange
+		refreshed bool
+		fail      bool
+		want      []string
 	}{
-		{"install", false, changed, []string{"patch.1"}},
-		{"dry run", true, changed, nil},
-		{"nothing to do", false, nil, nil},
+		{name: "install", changes: changed, want: []string{"patch.1"}},
+		{name: "dry run", dryRun: true, changes: changed},
+		{name: "nothing to do", changes: nil},
+		// The package lists were refreshed (apt-get update): what is
+		// pending may have grown even though nothing was installed.
+		{name: "dry run that refreshed the lists", dryRun: true, changes: changed, refreshed: true, want: []string{"patch.1"}},
+		{name: "nothing to do after refreshing the lists", refreshed: true, want: []string{"patch.1"}},
+		{name: "failure after refreshing the lists", refreshed: true, fail: true, want: []string{"patch.1"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWorks(t.TempDir(), slog.New(slog.DiscardHandler))
 			w.install = func(context.Context, protocol.PackageWork, bool, install.Options) (install.Outcome, error) {
-				return install.Outcome{Changes: slices.Clone(c.changes)}, nil
+				out := install.Outcome{Changes: slices.Clone(c.changes), Refreshed: c.refreshed}
+				if c.fail {
+					return out, &install.Failure{Reason: install.ReasonDryRunFailed, Err: errors.New("E: broken")}
+				}
+				return out, nil
 			}
 			var asked []string
 			w.rescan = func(_ context.Context, id string) <-chan struct{} {
@@ -146,7 +158,7 @@ func TestAnInstallThatChangedPackagesAsksForARescan(t *testing.T) {
 			var got reports
 			w.start(context.Background(), &req, got.queue)
 			w.wg.Wait()
-			if final := got.last(t); final.Phase != redflagv1.WorkSucceeded {
+			if final := got.last(t); final.Phase != redflagv1.WorkSucceeded && !c.fail {
 				t.Fatalf("work ended %s: %s", final.Phase, final.Message)
 			}
 			if !slices.Equal(asked, c.want) {

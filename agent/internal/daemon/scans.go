@@ -6,7 +6,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redflag-io/redflag/agent/internal/scan"
 	"github.com/redflag-io/redflag/agent/internal/scanrun"
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -35,6 +37,9 @@ type scans struct {
 	// queued holds, by subsystem, a rescan asked for while that
 	// subsystem's scan ran (see rescan).
 	queued map[string]queuedScan
+	// bound is the package-list refresh bound of the last updates scan
+	// the gateway asked for; the agent's own rescans use it too.
+	bound *protocol.Duration
 }
 
 // queuedScan is a rescan waiting for the running scan of its subsystem.
@@ -61,6 +66,9 @@ func (s *scans) start(ctx context.Context, reqs []protocol.ScanRequest, queue fu
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, req := range reqs {
+		if req.Subsystem == string(scanrun.Updates) && req.RefreshListsAfter != nil {
+			s.bound = req.RefreshListsAfter
+		}
 		if s.running[req.Subsystem] != "" {
 			continue
 		}
@@ -91,10 +99,13 @@ func (s *scans) start(ctx context.Context, reqs []protocol.ScanRequest, queue fu
 // being dropped. The returned channel is closed when the rescan has ended
 // (or was dropped because the daemon is stopping).
 func (s *scans) rescan(ctx context.Context, subsystem, id string, queue func(protocol.Report)) <-chan struct{} {
-	req := protocol.ScanRequest{Subsystem: subsystem, ID: id}
 	done := make(chan struct{})
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	req := protocol.ScanRequest{Subsystem: subsystem, ID: id}
+	if subsystem == string(scanrun.Updates) {
+		req.RefreshListsAfter = s.bound
+	}
 	if s.running[subsystem] == "" {
 		s.launch(ctx, req, queue, done)
 		return done
@@ -123,7 +134,7 @@ func (s *scans) launch(ctx context.Context, req protocol.ScanRequest, queue func
 }
 
 func (s *scans) run(ctx context.Context, req protocol.ScanRequest, queue func(protocol.Report)) {
-	rep, err := s.runner.Run(ctx, scanrun.Subsystem(req.Subsystem))
+	rep, err := s.runner.RunWith(ctx, scanOptions(req), scanrun.Subsystem(req.Subsystem))
 	result := &protocol.ScanResult{Subsystem: req.Subsystem, ID: req.ID, Finished: time.Now().UTC()}
 	switch {
 	case err != nil:
@@ -183,3 +194,13 @@ func (s *scans) takeFactsDue() bool {
 
 // wait blocks until running scans have stopped (after ctx is cancelled).
 func (s *scans) wait() { s.wg.Wait() }
+
+// scanOptions are the scanners' settings for req: its package-list
+// refresh bound, or the default when the gateway sent none (one that
+// predates the bound, or a rescan before any scheduled scan).
+func scanOptions(req protocol.ScanRequest) scan.Options {
+	if req.RefreshListsAfter == nil {
+		return scan.Options{RefreshListsAfter: redflagv1.DefaultRefreshListsAfter}
+	}
+	return scan.Options{RefreshListsAfter: req.RefreshListsAfter.Duration}
+}

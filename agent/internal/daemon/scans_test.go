@@ -3,9 +3,13 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/redflag-io/redflag/agent/internal/scan"
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -39,5 +43,48 @@ func TestScanOfferedAgainAfterItsResultResendsTheResultOnce(t *testing.T) {
 	}
 	if len(s.running) != 0 {
 		t.Fatalf("the scan was run again: %v", s.running)
+	}
+}
+
+// optionScanner records the refresh bound of every scan.
+type optionScanner struct {
+	mu     sync.Mutex
+	bounds []time.Duration
+}
+
+func (o *optionScanner) Manager() redflagv1.PackageManager { return redflagv1.ManagerApt }
+
+func (o *optionScanner) Scan(ctx context.Context) ([]redflagv1.PendingUpdate, error) {
+	return o.ScanWith(ctx, scan.Options{})
+}
+
+func (o *optionScanner) ScanWith(_ context.Context, opts scan.Options) ([]redflagv1.PendingUpdate, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.bounds = append(o.bounds, opts.RefreshListsAfter)
+	return nil, nil
+}
+
+// TestScansUseTheGatewaysRefreshBound: an updates scan refreshes the
+// package lists by the bound its request carries; without one (an older
+// gateway) by the default; the agent's own rescan by the last bound the
+// gateway sent.
+func TestScansUseTheGatewaysRefreshBound(t *testing.T) {
+	sc := &optionScanner{}
+	s := scansWith(t, sc)
+	var got reports
+	ctx := t.Context()
+	run := func(reqs ...protocol.ScanRequest) {
+		t.Helper()
+		s.start(ctx, reqs, got.queue)
+		s.wait()
+	}
+	run(protocol.ScanRequest{Subsystem: "updates", ID: "updates-1"})
+	run(protocol.ScanRequest{Subsystem: "updates", ID: "updates-2", RefreshListsAfter: &protocol.Duration{Duration: 30 * time.Minute}})
+	<-s.rescan(ctx, "updates", "updates-after-w1", got.queue)
+	run(protocol.ScanRequest{Subsystem: "updates", ID: "updates-3", RefreshListsAfter: &protocol.Duration{}})
+	want := []time.Duration{redflagv1.DefaultRefreshListsAfter, 30 * time.Minute, 30 * time.Minute, 0}
+	if !slices.Equal(sc.bounds, want) {
+		t.Fatalf("scans ran with bounds %v, want %v", sc.bounds, want)
 	}
 }

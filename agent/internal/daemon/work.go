@@ -78,10 +78,13 @@ func (w *works) run(ctx context.Context, req protocol.WorkRequest, queue func(pr
 	queue(protocol.Report{Kind: protocol.ReportWork, Work: &res})
 	w.log.Info("work starting", "id", req.ID, "agentUpdate", req.AgentUpdate)
 
-	var final protocol.WorkResult
+	var (
+		final     protocol.WorkResult
+		refreshed bool
+	)
 	switch {
 	case req.Packages != nil:
-		final = w.installPackages(ctx, req, res)
+		final, refreshed = w.installPackages(ctx, req, res)
 	case req.AgentVersion != nil && req.DryRun:
 		// The API refuses this combination; a host never replaces its binary
 		// on a dry run whatever the gateway sends.
@@ -110,9 +113,13 @@ func (w *works) run(ctx context.Context, req protocol.WorkRequest, queue func(pr
 	w.record(&final, true)
 	w.log.Info("work finished", "id", req.ID, "phase", final.Phase, "reason", final.Reason, "message", final.Message)
 	var rescanned <-chan struct{}
-	if req.Packages != nil && !req.DryRun && len(final.Changes) > 0 && w.rescan != nil {
+	if req.Packages != nil && w.rescan != nil && ((!req.DryRun && len(final.Changes) > 0) || refreshed) {
 		// Also after a failure that changed some packages: the Agent's
-		// pending updates should match the host either way.
+		// pending updates should match the host either way. A dry run or
+		// an install that changed nothing but refreshed the package lists
+		// has seen updates the last scan may not have: without a rescan the
+		// Agent would keep the older, shorter list until the next
+		// scheduled scan.
 		rescanned = w.rescan(ctx, req.ID)
 	}
 	select {
@@ -125,8 +132,9 @@ func (w *works) run(ctx context.Context, req protocol.WorkRequest, queue func(pr
 }
 
 // installPackages runs a package install and, per the rollout's policy and
-// window, asks for a reboot.
-func (w *works) installPackages(ctx context.Context, req protocol.WorkRequest, res protocol.WorkResult) protocol.WorkResult {
+// window, asks for a reboot. It also reports whether the install refreshed
+// the package lists.
+func (w *works) installPackages(ctx context.Context, req protocol.WorkRequest, res protocol.WorkResult) (protocol.WorkResult, bool) {
 	// The daemon stopping must not kill a package manager mid-install (a
 	// half-configured dpkg is worse than a late result): the install runs
 	// to its own timeout, and the daemon waits for it only so long (see
@@ -151,11 +159,11 @@ func (w *works) installPackages(ctx context.Context, req protocol.WorkRequest, r
 			// was not done; the error alone is the fallback.
 			res.Message = err.Error()
 		}
-		return res
+		return res, out.Refreshed
 	}
 	res.Phase = redflagv1.WorkSucceeded
 	if req.DryRun {
-		return res
+		return res, out.Refreshed
 	}
 	res.RebootRequired = out.RebootRequired
 	if f, err := facts.Collect(ctx); err == nil {
@@ -173,7 +181,7 @@ func (w *works) installPackages(ctx context.Context, req protocol.WorkRequest, r
 	case res.RebootRequired:
 		res.Message += "; a reboot is required (the rollout's reboot policy is " + string(req.Reboot) + ")"
 	}
-	return res
+	return res, out.Refreshed
 }
 
 // reboot waits for the rescan after the install (at most rescanWait) and

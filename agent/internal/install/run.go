@@ -49,7 +49,9 @@ const (
 
 func (w *work) manager() redflagv1.PackageManager { return w.inst.Manager() }
 
-func run(ctx context.Context, req protocol.PackageWork, dryRun bool, opts Options, all []installer.Installer) (Outcome, error) {
+func run(ctx context.Context, req protocol.PackageWork, dryRun bool, opts Options, all []installer.Installer) (out Outcome, err error) {
+	var refreshed bool
+	defer func() { out.Refreshed = refreshed }()
 	if err := validate(req); err != nil {
 		f := &Failure{Reason: ReasonInvalidRequest, Err: err}
 		return Outcome{Message: clip(f.Error())}, f
@@ -61,6 +63,9 @@ func run(ctx context.Context, req protocol.PackageWork, dryRun bool, opts Option
 	)
 	for _, inst := range chosen(all, req.Managers) {
 		w, err := plan(ctx, inst, req, opts)
+		if r, ok := inst.(installer.Refresher); ok && r.Refreshes() && !errors.Is(err, scan.ErrNotInstalled) {
+			refreshed = true
+		}
 		if errors.Is(err, scan.ErrNotInstalled) {
 			log.Info("package manager not present; skipped", "manager", inst.Manager())
 			absent = append(absent, inst.Manager())

@@ -52,6 +52,12 @@ type Outcome struct {
 	// (Windows Update, winget). Debian's and RHEL's own reboot signals are
 	// read by the agent's facts, not here.
 	RebootRequired bool
+	// Refreshed is set when a manager present on the host refreshed its
+	// package lists while listing what is pending (apt-get update, run by
+	// every install and dry run with apt), whether or not the run went on
+	// to succeed: what a scan would find may have changed even when
+	// nothing was installed.
+	Refreshed bool
 }
 
 // MaxMessageLen is the bound of Outcome.Message, the bound of an Agent's

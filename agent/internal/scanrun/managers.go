@@ -18,13 +18,13 @@ import (
 // not hold back winget. There are at most a handful of them, mostly
 // waiting on I/O, so running them together costs little even on a small
 // host.
-func (r *Runner) runManagers(ctx context.Context, sub Subsystem, scanners []scan.Scanner) Result {
+func (r *Runner) runManagers(ctx context.Context, sub Subsystem, scanners []scan.Scanner, opts scan.Options) Result {
 	outs := make([]Outcome, len(scanners))
 	lists := make([][]v1alpha1.PendingUpdate, len(scanners))
 	var wg sync.WaitGroup
 	for i, s := range scanners {
 		wg.Go(func() {
-			outs[i], lists[i] = r.scanManager(ctx, s)
+			outs[i], lists[i] = r.scanManager(ctx, s, opts)
 		})
 	}
 	wg.Wait()

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redflag-io/redflag/agent/internal/scan"
 	"github.com/redflag-io/redflag/api/v1alpha1"
 )
 
@@ -53,8 +54,15 @@ func New(cfg Config) (*Runner, error) {
 // Run runs each subsystem in subs once, in order, and reports them in
 // that order. The facts behind storage and system are collected once per
 // call. Failures are reported in the results; the error is only for a
-// subsystem name Run does not know.
+// subsystem name Run does not know. No package lists are refreshed (see
+// RunWith).
 func (r *Runner) Run(ctx context.Context, subs ...Subsystem) (Report, error) {
+	return r.RunWith(ctx, scan.Options{}, subs...)
+}
+
+// RunWith is Run with opts handed to every scanner that takes them
+// (scan.OptionScanner).
+func (r *Runner) RunWith(ctx context.Context, opts scan.Options, subs ...Subsystem) (Report, error) {
 	for _, sub := range subs {
 		if !known(sub) {
 			return Report{}, fmt.Errorf("scanrun: %w %q", ErrUnknownSubsystem, sub)
@@ -65,9 +73,9 @@ func (r *Runner) Run(ctx context.Context, subs ...Subsystem) (Report, error) {
 	for _, sub := range subs {
 		switch sub {
 		case Updates:
-			report.Results = append(report.Results, r.runManagers(ctx, sub, r.cfg.Updates))
+			report.Results = append(report.Results, r.runManagers(ctx, sub, r.cfg.Updates, opts))
 		case Docker:
-			report.Results = append(report.Results, r.runManagers(ctx, sub, r.cfg.Docker))
+			report.Results = append(report.Results, r.runManagers(ctx, sub, r.cfg.Docker, opts))
 		default:
 			if fc == nil {
 				fc = r.collectFacts(ctx)

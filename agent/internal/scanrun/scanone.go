@@ -31,7 +31,7 @@ type scanReturn struct {
 // scanManager runs one scanner through its breaker and timeout and returns
 // its outcome and the list it contributes to the inventory (the last good
 // one when this run produced none).
-func (r *Runner) scanManager(ctx context.Context, s scan.Scanner) (Outcome, []v1alpha1.PendingUpdate) {
+func (r *Runner) scanManager(ctx context.Context, s scan.Scanner, opts scan.Options) (Outcome, []v1alpha1.PendingUpdate) {
 	m := s.Manager()
 	out := Outcome{Name: string(m), Present: true}
 	st := r.states[m]
@@ -58,12 +58,12 @@ func (r *Runner) scanManager(ctx context.Context, s scan.Scanner) (Outcome, []v1
 	sctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimedOut)
 	defer cancel()
 	start := time.Now()
-	ret := r.call(sctx, s, st)
+	ret := r.call(sctx, s, st, opts)
 	out.Took = metav1.Duration{Duration: time.Since(start)}
 	now = r.cfg.Clock.Now()
 
 	switch {
-	case ret.err == nil || (errors.Is(ret.err, scan.ErrMalformed) && len(ret.items) > 0):
+	case scan.Usable(ret.err, len(ret.items)):
 		items, dropped := normalise(m, ret.items)
 		out.Result = v1alpha1.RunSucceeded
 		out.Updates = len(items)
@@ -101,10 +101,10 @@ func (r *Runner) scanManager(ctx context.Context, s scan.Scanner) (Outcome, []v1
 // ended, for at most AbandonAfter more: a scanner that ignores
 // cancellation is left behind (st.running stays set until it returns)
 // instead of stalling every later run.
-func (r *Runner) call(sctx context.Context, s scan.Scanner, st *managerState) scanReturn {
+func (r *Runner) call(sctx context.Context, s scan.Scanner, st *managerState, opts scan.Options) scanReturn {
 	done := make(chan scanReturn, 1)
 	go func() {
-		ret := safeScan(sctx, s)
+		ret := safeScan(sctx, s, opts)
 		r.mu.Lock()
 		st.running = false
 		r.mu.Unlock()
@@ -126,13 +126,18 @@ func (r *Runner) call(sctx context.Context, s scan.Scanner, st *managerState) sc
 	}
 }
 
-// safeScan runs s.Scan, turning a panic into an error.
-func safeScan(ctx context.Context, s scan.Scanner) (ret scanReturn) {
+// safeScan runs s.Scan (ScanWith, for a scanner that takes options),
+// turning a panic into an error.
+func safeScan(ctx context.Context, s scan.Scanner, opts scan.Options) (ret scanReturn) {
 	defer func() {
 		if p := recover(); p != nil {
 			ret = scanReturn{err: fmt.Errorf("%w: %v", errPanicked, p)}
 		}
 	}()
+	if os, ok := s.(scan.OptionScanner); ok {
+		items, err := os.ScanWith(ctx, opts)
+		return scanReturn{items: items, err: err}
+	}
 	items, err := s.Scan(ctx)
 	return scanReturn{items: items, err: err}
 }
@@ -177,7 +182,12 @@ func detail(err error) string {
 // one.
 func partialMessage(err error, dropped int) string {
 	msg := ""
-	if err != nil {
+	switch {
+	case err != nil && !errors.Is(err, scan.ErrMalformed):
+		// Complete, but from lists that could not be refreshed: the
+		// error says so itself.
+		msg = detail(err)
+	case err != nil:
 		msg = "partial: " + detail(err)
 	}
 	if dropped > 0 {

@@ -59,7 +59,13 @@ type Installer struct {
 	NoRefresh bool
 }
 
-var _ installer.Installer = Installer{}
+var (
+	_ installer.Installer = Installer{}
+	_ installer.Refresher = Installer{}
+)
+
+// Refreshes implements installer.Refresher.
+func (i Installer) Refreshes() bool { return !i.NoRefresh }
 
 // Manager implements installer.Installer.
 func (Installer) Manager() v1alpha1.PackageManager { return v1alpha1.ManagerApt }

@@ -35,6 +35,14 @@ type Installer interface {
 	Install(ctx context.Context, req Request, plan Plan) (Result, error)
 }
 
+// Refresher is implemented by an Installer whose Pending refreshes the
+// manager's package lists first (apt-get update): the lists a scan reads
+// may then hold more than the last scan saw, so the agent scans again.
+type Refresher interface {
+	// Refreshes reports whether Pending refreshes the package lists.
+	Refreshes() bool
+}
+
 // Request is what the orchestrator asks of one Installer.
 type Request struct {
 	// Updates are the selected pending updates; never empty.

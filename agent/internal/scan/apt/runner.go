@@ -3,7 +3,9 @@ package apt
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
 	"github.com/redflag-io/redflag/api/v1alpha1"
@@ -12,36 +14,53 @@ import (
 // listArgs is the fixed argument list of the scan; never built from input.
 var listArgs = []string{"list", "--upgradable"}
 
-// Runner scans with the apt binary. The zero value runs "apt" from PATH.
+// cLocale keeps apt's output in the English the parser reads.
+var cLocale = []string{"LANG=C", "LC_ALL=C"}
+
+// Runner scans with the apt binary. The zero value runs apt, apt-get and
+// apt-config from PATH.
 type Runner struct {
-	// Apt is the apt program; empty means "apt".
-	Apt string
+	// Apt, AptGet and AptConfig are the programs; empty means the name on
+	// PATH.
+	Apt, AptGet, AptConfig string
+	// RefreshTimeout bounds the `apt-get update` before a scan; 0 means
+	// DefaultRefreshTimeout.
+	RefreshTimeout time.Duration
 }
 
-var _ scan.Scanner = Runner{}
+var _ scan.OptionScanner = Runner{}
 
 // Manager implements scan.Scanner.
 func (Runner) Manager() v1alpha1.PackageManager { return v1alpha1.ManagerApt }
 
 // Scan runs `apt list --upgradable` with LANG=C and LC_ALL=C over the
 // inherited environment and parses its standard output. It does not
-// refresh the package lists (apt-get update is the host's own timer, or an
-// install's first step). The deadline comes from ctx.
+// refresh the package lists (an install refreshes them itself as its first
+// step). The deadline comes from ctx.
 func (r Runner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
-	path := r.Apt
-	if path == "" {
-		path = "apt"
-	}
-	res, err := scan.Command{
-		Path: path,
-		Args: listArgs,
-		Env:  []string{"LANG=C", "LC_ALL=C"},
-	}.Run(ctx)
+	return r.ScanWith(ctx, scan.Options{})
+}
+
+// ScanWith is Scan after refreshing the package lists with `apt-get
+// update` when they are older than opts.RefreshListsAfter: apt list reads
+// only the lists on disk, and on a host whose lists nobody refreshes (no
+// apt timer, a container) they fall behind the archive, so the scan
+// would report fewer updates than there are. A refresh that fails does
+// not fail the scan: the updates read from the old lists come back with an
+// error wrapping scan.ErrNotRefreshed that says why.
+func (r Runner) ScanWith(ctx context.Context, opts scan.Options) ([]v1alpha1.PendingUpdate, error) {
+	refreshErr := r.refresh(ctx, opts.RefreshListsAfter)
+	res, err := scan.Command{Path: prog(r.Apt, "apt"), Args: listArgs, Env: cLocale}.Run(ctx)
 	if err != nil {
+		if refreshErr != nil {
+			// Not wrapped: a scan that listed nothing is a failure, not a
+			// stale result.
+			return nil, fmt.Errorf("apt scan: %w (before it: %v)", err, refreshErr)
+		}
 		return nil, fmt.Errorf("apt scan: %w", err)
 	}
 	updates, err := Parse(bytes.NewReader(res.Stdout))
-	if err != nil {
+	if err := errors.Join(refreshErr, err); err != nil {
 		return updates, fmt.Errorf("apt scan: %w", err)
 	}
 	return updates, nil

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
 	"github.com/redflag-io/redflag/api/v1alpha1"
@@ -32,17 +34,28 @@ type Runner struct {
 	RPM string
 }
 
-var _ scan.Scanner = Runner{}
+var _ scan.OptionScanner = Runner{}
 
 // Manager implements scan.Scanner.
 func (Runner) Manager() v1alpha1.PackageManager { return v1alpha1.ManagerDnf }
 
-// Scan runs `dnf check-update`; when it reports upgrades (exit 100) it
+// Scan is ScanWith under the zero Options: dnf's own metadata expiry.
+func (r Runner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
+	return r.ScanWith(ctx, scan.Options{})
+}
+
+// ScanWith runs `dnf check-update`; when it reports upgrades (exit 100) it
 // also runs `dnf updateinfo list --security` and `rpm -qa` and merges the
 // three. dnf refreshes expired metadata itself. The deadline comes from
 // ctx. Updates are returned alongside an error wrapping scan.ErrMalformed
 // when part of the output could not be read.
-func (r Runner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
+//
+// dnf refreshes metadata older than its metadata_expire (48h by default
+// on Fedora and RHEL) by itself; opts.RefreshListsAfter, when set, is
+// passed as that expiry, so the ScanSchedule's bound holds on dnf hosts
+// as it does on apt ones. A refresh that fails makes dnf fail (or, with
+// skip_if_unavailable, warn), as it would from the host's own settings.
+func (r Runner) ScanWith(ctx context.Context, opts scan.Options) ([]v1alpha1.PendingUpdate, error) {
 	dnf, rpm := r.DNF, r.RPM
 	if dnf == "" {
 		dnf = "dnf"
@@ -50,7 +63,7 @@ func (r Runner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
 	if rpm == "" {
 		rpm = "rpm"
 	}
-	res, err := run(ctx, dnf, checkUpdateArgs, exitUpdates)
+	res, err := run(ctx, dnf, withExpiry(checkUpdateArgs, opts.RefreshListsAfter), exitUpdates)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +78,7 @@ func (r Runner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
 		return nil, fmt.Errorf("dnf scan: %w", parseErr)
 	}
 
-	res, err = run(ctx, dnf, securityArgs)
+	res, err = run(ctx, dnf, withExpiry(securityArgs, opts.RefreshListsAfter))
 	if err != nil {
 		return nil, err
 	}
@@ -93,4 +106,15 @@ func run(ctx context.Context, path string, args []string, okExit ...int) (scan.R
 		return res, fmt.Errorf("dnf scan: %w", err)
 	}
 	return res, nil
+}
+
+// withExpiry puts dnf's metadata_expire, in whole seconds (at least one),
+// before args when maxAge is set. 0 leaves the host's setting: dnf reads
+// metadata_expire=0 as "always expired", the opposite of never refreshing.
+func withExpiry(args []string, maxAge time.Duration) []string {
+	if maxAge <= 0 {
+		return args
+	}
+	secs := max(int64(maxAge/time.Second), 1)
+	return append([]string{"--setopt=metadata_expire=" + strconv.FormatInt(secs, 10)}, args...)
 }

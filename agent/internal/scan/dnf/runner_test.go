@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
 )
@@ -27,6 +29,8 @@ func fakeTools(t *testing.T, checkExit string) Runner {
 	dnf := `#!/bin/sh
 [ "$LC_ALL" = C ] && [ "$LANG" = C ] || { echo "not the C locale" >&2; exit 1; }
 case "$*" in
+"--setopt=metadata_expire=14400 check-update") cat '` + td + `/dnf4-rhel9-check-update.txt'; exit ` + checkExit + ` ;;
+"--setopt=metadata_expire=14400 updateinfo list --security") cat '` + td + `/dnf4-rhel9-updateinfo-security.txt' ;;
 "check-update") cat '` + td + `/dnf4-rhel9-check-update.txt'; exit ` + checkExit + ` ;;
 "updateinfo list --security") cat '` + td + `/dnf4-rhel9-updateinfo-security.txt' ;;
 *) echo "Error: unexpected arguments: $*" >&2; exit 2 ;;
@@ -78,5 +82,21 @@ func TestRunnerNotInstalled(t *testing.T) {
 	_, err := Runner{DNF: "/nonexistent/dnf"}.Scan(context.Background())
 	if !errors.Is(err, scan.ErrNotInstalled) {
 		t.Fatalf("err = %v, want ErrNotInstalled", err)
+	}
+}
+
+// TestRunnerPassesTheRefreshBound: the bound reaches dnf as its metadata
+// expiry on both metadata reads (the fake refuses anything else); 0 leaves
+// dnf's own setting.
+func TestRunnerPassesTheRefreshBound(t *testing.T) {
+	got, err := fakeTools(t, "100").ScanWith(context.Background(), scan.Options{RefreshListsAfter: 4 * time.Hour})
+	if err != nil || len(got) != 14 {
+		t.Fatalf("ScanWith(4h) = %d updates, %v", len(got), err)
+	}
+	if got := withExpiry(checkUpdateArgs, 0); !slices.Equal(got, checkUpdateArgs) {
+		t.Errorf("withExpiry(0) = %v", got)
+	}
+	if got := withExpiry(checkUpdateArgs, time.Millisecond); got[0] != "--setopt=metadata_expire=1" {
+		t.Errorf("withExpiry(1ms) = %v: 0 would mean always expired", got)
 	}
 }
