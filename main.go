@@ -85,6 +85,8 @@ func run() error {
 	flag.StringVar(&o.gateway.PeerName, "gateway-peer-name", envOr("POD_NAME", hostname()), "This replica's unique name among gateway peers (defaults to $POD_NAME, else the host name).")
 	flag.Float64Var(&o.gateway.PerIPRate, "gateway-per-address-rate", 200, "Requests per second the gateway accepts from one client address (each replica counts its own). Raise it when hosts reach the gateway through a proxy or SNAT that hides their addresses.")
 	flag.IntVar(&o.gateway.PerIPBurst, "gateway-per-address-burst", 400, "Burst above --gateway-per-address-rate from one client address.")
+	flag.Int64Var(&o.gateway.BodyBudget, "gateway-body-budget", 64<<20, "Bytes of request bodies the gateway reads at once from senders it cannot verify before the body (registrations, older agents); more is refused with 503 and Retry-After.")
+	flag.Int64Var(&o.gateway.PerAddressBodyBudget, "gateway-per-address-body-budget", 4<<20, "One client address's share of --gateway-body-budget; more is refused with 429 and Retry-After.")
 	flag.StringVar(&o.extraDNSNames, "gateway-dns-names", "", "Comma-separated extra names or IPs for a self-signed gateway certificate.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)

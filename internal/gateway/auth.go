@@ -16,28 +16,19 @@ import (
 // garbage cannot fill the cache). It answers the refusal itself and returns
 // nil then.
 func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, body []byte, now time.Time) *agentRecord {
-	a, err := protocol.ParseRequestAuth(r.Header)
-	if err != nil {
-		fail(w, http.StatusUnauthorized, protocol.CodeBadSignature, "%v", err)
+	rec, a, ok := g.screen(w, r, now)
+	if !ok {
 		return nil
 	}
-	rec := g.agents.get(a.Agent)
-	if rec == nil {
-		fail(w, http.StatusUnauthorized, protocol.CodeUnknownAgent, "no agent %q is enrolled; register again", a.Agent)
-		return nil
-	}
-	if rec.revoked {
-		fail(w, http.StatusForbidden, protocol.CodeAgentRevoked, "agent %s is revoked", a.Agent)
-		return nil
-	}
-	if skew := now.Sub(a.Timestamp); skew > g.opts.ClockSkew || -skew > g.opts.ClockSkew {
-		fail(w, http.StatusUnauthorized, protocol.CodeStaleTimestamp,
-			"request timestamp is %s away from the gateway's clock (allowed: %s); check the host's clock", skew.Round(time.Second), g.opts.ClockSkew)
-		return nil
-	}
-	if !protocol.VerifyRequest(rec.publicKey, r.Method, r.URL.RequestURI(), a, body) {
-		g.warn(rec, events.BadSignature, "a request signed with another key was refused")
-		fail(w, http.StatusUnauthorized, protocol.CodeBadSignature, "signature does not verify with agent %s's key", a.Agent)
+	if hash, ok := r.Context().Value(preverified{}).(string); ok {
+		// admit verified the signature over this hash before the body was
+		// read; the body must be the one signed.
+		if protocol.BodyHash(body) != hash {
+			g.refuseSignature(w, rec, a) // the signature does not cover this body
+			return nil
+		}
+	} else if !protocol.VerifyRequest(rec.publicKey, r.Method, r.URL.RequestURI(), a, body) {
+		g.refuseSignature(w, rec, a)
 		return nil
 	}
 	if a.MachineID != rec.machineID {

@@ -32,7 +32,7 @@ const headerPeer = "X-RedFlag-Peer"
 // forwardedHeaders are the request headers the owner needs.
 var forwardedHeaders = []string{
 	"Content-Type", protocol.HeaderAgent, protocol.HeaderMachineID,
-	protocol.HeaderTimestamp, protocol.HeaderNonce, protocol.HeaderSignature,
+	protocol.HeaderTimestamp, protocol.HeaderNonce, protocol.HeaderSignature, protocol.HeaderContentSHA256,
 }
 
 // forwarder passes agents' requests to their owning replica.

@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/internal/timing"
 )
 
@@ -47,6 +48,13 @@ type Options struct {
 	// so token secrets cannot be guessed at speed.
 	RegisterRate  float64
 	RegisterBurst int
+	// BodyBudget is how many bytes of request bodies the gateway reads at
+	// once from senders it could not verify before the body (registrations,
+	// agents that send no protocol.HeaderContentSHA256);
+	// PerAddressBodyBudget is one client address's share of it (see
+	// admission.go).
+	BodyBudget           int64
+	PerAddressBodyBudget int64
 	// ReleaseDir holds signed agent releases (see internal/release), served
 	// under protocol.ReleasesPrefix; empty serves none.
 	ReleaseDir string
@@ -104,6 +112,14 @@ func (o Options) Defaults() Options {
 		// Heartbeat mode is one check-in per 5s; reports come in bursts.
 		o.PerAgentRate, o.PerAgentBurst = 2, 20
 	}
+	if o.BodyBudget == 0 {
+		// 64 MiB: 64 reports of the largest size at once, or thousands of
+		// registrations, well inside the chart's 512Mi limit.
+		o.BodyBudget = 64 << 20
+	}
+	if o.PerAddressBodyBudget == 0 {
+		o.PerAddressBodyBudget = 4 << 20
+	}
 	if o.RegisterRate == 0 {
 		o.RegisterRate, o.RegisterBurst = 1, 10
 	}
@@ -117,6 +133,10 @@ func (o Options) Validate() error {
 	}
 	if o.PerIPRate < 0 || o.PerIPBurst < 1 {
 		return fmt.Errorf("gateway per-address limit %g/s, burst %d: the rate must be positive and the burst at least 1", o.PerIPRate, o.PerIPBurst)
+	}
+	if o.BodyBudget < protocol.MaxReportBody || o.PerAddressBodyBudget < protocol.MaxReportBody || o.PerAddressBodyBudget > o.BodyBudget {
+		return fmt.Errorf("gateway body budget %d bytes, %d per address: each must hold one largest report (%d bytes), and an address's share must fit in the whole",
+			o.BodyBudget, o.PerAddressBodyBudget, protocol.MaxReportBody)
 	}
 	if o.PeerAddress != "" {
 		u, err := url.Parse(o.PeerAddress)

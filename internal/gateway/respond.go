@@ -35,7 +35,7 @@ func reply(w http.ResponseWriter, v any) {
 // readBody reads at most limit bytes. It reports false (having answered)
 // when the body is larger or unreadable.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, err := readAllSized(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -46,6 +46,33 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool
 		return nil, false
 	}
 	return body, true
+}
+
+// readAllSized reads r to the end into a buffer sized for the declared
+// length, so a 1 MiB body costs 1 MiB rather than io.ReadAll's doublings
+// (up to twice that, plus the garbage of each smaller buffer): the body
+// budget (admission.go) counts declared lengths, and memory should match.
+func readAllSized(r io.Reader, declared, limit int64) ([]byte, error) {
+	if declared < 0 || declared > limit {
+		return io.ReadAll(r)
+	}
+	buf := make([]byte, 0, declared+1) // +1: reading EOF needs no growth
+	for {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+		if len(buf) == cap(buf) {
+			// Longer than declared (the server cuts a body at its
+			// Content-Length, so only a reader that lies gets here).
+			rest, err := io.ReadAll(r)
+			return append(buf, rest...), err
+		}
+	}
 }
 
 // decode parses a JSON body, answering 400 on failure.

@@ -58,6 +58,7 @@ type Gateway struct {
 	applied        appliedKeys
 	warned         warnLimiter
 	ipLimits       *limiterSet
+	bodies         *bodyBudget
 	agentLimits    *limiterSet
 	registerLimits *limiterSet
 	seatLocks      keyedMutex
@@ -105,6 +106,7 @@ func New(opts Options, d Deps) (*Gateway, error) {
 		applied:        appliedKeys{keys: map[string][]string{}},
 		warned:         warnLimiter{last: map[string]time.Time{}},
 		ipLimits:       newLimiterSet(opts.PerIPRate, opts.PerIPBurst),
+		bodies:         newBodyBudget(opts.BodyBudget, opts.PerAddressBodyBudget),
 		agentLimits:    newLimiterSet(opts.PerAgentRate, opts.PerAgentBurst),
 		registerLimits: newLimiterSet(opts.RegisterRate, opts.RegisterBurst),
 	}, nil
@@ -295,6 +297,11 @@ func (g *Gateway) Handler() http.Handler {
 			failRetry(w, http.StatusTooManyRequests, protocol.CodeRateLimited, retryAfterSeconds(wait), "too many requests from this address")
 			return
 		}
+		r, release, ok := g.admit(w, r)
+		if !ok {
+			return
+		}
+		defer release()
 		if g.forwarder != nil && g.forwarder.forward(w, r) {
 			return
 		}
