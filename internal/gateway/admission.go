@@ -169,6 +169,13 @@ func (g *Gateway) screen(w http.ResponseWriter, r *http.Request, now time.Time) 
 			"request timestamp is more than %s away from the gateway's clock; check the host's clock", g.opts.ClockSkew)
 		return nil, a, false
 	}
+	if nb := g.notBefore(); a.Timestamp.Before(nb) {
+		// See takeover.go: this process cannot tell such a request from
+		// a replay.
+		failRetry(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, retryAfterTakeover(a.Timestamp, nb, g.opts.ClockSkew),
+			"the request was signed before this gateway took agent %s over (a restart or a change of replicas); sign it again", a.Agent)
+		return nil, a, false
+	}
 	return rec, a, true
 }
 

@@ -71,6 +71,9 @@ type peerSet struct {
 	live    []peer               // sorted by name; always holds self
 	suspect map[string]time.Time // name → until
 
+	// changedAt is when the live set last changed (ownersChangedAt).
+	changedAt time.Time
+
 	// listedAt is when the Leases were last listed; after a gap in the
 	// listing (an API outage), Leases are judged as of judgeAsOf until
 	// graceUntil (see judgeTime). Only refresh touches these.
@@ -121,6 +124,24 @@ func (p *peerSet) markSuspect(name string) {
 	p.mu.Lock()
 	p.suspect[name] = p.clock.Now().Add(peerSuspectFor)
 	p.mu.Unlock()
+}
+
+// ownersChangedAt is the last time, up to now, at which owner() could
+// have changed its answer for some agent: the live set changed, or a
+// replica became suspect or stopped being one.
+func (p *peerSet) ownersChangedAt(now time.Time) time.Time {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	last := p.changedAt
+	for _, until := range p.suspect {
+		since := until.Add(-peerSuspectFor)
+		if !until.After(now) && until.After(last) {
+			last = until
+		} else if since.After(last) && !since.After(now) {
+			last = since
+		}
+	}
+	return last
 }
 
 // run announces this replica and follows the others until ctx ends, then
@@ -240,6 +261,9 @@ func (p *peerSet) refresh(ctx context.Context) error {
 	p.mu.Lock()
 	changed := !slices.Equal(live, p.live)
 	p.live = live
+	if changed {
+		p.changedAt = now
+	}
 	p.mu.Unlock()
 	if changed {
 		names := make([]string, len(live))

@@ -67,7 +67,8 @@ type Gateway struct {
 	plans          planCache
 	clones         cloneWatch
 	rebinds        rebindSet
-	peers          *peerSet   // nil with one replica
+	peers          *peerSet // nil with one replica
+	takeover       takeover
 	forwarder      *forwarder // nil with one replica
 
 	serving       *servingCert
@@ -151,6 +152,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	go g.live.run(ctx, g.client, g.log, g.ledger.pending)
 
+	g.takeover.start(g.clock.Now())
 	ln, err := net.Listen("tcp", g.opts.BindAddress)
 	if err != nil {
 		return fmt.Errorf("gateway listening on %s: %w", g.opts.BindAddress, err)
