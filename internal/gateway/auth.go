@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -30,9 +31,9 @@ func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, body []by
 		fail(w, http.StatusForbidden, protocol.CodeAgentRevoked, "agent %s is revoked", a.Agent)
 		return nil
 	}
-	if skew := now.Sub(a.Timestamp); skew > g.opts.ClockSkew || -skew > g.opts.ClockSkew {
+	if !a.TimestampWithin(now, g.opts.ClockSkew) {
 		fail(w, http.StatusUnauthorized, protocol.CodeStaleTimestamp,
-			"request timestamp is %s away from the gateway's clock (allowed: %s); check the host's clock", skew.Round(time.Second), g.opts.ClockSkew)
+			"request timestamp is %s; check the host's clock", skewText(a.Timestamp, now, g.opts.ClockSkew))
 		return nil
 	}
 	if !protocol.VerifyRequest(rec.publicKey, r.Method, r.URL.RequestURI(), a, body) {
@@ -82,4 +83,15 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:n], "")
+}
+
+// skewText says how far a refused timestamp is from the gateway's clock.
+// Each side subtracts the earlier time from the later one, so the duration
+// is positive and at worst saturates at its maximum (Round keeps that);
+// nothing is negated.
+func skewText(ts, now time.Time, allowed time.Duration) string {
+	if ts.After(now) {
+		return fmt.Sprintf("%s ahead of the gateway's clock (allowed: %s)", ts.Sub(now).Round(time.Second), allowed)
+	}
+	return fmt.Sprintf("%s behind the gateway's clock (allowed: %s)", now.Sub(ts).Round(time.Second), allowed)
 }
