@@ -55,7 +55,7 @@ func (g *Gateway) handleRegister(w http.ResponseWriter, r *http.Request) {
 		failRetry(w, http.StatusTooManyRequests, protocol.CodeRateLimited, retryAfterSeconds(wait), "too many failed registration attempts from this address")
 		return
 	}
-	body, ok := readBody(w, r, protocol.MaxRegisterBody)
+	body, ok := readBody(w, r, protocol.MaxRegisterBody, g.log)
 	if !ok {
 		return
 	}

@@ -26,7 +26,7 @@ var agentEventReasons = map[string]events.Reason{
 // handleReport applies a report from a host once per idempotency key.
 func (g *Gateway) handleReport(w http.ResponseWriter, r *http.Request) {
 	now := g.clock.Now()
-	body, ok := readBody(w, r, protocol.MaxReportBody)
+	body, ok := readBody(w, r, protocol.MaxReportBody, g.log)
 	if !ok {
 		return
 	}
