@@ -83,7 +83,7 @@ func TestHeaderLimitIsExact(t *testing.T) {
 // inside: its socket addresses, Go's error texts, Go type names.
 func leaks(body string) []string {
 	var found []string
-	for _, s := range []string{"127.0.0.1", "tcp", "i/o timeout", "Go struct", "Go value", "json:", "protocol.", "v1alpha1.", "strconv", "parsing", "unexpected EOF"} {
+	for _, s := range []string{"127.0.0.1", "tcp", "i/o timeout", "Go struct", "Go value", "json:", "protocol.", "v1alpha1.", "strconv", "parsing", "unexpected EOF", "illegal base64"} {
 		if strings.Contains(body, s) {
 			found = append(found, s)
 		}
@@ -158,6 +158,7 @@ func TestSlowBodiesAndBadJSONAnswerWithoutInternals(t *testing.T) {
 		{protocol.PathRegister, `{"token": 5}`, `field "token"`},
 		{protocol.PathRegister, `{"os": {"family": ["linux"]}}`, `field "os.family"`},
 		{protocol.PathRegister, `[1, 2]`, "takes an object"},
+		{protocol.PathRegister, `{"token": "abc123.0123456789abcdefghijklmnopqrstuv", "machineID": "m1", "publicKey": "!!!!"}`, "publicKey must be the standard base64"},
 		{protocol.PathRegister, `{"token": "a",}`, "not valid JSON (error at byte"},
 		{protocol.PathReport, `{"idempotencyKey":"k","kind":"scan","scan":{"finished":"yesterday"}}`, "wrong form"},
 		{protocol.PathCheckIn, `{"agentVersion": {"a": 1}}`, `field "agentVersion"`},
