@@ -26,6 +26,16 @@ const (
 	// comes back on its own; it also keeps the arithmetic in Next (twice
 	// the floor, plus a spread) far from overflowing a Duration.
 	MaxRetryAfter = time.Hour
+
+	// MinCheckIn and MaxCheckIn bound the wait a work document may ask for
+	// (Jitter). The gateway asks for the Agent's interval (5s to 1h, by
+	// its schema) or the heartbeat interval (at least 1s); anything outside
+	// comes from a broken or hostile server. A host obeying "1ns" would
+	// flood the gateway, and one obeying "2562047h" would stay silent for
+	// ever (and the ±10% spread on it overflowed a Duration into a negative
+	// wait, which floods too).
+	MinCheckIn = time.Second
+	MaxCheckIn = time.Hour
 )
 
 // Backoff is exponential with full jitter: after n failures the wait is
@@ -76,11 +86,10 @@ func (bo *Backoff) Ceiling() time.Duration {
 }
 
 // Jitter spreads a regular interval by up to ±10%, so agents that happen to
-// align drift apart again.
+// align drift apart again. d is first brought within MinCheckIn and
+// MaxCheckIn, which also keeps the arithmetic far from overflowing.
 func Jitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return time.Second
-	}
+	d = min(max(d, MinCheckIn), MaxCheckIn)
 	spread := int64(d) / 5
 	return d - time.Duration(spread/2) + time.Duration(rand.Int64N(spread+1))
 }

@@ -71,8 +71,26 @@ func TestJitterStaysWithinTenPercent(t *testing.T) {
 			t.Fatalf("Jitter(1m) = %s", d)
 		}
 	}
-	if d := Jitter(0); d != time.Second {
-		t.Errorf("Jitter(0) = %s, want 1s", d)
+}
+
+// TestJitterBoundsWhatTheServerAsks: a wait from a work document outside
+// MinCheckIn..MaxCheckIn counts as the bound. Before, "2562047h" (the
+// largest Duration) overflowed into a negative wait and "1ns" was obeyed:
+// both made the agent check in without pause.
+func TestJitterBoundsWhatTheServerAsks(t *testing.T) {
+	for _, tc := range []struct {
+		ask   time.Duration
+		bound time.Duration
+	}{
+		{math.MinInt64, MinCheckIn}, {-time.Second, MinCheckIn}, {0, MinCheckIn}, {time.Nanosecond, MinCheckIn},
+		{MaxCheckIn + 1, MaxCheckIn}, {100 * 365 * 24 * time.Hour, MaxCheckIn}, {math.MaxInt64 / 10 * 9, MaxCheckIn}, {math.MaxInt64, MaxCheckIn},
+	} {
+		for range 100 {
+			if d := Jitter(tc.ask); d < tc.bound-tc.bound/10 || d > tc.bound+tc.bound/10 {
+				t.Errorf("Jitter(%s) = %s, want within 10%% of %s", tc.ask, d, tc.bound)
+				break
+			}
+		}
 	}
 }
 

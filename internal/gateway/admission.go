@@ -164,9 +164,9 @@ func (g *Gateway) screen(w http.ResponseWriter, r *http.Request, now time.Time) 
 		fail(w, http.StatusForbidden, protocol.CodeAgentRevoked, "agent %s is revoked", a.Agent)
 		return nil, a, false
 	}
-	if !withinSkew(a.Timestamp, now, g.opts.ClockSkew) {
+	if !a.TimestampWithin(now, g.opts.ClockSkew) {
 		fail(w, http.StatusUnauthorized, protocol.CodeStaleTimestamp,
-			"request timestamp is more than %s away from the gateway's clock; check the host's clock", g.opts.ClockSkew)
+			"request timestamp is %s; check the host's clock", skewText(a.Timestamp, now, g.opts.ClockSkew))
 		return nil, a, false
 	}
 	if nb := g.notBefore(); a.Timestamp.Before(nb) {
@@ -183,11 +183,4 @@ func (g *Gateway) screen(w http.ResponseWriter, r *http.Request, now time.Time) 
 func (g *Gateway) refuseSignature(w http.ResponseWriter, rec *agentRecord, a protocol.RequestAuth) {
 	g.warn(rec, events.BadSignature, "a request signed with another key was refused")
 	fail(w, http.StatusUnauthorized, protocol.CodeBadSignature, "signature does not verify with agent %s's key", a.Agent)
-}
-
-// withinSkew reports whether t is within skew of now on either side,
-// comparing times rather than subtracting them: a timestamp centuries
-// away would overflow a Duration.
-func withinSkew(t, now time.Time, skew time.Duration) bool {
-	return !t.Before(now.Add(-skew)) && !t.After(now.Add(skew))
 }

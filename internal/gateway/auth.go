@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -73,4 +74,15 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:n], "")
+}
+
+// skewText says how far a refused timestamp is from the gateway's clock.
+// Each side subtracts the earlier time from the later one, so the duration
+// is positive and at worst saturates at its maximum (Round keeps that);
+// nothing is negated.
+func skewText(ts, now time.Time, allowed time.Duration) string {
+	if ts.After(now) {
+		return fmt.Sprintf("%s ahead of the gateway's clock (allowed: %s)", ts.Sub(now).Round(time.Second), allowed)
+	}
+	return fmt.Sprintf("%s behind the gateway's clock (allowed: %s)", now.Sub(ts).Round(time.Second), allowed)
 }

@@ -20,7 +20,7 @@ const documentLifetime = 3
 // no API request, and a write only when liveness persistence is due.
 func (g *Gateway) handleCheckIn(w http.ResponseWriter, r *http.Request) {
 	now := g.clock.Now()
-	body, ok := readBody(w, r, protocol.MaxCheckInBody)
+	body, ok := readBody(w, r, protocol.MaxCheckInBody, g.log)
 	if !ok {
 		return
 	}

@@ -155,7 +155,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request) bool {
 	if owner.name == f.peers.self.name {
 		return false
 	}
-	body, ok := readBody(w, r, limit)
+	body, ok := readBody(w, r, limit, f.log)
 	if !ok {
 		return true
 	}

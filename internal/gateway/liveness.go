@@ -48,7 +48,14 @@ func (l *liveness) seen(rec *agentRecord, version string, interval time.Duration
 	if versionChanged {
 		l.versions[rec.key] = version
 	}
-	due := stored.IsZero() || now.Sub(stored) >= timing.PersistAfter(interval) || versionChanged
+	// Due when the stored value is PersistAfter away from now on either
+	// side, compared rather than subtracted. A lastSeen ahead of the clock
+	// (edited by hand, written by a replica whose clock ran ahead) must be
+	// rewritten too: now.Sub of it is negative (or saturated), so it never
+	// aged into "due", and the Agent controller, which measures silence
+	// from it, never showed a dead host silent.
+	p := timing.PersistAfter(interval)
+	due := stored.IsZero() || !stored.After(now.Add(-p)) || !stored.Before(now.Add(p)) || versionChanged
 	if !due || l.queued[rec.key] {
 		return
 	}

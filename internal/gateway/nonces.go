@@ -51,7 +51,11 @@ func (c *nonceCache) firstUse(agent, nonce string, now time.Time) bool {
 		return false
 	}
 	// A nonce must be remembered for as long as its timestamp can pass the
-	// skew check: both sides of the gateway's clock.
+	// skew check. The caller checked that the timestamp is at most window
+	// ahead of now, so it passes until now+2*window at the latest. That
+	// bound holds only because the check cannot overflow: a timestamp
+	// centuries ahead that passed it would outlive its entry here and be
+	// replayable once the entry expired.
 	s.seen[key] = n + int64(2*c.window)
 	return true
 }

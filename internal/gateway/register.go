@@ -55,7 +55,7 @@ func (g *Gateway) handleRegister(w http.ResponseWriter, r *http.Request) {
 		failRetry(w, http.StatusTooManyRequests, protocol.CodeRateLimited, retryAfterSeconds(wait), "too many failed registration attempts from this address")
 		return
 	}
-	body, ok := readBody(w, r, protocol.MaxRegisterBody)
+	body, ok := readBody(w, r, protocol.MaxRegisterBody, g.log)
 	if !ok {
 		return
 	}
@@ -98,7 +98,9 @@ func validateRegister(req *protocol.RegisterRequest) error {
 		return errors.New("machineID must be 1-128 characters of letters, digits and ._:-")
 	}
 	if _, err := protocol.ParsePublicKey(req.PublicKey); err != nil {
-		return fmt.Errorf("publicKey: %w", err)
+		// A fixed text: the client gets this message, and encoding/base64's
+		// ("illegal base64 data at input byte 4") is Go's, not the protocol's.
+		return errors.New("publicKey must be the standard base64 of a 32-byte Ed25519 public key")
 	}
 	if len(req.Hostname) > 253 || len(req.AgentVersion) > 64 {
 		return errors.New("hostname (253) or agentVersion (64) is too long")

@@ -26,7 +26,7 @@ var agentEventReasons = map[string]events.Reason{
 // handleReport applies a report from a host once per idempotency key.
 func (g *Gateway) handleReport(w http.ResponseWriter, r *http.Request) {
 	now := g.clock.Now()
-	body, ok := readBody(w, r, protocol.MaxReportBody)
+	body, ok := readBody(w, r, protocol.MaxReportBody, g.log)
 	if !ok {
 		return
 	}
@@ -106,6 +106,7 @@ func (g *Gateway) applyFacts(ctx context.Context, rec *agentRecord, f *protocol.
 	}
 	sys := f.System
 	sys.CPUModel, sys.RebootReason = truncate(sys.CPUModel, 128), truncate(sys.RebootReason, 256)
+	sys.BootTime = g.hostTime(sys.BootTime)
 	status := map[string]any{
 		"hostname": truncate(f.Hostname, 253), "os": clampOS(f.OS), "system": sys,
 		"storage": clamped, "factsHash": f.Hash,

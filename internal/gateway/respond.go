@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
+
+	"github.com/go-logr/logr"
 
 	"github.com/redflag-io/redflag/internal/protocol"
 )
@@ -34,18 +37,31 @@ func reply(w http.ResponseWriter, v any) {
 
 // readBody reads at most limit bytes. It reports false (having answered)
 // when the body is larger or unreadable.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+//
+// No error text goes to the client: a read error names the gateway's own
+// socket ("read tcp 10.1.2.3:9443->...: i/o timeout"). The client gets a
+// fixed message and the detail goes to the log, at debug level so a
+// flood of broken requests cannot flood it.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, log logr.Logger) ([]byte, bool) {
 	body, err := readAllSized(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			fail(w, http.StatusRequestEntityTooLarge, protocol.CodeBodyTooLarge, "request body is over %d bytes", limit)
-		} else {
-			fail(w, http.StatusBadRequest, protocol.CodeBadRequest, "reading request body: %v", err)
-		}
-		return nil, false
+	if err == nil {
+		return body, true
 	}
-	return body, true
+	var tooLarge *http.MaxBytesError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &tooLarge):
+		fail(w, http.StatusRequestEntityTooLarge, protocol.CodeBodyTooLarge, "request body is over %d bytes", limit)
+		return nil, false
+	case errors.As(err, &netErr) && netErr.Timeout():
+		// 408, not 400: the request was not wrong, only slow, and a host
+		// drops a report answered 400 but keeps one answered 408.
+		fail(w, http.StatusRequestTimeout, protocol.CodeRequestTimeout, "request body not received within the gateway's time limit (30 s for the whole request)")
+	default:
+		fail(w, http.StatusBadRequest, protocol.CodeBadRequest, "request body could not be read (cut short, or not the length announced)")
+	}
+	log.V(1).Info("unreadable request body", "path", r.URL.Path, "client", r.RemoteAddr, "error", err.Error())
+	return nil, false
 }
 
 // readAllSized reads r to the end into a buffer sized for the declared
@@ -75,11 +91,32 @@ func readAllSized(r io.Reader, declared, limit int64) ([]byte, error) {
 	}
 }
 
-// decode parses a JSON body, answering 400 on failure.
+// decode parses a JSON body, answering 400 on failure. The answer names
+// the problem in the protocol's terms (a JSON field, a byte offset), never
+// encoding/json's text, which names Go types ("Go struct field
+// RegisterRequest.os of type v1alpha1.OSInfo") and echoes input.
 func decode(w http.ResponseWriter, body []byte, v any) bool {
-	if err := json.Unmarshal(body, v); err != nil {
-		fail(w, http.StatusBadRequest, protocol.CodeBadRequest, "request body is not valid JSON for this endpoint: %v", err)
-		return false
+	err := json.Unmarshal(body, v)
+	if err == nil {
+		return true
 	}
-	return true
+	fail(w, http.StatusBadRequest, protocol.CodeBadRequest, "%s", decodeProblem(err))
+	return false
+}
+
+// decodeProblem is the client's fixed description of a decoding error.
+func decodeProblem(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("request body is not valid JSON (error at byte %d)", syntax.Offset)
+	case errors.As(err, &typ) && typ.Field != "":
+		return fmt.Sprintf("request body field %q cannot be a JSON %s", truncate(typ.Field, 128), truncate(typ.Value, 64))
+	case errors.As(err, &typ):
+		return fmt.Sprintf("request body cannot be a JSON %s: this endpoint takes an object", truncate(typ.Value, 64))
+	}
+	// A value a field's own decoder refused (a time or duration that does
+	// not parse, ...): the field is not known here.
+	return "request body is not valid JSON for this endpoint: a value has the wrong form (times are RFC 3339, durations Go duration strings such as \"60s\")"
 }

@@ -29,10 +29,10 @@ func (g *Gateway) applyScan(ctx context.Context, rec *agentRecord, sr *protocol.
 	if !slices.Contains(schedule.Subsystems, sr.Subsystem) || !slices.Contains(validResults, sr.Result) {
 		return errBadReport("scan report names an unknown subsystem or result")
 	}
-	finished := metav1.NewTime(sr.Finished.UTC().Truncate(time.Second))
-	if sr.Finished.IsZero() || sr.Finished.After(g.clock.Now().Add(g.opts.ClockSkew)) {
-		return errBadReport("scan report's finish time is missing or in the future")
+	if !g.hostTimeOK(sr.Finished) {
+		return errBadReport("scan report's finish time is missing, before 1970 or in the future")
 	}
+	finished := metav1.NewTime(sr.Finished.UTC().Truncate(time.Second))
 	run := redflagv1.SubsystemStatus{Name: sr.Subsystem, LastRun: &finished, Result: sr.Result, Message: truncate(sr.Message, redflagv1.MaxMessageLength)}
 	_, nowScan := scanNowValue(sr.ID)
 	if !nowScan && unchangedScan(rec, run, sr.UpdatesHash) {
@@ -55,6 +55,11 @@ func (g *Gateway) applyScan(ctx context.Context, rec *agentRecord, sr *protocol.
 		}
 		if sr.Subsystem == schedule.Updates && sr.Updates != nil && sr.Result == redflagv1.RunSucceeded && sr.UpdatesHash != a.Status.Updates.Hash {
 			a.Status.Updates = clampInventory(*sr.Updates, sr.UpdatesHash)
+			// An inventory without a plausible scan time gets the
+			// scan's: a nil one would hide UpdatesAvailable.
+			if a.Status.Updates.ScannedAt = g.hostTime(sr.Updates.ScannedAt); a.Status.Updates.ScannedAt == nil {
+				a.Status.Updates.ScannedAt = finished.DeepCopy()
+			}
 		}
 		failed := sr.Result == redflagv1.RunFailed || sr.Result == redflagv1.RunTimedOut
 		wasFailed := prev.Result == redflagv1.RunFailed || prev.Result == redflagv1.RunTimedOut
@@ -88,7 +93,7 @@ func scanNowValue(id string) (string, bool) {
 // clampInventory keeps a host's inventory within the schema's bounds: a
 // host cannot make its Agent refuse to store, or grow past its budget.
 func clampInventory(in redflagv1.UpdateInventory, hash string) redflagv1.UpdateInventory {
-	out := redflagv1.UpdateInventory{Total: max(in.Total, 0), Security: max(in.Security, 0), Truncated: in.Truncated, ScannedAt: in.ScannedAt, Hash: truncate(hash, 64)}
+	out := redflagv1.UpdateInventory{Total: max(in.Total, 0), Security: max(in.Security, 0), Truncated: in.Truncated, Hash: truncate(hash, 64)}
 	for k, v := range in.ByManager {
 		if slices.Contains(validManagers, redflagv1.PackageManager(k)) {
 			if out.ByManager == nil {

@@ -25,6 +25,9 @@ func (g *Gateway) applyWork(ctx context.Context, rec *agentRecord, wr *protocol.
 	if wr.ID == "" || len(wr.ID) > 300 || !slices.Contains(reportablePhases, wr.Phase) || wr.Started.IsZero() {
 		return errBadReport("work report needs an id (at most 300 characters), a start time and a phase of Running, Succeeded, Failed, RolledBack or Skipped")
 	}
+	if !g.hostTimeOK(wr.Started) || (wr.Finished != nil && !wr.Finished.IsZero() && !g.hostTimeOK(*wr.Finished)) {
+		return errBadReport("work report's start or finish time is before 1970 or in the future")
+	}
 	offered := g.rollouts.workFor(rec, g.clock.Now())
 	if rec.workID != wr.ID && (offered == nil || offered.ID != wr.ID) {
 		return errBadReport(fmt.Sprintf("work %q is not assigned to this host", truncate(wr.ID, 64)))

@@ -92,6 +92,10 @@ func SignRequest(req *http.Request, body []byte, key ed25519.PrivateKey, agent, 
 // ErrMissingAuth is returned for a request without signature headers.
 var ErrMissingAuth = errors.New("request is not signed: the X-RedFlag-* headers are missing")
 
+// ErrMalformedAuth is returned for signature headers that are present but
+// not well-formed.
+var ErrMalformedAuth = errors.New("malformed signature headers")
+
 // ParseRequestAuth reads the signature headers without checking them.
 func ParseRequestAuth(h http.Header) (RequestAuth, error) {
 	agent, mid, ts, nonce, sig := h.Get(HeaderAgent), h.Get(HeaderMachineID), h.Get(HeaderTimestamp), h.Get(HeaderNonce), h.Get(HeaderSignature)
@@ -99,17 +103,35 @@ func ParseRequestAuth(h http.Header) (RequestAuth, error) {
 		return RequestAuth{}, ErrMissingAuth
 	}
 	if len(agent) > 320 || len(mid) > 128 || len(nonce) > 64 || len(sig) > 128 {
-		return RequestAuth{}, errors.New("signature headers are too long")
+		return RequestAuth{}, fmt.Errorf("%w: signature headers are too long", ErrMalformedAuth)
 	}
+	// The gateway sends these errors to the client, so they carry no
+	// strconv text and do not echo the header back.
 	unix, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return RequestAuth{}, fmt.Errorf("bad %s %q: %w", HeaderTimestamp, ts, err)
+	if err != nil || unix < 0 || unix > MaxTimestamp {
+		// time.Unix wraps around for seconds near the int64 limits, and no
+		// clock a host runs is before 1970 or past year 9999: such a value
+		// is malformed, not merely stale.
+		return RequestAuth{}, fmt.Errorf("%w: %s is not Unix seconds between 1970 and 9999", ErrMalformedAuth, HeaderTimestamp)
 	}
 	raw, err := base64.StdEncoding.DecodeString(sig)
 	if err != nil || len(raw) != ed25519.SignatureSize {
-		return RequestAuth{}, fmt.Errorf("bad %s: not a base64 Ed25519 signature", HeaderSignature)
+		return RequestAuth{}, fmt.Errorf("%w: %s is not a base64 Ed25519 signature", ErrMalformedAuth, HeaderSignature)
 	}
 	return RequestAuth{Agent: agent, MachineID: mid, Timestamp: time.Unix(unix, 0), Nonce: nonce, Signature: raw}, nil
+}
+
+// MaxTimestamp is the largest X-RedFlag-Timestamp that parses: the last
+// second of year 9999, the largest year RFC 3339 (and so JSON) can write.
+const MaxTimestamp = 253402300799
+
+// TimestampWithin reports whether the request's timestamp lies within skew
+// of now, on either side. It compares times instead of subtracting them:
+// now.Sub saturates at about ±292 years, and the negation of the saturated
+// minimum overflows back to itself, so a check written as
+// |now.Sub(ts)| <= skew let a timestamp centuries ahead pass as fresh.
+func (a RequestAuth) TimestampWithin(now time.Time, skew time.Duration) bool {
+	return !a.Timestamp.Before(now.Add(-skew)) && !a.Timestamp.After(now.Add(skew))
 }
 
 // VerifyRequest checks a's signature over the request with the host's key.

@@ -3,7 +3,11 @@ package protocol
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/base64"
+	"math/big"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -121,6 +125,100 @@ func FuzzParseRequestAuth(f *testing.F) {
 		}
 		if !bytes.Equal(a.Signature, real.Signature) && VerifyRequest(pub, http.MethodPost, "/api/v1/checkin", a, nil) {
 			t.Fatalf("a made-up signature verifies: %+v", a)
+		}
+	})
+}
+
+// TestTimestampWithin checks the freshness rule at its edges and far beyond
+// them, where subtracting times saturates and negating the result
+// overflowed: a timestamp centuries ahead used to pass as fresh.
+func TestTimestampWithin(t *testing.T) {
+	const skew = 2 * time.Minute
+	now := time.Unix(1_800_000_000, 0)
+	for _, tc := range []struct {
+		name string
+		unix int64
+		want bool
+	}{
+		{"now", now.Unix(), true},
+		{"skew ahead", now.Add(skew).Unix(), true},
+		{"skew behind", now.Add(-skew).Unix(), true},
+		{"a second past skew ahead", now.Add(skew + time.Second).Unix(), false},
+		{"a second past skew behind", now.Add(-skew - time.Second).Unix(), false},
+		{"a century ahead", now.AddDate(100, 0, 0).Unix(), false},
+		{"far future (year 2500)", time.Date(2500, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), false},
+		{"year 9999", MaxTimestamp, false},
+		{"epoch", 0, false},
+		{"far past (year 1)", time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), false},
+	} {
+		a := RequestAuth{Timestamp: time.Unix(tc.unix, 0)}
+		if got := a.TimestampWithin(now, skew); got != tc.want {
+			t.Errorf("%s (%d): within = %v, want %v", tc.name, tc.unix, got, tc.want)
+		}
+	}
+}
+
+// TestParseRequestAuthTimestampRange: seconds outside 1970..9999 are
+// malformed; near the int64 limits time.Unix would wrap around.
+func TestParseRequestAuthTimestampRange(t *testing.T) {
+	h := http.Header{}
+	h.Set(HeaderAgent, "ns/a")
+	h.Set(HeaderMachineID, "m")
+	h.Set(HeaderNonce, "abc")
+	h.Set(HeaderSignature, base64.StdEncoding.EncodeToString(make([]byte, ed25519.SignatureSize)))
+	for ts, ok := range map[string]bool{
+		"0": true, "1800000000": true, strconv.FormatInt(MaxTimestamp, 10): true,
+		"-1": false, "-9223372036854775808": false, strconv.FormatInt(MaxTimestamp+1, 10): false,
+		"9223372036854775807": false, "9223372036854775808": false,
+	} {
+		a, err := ParseRequestAuth(with(h, HeaderTimestamp, ts))
+		if (err == nil) != ok {
+			t.Errorf("timestamp %s: err = %v, want ok = %v", ts, err, ok)
+		}
+		if err == nil && strconv.FormatInt(a.Timestamp.Unix(), 10) != ts {
+			t.Errorf("timestamp %s parsed as %d", ts, a.Timestamp.Unix())
+		}
+	}
+}
+
+// FuzzTimestampWithin checks the freshness rule for any header value, any
+// clock and any allowed skew against exact arithmetic on big integers, which
+// cannot overflow: a request passes exactly when its timestamp parses and
+// |timestamp - now| <= skew.
+func FuzzTimestampWithin(f *testing.F) {
+	f.Add("1800000000", int64(1_800_000_000), int64(120))
+	f.Add("1800000121", int64(1_800_000_000), int64(120))
+	f.Add("253402300799", int64(1_800_000_000), int64(120))
+	f.Add("9223372036854775807", int64(1_800_000_000), int64(120))
+	f.Add("-9223372036854775808", int64(1_800_000_000), int64(120))
+	f.Add("16725225600", int64(1_800_000_000), int64(120))
+	f.Fuzz(func(t *testing.T, ts string, nowUnix, skewSeconds int64) {
+		// The gateway's clock is a real one and its skew a sane setting;
+		// the header is the attacker's.
+		if nowUnix < 0 || nowUnix > 1<<40 || skewSeconds < 0 || skewSeconds > 1<<20 {
+			return
+		}
+		h := http.Header{}
+		h.Set(HeaderAgent, "ns/a")
+		h.Set(HeaderNonce, "abc")
+		h.Set(HeaderSignature, base64.StdEncoding.EncodeToString(make([]byte, ed25519.SignatureSize)))
+		h.Set(HeaderTimestamp, ts)
+		a, err := ParseRequestAuth(h)
+		if err != nil {
+			return
+		}
+		claimed, ok := new(big.Int).SetString(strings.TrimSpace(ts), 10)
+		if !ok {
+			t.Fatalf("timestamp %q parsed as %d but is no integer", ts, a.Timestamp.Unix())
+		}
+		if claimed.Sign() < 0 || claimed.Cmp(big.NewInt(MaxTimestamp)) > 0 {
+			t.Fatalf("timestamp %q outside 1970..9999 parsed", ts)
+		}
+		diff := new(big.Int).Sub(claimed, big.NewInt(nowUnix))
+		want := diff.Abs(diff).Cmp(big.NewInt(skewSeconds)) <= 0
+		skew := time.Duration(skewSeconds) * time.Second
+		if got := a.TimestampWithin(time.Unix(nowUnix, 0), skew); got != want {
+			t.Fatalf("timestamp %q, now %d, skew %s: within = %v, want %v", ts, nowUnix, skew, got, want)
 		}
 	})
 }

@@ -171,6 +171,7 @@ type Error struct {
 const (
 	CodeBadRequest        = "BadRequest"
 	CodeBodyTooLarge      = "BodyTooLarge"
+	CodeRequestTimeout    = "RequestTimeout"
 	CodeInvalidToken      = "InvalidToken"
 	CodeTokenExpired      = "TokenExpired"
 	CodeTokenExhausted    = "TokenExhausted"

@@ -130,8 +130,12 @@ func Register(ctx context.Context, o RegisterOptions) (cfg *config.Config, creat
 	}
 	cfg.AgentName, cfg.Namespace, cfg.MachineID = resp.AgentName, resp.Namespace, machineID
 	cfg.WorkPublicKey = resp.WorkPublicKey
-	if resp.CheckInInterval.Duration > 0 {
-		cfg.CheckInInterval = resp.CheckInInterval.String()
+	if d := resp.CheckInInterval.Duration; d > 0 {
+		// The gateway answers the Agent's interval, 5s..1h by its schema.
+		// Anything else (a broken or hostile server) is brought within the
+		// bounds the config accepts: saved as is, it failed Validate, and
+		// so the enrollment, after the gateway had taken a seat.
+		cfg.CheckInInterval = min(max(d, config.MinCheckInInterval), config.MaxCheckInInterval).String()
 	}
 	if err := cfg.Save(o.Paths.ConfigFile); err != nil {
 		return nil, false, err

@@ -23,6 +23,9 @@ const (
 const (
 	// defaultStopSeconds is the engine's own default grace period.
 	defaultStopSeconds = 10
+	// maxStopSeconds (68 years) is far beyond any real stop timeout and
+	// far from overflowing a Duration.
+	maxStopSeconds = 1<<31 - 1
 	// pollEvery is how often a starting container is inspected.
 	pollEvery = 250 * time.Millisecond
 	// restoreTimeout bounds putting the old container back, which must
@@ -227,11 +230,13 @@ func (r *recreator) volumesFrom(ctx context.Context, old containerJSON) ([]strin
 }
 
 // stopSeconds is the container's own stop timeout, else the engine's
-// default.
+// default. It is capped at maxStopSeconds: the caller waits that many
+// seconds more for the stop call, and time.Duration(s)*time.Second wraps
+// negative past about 9.2e9 seconds, which made the call time out at once.
 func stopSeconds(c containerJSON) int {
 	var cfg containerConfig
 	if json.Unmarshal(c.Config, &cfg) == nil && cfg.StopTimeout != nil && *cfg.StopTimeout >= 0 {
-		return *cfg.StopTimeout
+		return min(*cfg.StopTimeout, maxStopSeconds)
 	}
 	return defaultStopSeconds
 }
