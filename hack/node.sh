@@ -192,16 +192,24 @@ current-context: redflag-node
 EOF
 }
 
-start() {
-  dir=$1
-  [ "$(id -u)" -eq 0 ] || die "must run as root (the kubelet, containerd and kube-proxy need it)"
-  if [ -e "$active" ]; then
-    local other
-    other=$(cat "$active")
-    if [ -d "$other/pids" ]; then
-      die "a node cluster already runs in $other (only one per machine); hack/node.sh stop $other"
-    fi
+# running_elsewhere DIR: prints the directory of a cluster that runs in
+# another directory than DIR, if one does.
+running_elsewhere() {
+  local other
+  other=$(cat "$active" 2>/dev/null) || return 0
+  if [ "$other" != "$1" ] && [ -d "$other/pids" ] && [ -n "$(ls -A "$other/pids" 2>/dev/null)" ]; then
+    echo "$other"
   fi
+}
+
+start() {
+  [ "$(id -u)" -eq 0 ] || die "must run as root (the kubelet, containerd and kube-proxy need it)"
+  mkdir -p "$1"
+  local other
+  other=$(running_elsewhere "$(cd "$1" && pwd)")
+  [ -z "$other" ] || die "a node cluster already runs in $other (only one per machine); hack/node.sh stop $other"
+  # From here on a failure stops what did start (the EXIT trap).
+  dir=$1
   local b
   for b in containerd containerd-shim-runc-v2 runc ctr iptables conntrack openssl python3; do
     command -v "$b" >/dev/null || die "$b not found; run hack/test-deps.sh"
@@ -463,6 +471,11 @@ terminate() {
 stop() {
   dir=$(cd "$1" 2>/dev/null && pwd) || die "no such directory: $1"
   [ "$(id -u)" -eq 0 ] || die "must run as root"
+  local other
+  other=$(running_elsewhere "$dir")
+  if [ -n "$other" ]; then
+    die "the node cluster that runs is the one in $other, not $dir: nothing stopped"
+  fi
   local envtest
   envtest=$("$here/envtest.sh" 2>/dev/null || true)
   terminate kube-proxy
