@@ -193,13 +193,19 @@ EOF
 }
 
 # running_elsewhere DIR: prints the directory of a cluster that runs in
-# another directory than DIR, if one does.
+# another directory than DIR, if one does (one of its processes is alive).
 running_elsewhere() {
   local other
   other=$(cat "$active" 2>/dev/null) || return 0
-  if [ "$other" != "$1" ] && [ -d "$other/pids" ] && [ -n "$(ls -A "$other/pids" 2>/dev/null)" ]; then
-    echo "$other"
-  fi
+  [ "$other" != "$1" ] || return 0
+  local f
+  for f in "$other"/pids/*; do
+    [ -f "$f" ] || continue
+    if kill -0 "$(cat "$f")" 2>/dev/null; then
+      echo "$other"
+      return 0
+    fi
+  done
 }
 
 start() {
