@@ -45,7 +45,7 @@ envtest: ## Build (once) kube-apiserver, etcd and kubectl for tests; prints thei
 	@hack/envtest.sh
 
 .PHONY: test-deps
-test-deps: ## Install (once) the Debian packages the tests use: docker.io, busybox-static, rpm, shellcheck.
+test-deps: ## Install (once) the Debian packages the tests use: docker.io, busybox-static, rpm, shellcheck, and the node cluster's containerd, CNI plugins, conntrack.
 	hack/test-deps.sh
 
 .PHONY: test

@@ -3,7 +3,11 @@
 # containerd, runc) and busybox-static (a static /bin/busybox the Docker
 # tests copy into images built FROM scratch, since no image can be pulled
 # here) for the Docker scanner and installer; rpm (rpm -qlp checks the
-# agent's .rpm) and shellcheck (lints the install script). Idempotent: does
+# agent's .rpm) and shellcheck (lints the install script); for the real
+# node cluster of hack/node.sh, containerd and runc (docker.io brings them
+# too), containernetworking-plugins (the CNI plugins in /usr/lib/cni),
+# iptables and conntrack (kube-proxy) and openssl (its certificates).
+# Idempotent: does
 # nothing when all are present. It only installs; the Docker tests start
 # and stop their own private dockerd.
 #
@@ -24,6 +28,12 @@ fi
 installed busybox-static || missing+=(busybox-static)
 command -v rpm >/dev/null 2>&1 || missing+=(rpm)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+command -v containerd >/dev/null 2>&1 || missing+=(containerd)
+command -v runc >/dev/null 2>&1 || missing+=(runc)
+[ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+command -v iptables >/dev/null 2>&1 || missing+=(iptables)
+command -v conntrack >/dev/null 2>&1 || missing+=(conntrack)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
