@@ -189,6 +189,14 @@ func TestChartRendersBothTopologies(t *testing.T) {
 		// image (release.Choose).
 		assertArgs(t, mgr, []string{"--leader-elect", "--namespace=" + ns, "--gateway-bind-address=:9443", "--gateway-tls-secret=redflag-gateway-tls", "--work-signing-secret=redflag-work-signing"},
 			[]string{"--gateway", "--controllers", "--release-dir", "--release-public-key"})
+		// The collector's soft limit: 90% of the container's 512Mi.
+		envs, _, _ := unstructured.NestedSlice(container(t, mgr), "env")
+		if !slices.ContainsFunc(envs, func(e any) bool {
+			m := e.(map[string]any)
+			return m["name"] == "GOMEMLIMIT" && m["value"] == "483183820"
+		}) {
+			t.Errorf("the manager has no GOMEMLIMIT of 90%% of its 512Mi limit: env %v", envs)
+		}
 		svc := one(t, objs, "Service", "redflag-gateway")
 		if !selects(selector(t, svc), podLabels(mgr)) {
 			t.Errorf("the gateway Service (selector %v) does not select the manager's pods (%v)", selector(t, svc), podLabels(mgr))

@@ -178,6 +178,17 @@ spec:
           valueFrom:
             fieldRef:
               fieldPath: status.podIP
+        {{- $userSetsGoMemLimit := false }}
+        {{- range $cfg.extraEnv }}{{ if eq .name "GOMEMLIMIT" }}{{ $userSetsGoMemLimit = true }}{{ end }}{{ end }}
+        {{- with ($cfg.resources.limits).memory }}
+        {{- if not $userSetsGoMemLimit }}
+        # Go's collector works harder as the heap nears this soft limit, so
+        # a burst stays under the container's limit rather than being
+        # OOM-killed; 90% leaves room for memory that is not heap.
+        - name: GOMEMLIMIT
+          value: {{ include "redflag.goMemLimit" . | quote }}
+        {{- end }}
+        {{- end }}
         {{- with $cfg.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -258,6 +269,23 @@ spec:
   topologySpreadConstraints:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+{{- end }}
+
+{{/* 90% of a Kubernetes memory quantity (512Mi, 1Gi, 500M, bytes), in
+bytes, for GOMEMLIMIT. */}}
+{{- define "redflag.goMemLimit" -}}
+{{- $q := toString . -}}
+{{- $units := dict "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 -}}
+{{- $bytes := 0 -}}
+{{- range $unit, $mult := $units -}}
+{{- if hasSuffix $unit $q -}}
+{{- $bytes = mul (trimSuffix $unit $q | int64) $mult -}}
+{{- end -}}
+{{- end -}}
+{{- if not $bytes -}}
+{{- $bytes = $q | int64 -}}
+{{- end -}}
+{{- div (mul $bytes 9) 10 -}}
 {{- end }}
 
 {{/* Where the operator's own release store is mounted (releases.volume). */}}
