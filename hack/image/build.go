@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/redflag-io/redflag/internal/ociarchive"
 	"github.com/redflag-io/redflag/internal/release"
 )
 
@@ -113,7 +114,7 @@ func build(o options) (result, error) {
 		return result{}, err
 	}
 	archive := filepath.Join(o.OutDir, "redflag-manager-"+version+".oci.tar")
-	if err := writeArchive(archive, index, ref, dockerImage); err != nil {
+	if err := ociarchive.WriteIndex(archive, index, ref, dockerImage); err != nil {
 		return result{}, err
 	}
 	digest, err := index.Digest()

@@ -13,25 +13,23 @@ package main
 import (
 	"archive/tar"
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/redflag-io/redflag/internal/ociarchive"
 )
 
 // Every file gets this time, so the same inputs give the same image.
@@ -138,93 +136,5 @@ func run(out, ref string, entrypoint, files, links []string) error {
 	if err != nil {
 		return err
 	}
-	return writeArchive(out, img, ref)
-}
-
-// writeArchive writes img as an OCI image layout tagged ref, plus a
-// `docker save` manifest.json over the same blobs, into one tar at dest.
-func writeArchive(dest string, img v1.Image, ref string) error {
-	dir, err := os.MkdirTemp("", "redflag-layout-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	lp, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		return err
-	}
-	if err := lp.AppendImage(img, layout.WithAnnotations(map[string]string{
-		"org.opencontainers.image.ref.name": ref,
-		"io.containerd.image.name":          ref,
-	})); err != nil {
-		return err
-	}
-	m, err := img.Manifest()
-	if err != nil {
-		return err
-	}
-	blob := func(h v1.Hash) string { return "blobs/" + h.Algorithm + "/" + h.Hex }
-	entry := struct {
-		Config   string
-		RepoTags []string
-		Layers   []string
-	}{Config: blob(m.Config.Digest), RepoTags: []string{ref}}
-	for _, l := range m.Layers {
-		entry.Layers = append(entry.Layers, blob(l.Digest))
-	}
-	manifest, err := json.Marshal([]any{entry})
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), manifest, 0o644); err != nil {
-		return err
-	}
-	return tarDir(dir, dest)
-}
-
-// tarDir writes the files under dir into a tar at dest, atomically.
-func tarDir(dir, dest string) error {
-	tmp := dest + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	tw := tar.NewWriter(f)
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == dir {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		h := &tar.Header{Name: filepath.ToSlash(rel), ModTime: epoch, Mode: 0o644, Format: tar.FormatPAX}
-		if d.IsDir() {
-			h.Typeflag, h.Name, h.Mode = tar.TypeDir, h.Name+"/", 0o755
-			return tw.WriteHeader(h)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		h.Typeflag, h.Size = tar.TypeReg, int64(len(data))
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		_, err = tw.Write(data)
-		return err
-	})
-	if err == nil {
-		err = tw.Close()
-	}
-	if err == nil {
-		err = f.Close()
-	} else {
-		f.Close()
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", dest, err)
-	}
-	return os.Rename(tmp, dest)
+	return ociarchive.WriteImage(out, img, ref)
 }

@@ -1,4 +1,12 @@
-package main
+// Package ociarchive writes container images as one tar that is both an
+// OCI image layout (index.json, blobs/) and a `docker save` archive
+// (manifest.json over the same blobs) — the shape `docker save` itself
+// writes since Docker 25 — so older Docker engines (which read only
+// manifest.json), skopeo, crane and `ctr images import` all load it. It
+// serves the manager image (hack/image) and the test node's images
+// (hack/node/mkimage), which are built here because no registry can be
+// reached.
+package ociarchive
 
 import (
 	"archive/tar"
@@ -8,18 +16,38 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 )
 
-// writeArchive writes index as an OCI image layout, tagged ref, plus the
-// manifest.json of a `docker save` archive naming dockerImage (its blobs
-// are the layout's), into one tar at dest. This is the shape `docker save`
-// itself writes since Docker 25, so older engines (which read only
-// manifest.json) and OCI tools (index.json) both load it.
-func writeArchive(dest string, index v1.ImageIndex, ref string, dockerImage v1.Image) error {
+// layoutTime is every archive entry's time, so the same image gives the
+// same bytes.
+var layoutTime = time.Unix(0, 0).UTC()
+
+// refAnnotations name the image in index.json for OCI tools and containerd.
+func refAnnotations(ref string) layout.Option {
+	return layout.WithAnnotations(map[string]string{
+		"org.opencontainers.image.ref.name": ref,
+		"io.containerd.image.name":          ref,
+	})
+}
+
+// WriteIndex writes index (one image per platform), tagged ref, into the
+// archive at dest; `docker load` takes dockerImage from it, one of the
+// index's images (a docker-save archive holds one image per tag).
+func WriteIndex(dest string, index v1.ImageIndex, ref string, dockerImage v1.Image) error {
+	return write(dest, ref, dockerImage, func(lp layout.Path) error { return lp.AppendIndex(index, refAnnotations(ref)) })
+}
+
+// WriteImage writes one image, tagged ref, into the archive at dest.
+func WriteImage(dest string, img v1.Image, ref string) error {
+	return write(dest, ref, img, func(lp layout.Path) error { return lp.AppendImage(img, refAnnotations(ref)) })
+}
+
+func write(dest, ref string, dockerImage v1.Image, add func(layout.Path) error) error {
 	dir, err := os.MkdirTemp("", "redflag-layout-")
 	if err != nil {
 		return err
@@ -29,10 +57,7 @@ func writeArchive(dest string, index v1.ImageIndex, ref string, dockerImage v1.I
 	if err != nil {
 		return fmt.Errorf("writing the OCI layout: %w", err)
 	}
-	if err := lp.AppendIndex(index, layout.WithAnnotations(map[string]string{
-		"org.opencontainers.image.ref.name": ref,
-		"io.containerd.image.name":          ref,
-	})); err != nil {
+	if err := add(lp); err != nil {
 		return fmt.Errorf("writing the OCI layout: %w", err)
 	}
 	manifest, err := dockerManifest(dockerImage, ref)
@@ -86,7 +111,7 @@ func tarDir(dir, dest string) (err error) {
 		if err != nil {
 			return err
 		}
-		h := &tar.Header{Name: filepath.ToSlash(rel), ModTime: layerTime, Mode: 0o644, Format: tar.FormatPAX}
+		h := &tar.Header{Name: filepath.ToSlash(rel), ModTime: layoutTime, Mode: 0o644, Format: tar.FormatPAX}
 		if d.IsDir() {
 			h.Typeflag, h.Name, h.Mode = tar.TypeDir, h.Name+"/", 0o755
 			return tw.WriteHeader(h)
