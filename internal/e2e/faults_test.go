@@ -765,12 +765,13 @@ func TestAgentLocalFaults(t *testing.T) {
 					t.Errorf("a %s signed %s off: %v, want 401 StaleTimestamp naming the host's clock", what, skew, err)
 					continue
 				}
-				// The message names the skew: "request timestamp is -10m0s away ...".
-				m := regexp.MustCompile(`timestamp is (-?[0-9ms.]+) away`).FindStringSubmatch(refusal.Message)
+				// The message names the skew and its side: "request
+				// timestamp is 10m0s ahead of the gateway's clock ...".
+				m := regexp.MustCompile(`timestamp is ([0-9hms.]+) (ahead|behind)`).FindStringSubmatch(refusal.Message)
 				if m == nil {
 					t.Errorf("a %s signed %s off: %q does not name the skew", what, skew, refusal.Message)
-				} else if d, perr := time.ParseDuration(m[1]); perr != nil || (d+skew).Abs() > 5*time.Second {
-					t.Errorf("a %s signed %s off: %q names a skew of %s", what, skew, refusal.Message, m[1])
+				} else if d, perr := time.ParseDuration(m[1]); perr != nil || (map[string]time.Duration{"ahead": d, "behind": -d}[m[2]]-skew).Abs() > 5*time.Second {
+					t.Errorf("a %s signed %s off: %q names a skew of %s %s", what, skew, refusal.Message, m[1], m[2])
 				}
 			}
 		}
