@@ -156,6 +156,30 @@ func TestGatewayReplicasShareTheFleet(t *testing.T) {
 	})
 
 	t.Run("killing a replica loses no acknowledged report", func(t *testing.T) {
+		// Captured before the hand-over: one report per host, applied by
+		// whichever replica owned the host then (gw-a's own nonce cache
+		// dies with it).
+		type captured struct {
+			id     hostclient.Identity
+			body   []byte
+			header http.Header
+			msg    string
+		}
+		var before []captured
+		for i, s := range sims[1:] { // sims[0] spent its rate limit above
+			msg := fmt.Sprintf("captured before the hand-over %d", i)
+			body := fmt.Appendf(nil, `{"idempotencyKey":"handover-%d","kind":"event","time":%q,"event":{"reason":"AgentStarted","message":%q}}`,
+				i, time.Now().UTC().Format(time.RFC3339), msg)
+			var signed http.Header
+			code, answer, err := toA.Post(ctx, protocol.PathReport, body, &s.id, func(r *http.Request) { signed = r.Header.Clone() })
+			if err != nil || code != http.StatusOK {
+				t.Fatalf("%s: a report before the hand-over: %d %s %v", s.id.Agent, code, answer, err)
+			}
+			before = append(before, captured{id: s.id, body: body, header: signed, msg: msg})
+		}
+		// Timestamps are whole seconds: the hand-over must come in a later
+		// second than the captures for the rule to tell them apart.
+		time.Sleep(1100 * time.Millisecond)
 		lb := startRoundRobin(t, "127.0.0.1:"+strconv.Itoa(portA), "127.0.0.1:"+strconv.Itoa(portB))
 		var acked sync.Map // message → true
 		var sent atomic.Int64
@@ -210,6 +234,25 @@ func TestGatewayReplicasShareTheFleet(t *testing.T) {
 			t.Errorf("%d reports acknowledged, want %d", n, perHost*len(sims[1:]))
 		}
 		t.Logf("%d reports acknowledged in %d attempts, all recorded", n, sent.Load())
+		// The captured reports replayed to the survivor, which now owns
+		// gw-a's hosts too: refused (503 for a host it took over, 401
+		// ReplayRejected for one it owned all along), never applied twice.
+		for _, capt := range before {
+			code, answer, err := toB.Post(ctx, protocol.PathReport, capt.body, nil, func(r *http.Request) {
+				for k, v := range capt.header {
+					r.Header[k] = v
+				}
+			})
+			if err != nil {
+				t.Fatalf("replaying to gw-b: %v", err)
+			}
+			if code == http.StatusOK {
+				t.Errorf("%s: a report captured before the hand-over was accepted again: %s", capt.id.Agent, answer)
+			}
+			if n := historyMessages(agentNamed(t, c, capt.id.Agent), capt.msg); n != 1 {
+				t.Errorf("%s: the captured report shows %d times in the history, want once", capt.id.Agent, n)
+			}
+		}
 		// The survivor serves every agent now, gw-a's share included.
 		for _, s := range sims {
 			if _, err := toB.CheckIn(ctx, s.id, protocol.CheckInRequest{AgentVersion: "v0.0.0-probe", FactsHash: "probe"}); err != nil {
