@@ -140,7 +140,7 @@ func (r *AgentUpdateReconciler) gather(ctx context.Context, au *redflagv1.AgentU
 			// A host that left the rollout while running its work still
 			// counts against maxConcurrent until it finishes.
 			if result.Outcome == rollout.Running {
-				in.UntargetedRunning = append(in.UntargetedRunning, a.Name)
+				in.UntargetedRunning = append(in.UntargetedRunning, rollout.Target{Name: a.Name})
 			}
 			continue
 		}
