@@ -11,6 +11,7 @@ import (
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/events"
 	"github.com/redflag-io/redflag/internal/protocol"
+	"github.com/redflag-io/redflag/internal/rollout"
 )
 
 var reportablePhases = []redflagv1.WorkPhase{
@@ -42,7 +43,7 @@ func (g *Gateway) applyWork(ctx context.Context, rec *agentRecord, wr *protocol.
 		}
 		a.Status.CurrentWork = status
 		if status.Phase.Finished() {
-			a.Status.CompletedWork = appendWorkRecord(a.Status.CompletedWork, redflagv1.WorkRecord{
+			a.Status.CompletedWork = rollout.AppendWorkRecord(a.Status.CompletedWork, redflagv1.WorkRecord{
 				ID: status.ID, AgentUpdate: status.AgentUpdate, Phase: status.Phase, FinishedAt: *status.FinishedAt, Reason: status.Reason,
 			})
 		}
@@ -88,17 +89,6 @@ func workStatusOf(wr *protocol.WorkResult) *redflagv1.WorkStatus {
 		ws.Changes = append(ws.Changes, redflagv1.PackageChange{Manager: c.Manager, Name: truncate(c.Name, 128), From: truncate(c.From, 80), To: truncate(c.To, 80)})
 	}
 	return ws
-}
-
-// appendWorkRecord keeps one record per work ID, newest last, at most
-// MaxCompletedWork.
-func appendWorkRecord(list []redflagv1.WorkRecord, r redflagv1.WorkRecord) []redflagv1.WorkRecord {
-	list = slices.DeleteFunc(list, func(x redflagv1.WorkRecord) bool { return x.ID == r.ID })
-	list = append(list, r)
-	if len(list) > redflagv1.MaxCompletedWork {
-		list = list[len(list)-redflagv1.MaxCompletedWork:]
-	}
-	return list
 }
 
 // workEvent picks the Event a work transition is recorded as. Starting a
