@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,6 +39,14 @@ func (g *Gateway) applyWork(ctx context.Context, rec *agentRecord, wr *protocol.
 	}
 	err := g.updateAgentStatus(ctx, rec, func(a *redflagv1.Agent) (*redflagv1.HistoryEntry, error) {
 		if cur := a.Status.CurrentWork; cur != nil && cur.ID == status.ID && cur.Phase.Finished() {
+			if lateAfterTimeout(cur, status) {
+				// The rollout gave up on the host before this result came:
+				// the failure stands (the rollout counted it and moved on),
+				// but the Agent shows what the host really did.
+				cur.Message = truncate(cur.Message+"; "+lateReportNote+string(status.Phase)+": "+status.Message, redflagv1.MaxMessageLength)
+				cur.Changes = status.Changes
+				return nil, nil
+			}
 			// A late or repeated report must not undo an end state.
 			return nil, errNoChange
 		}
@@ -122,4 +131,14 @@ func workEvent(ws *redflagv1.WorkStatus, wr *protocol.WorkResult) (events.Reason
 		return events.AgentRolledBack, ws.Reason + ": " + ws.Message, meta, true
 	}
 	return events.Reason{}, "", nil, false
+}
+
+// lateReportNote marks a timed-out work record that already carries the
+// host's late result.
+const lateReportNote = "the host reported later: "
+
+// lateAfterTimeout reports whether status is a host's first end state for
+// work the rollout had already failed as HostTimedOut.
+func lateAfterTimeout(cur, status *redflagv1.WorkStatus) bool {
+	return cur.Reason == rollout.HostTimedOut && status.Phase.Finished() && !strings.Contains(cur.Message, lateReportNote)
 }
