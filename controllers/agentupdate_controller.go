@@ -96,7 +96,11 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 		return ctrl.Result{}, err
 	}
-	failures = mergeFailures(failures, timedOut)
+	// Only targets count as failed; a host that left the targets while
+	// it worked is recorded and announced, not listed.
+	failures = mergeFailures(failures, slices.DeleteFunc(slices.Clone(timedOut), func(f redflagv1.HostFailure) bool {
+		return !slices.ContainsFunc(in.Targets, func(t rollout.Target) bool { return t.Name == f.Agent })
+	}))
 
 	au.Status.WorkID = workID
 	au.Status.WaitingOn = plan.WaitingOn
@@ -230,8 +234,8 @@ func mergeFailures(list, more []redflagv1.HostFailure) []redflagv1.HostFailure {
 // count as failed on every later pass, what stops the gateway from handing
 // the work out again, and what tells the host, when it returns, that the
 // work was abandoned; a late report cannot undo it (the gateway never
-// lets a report replace an end state). It returns the failures to list in
-// status.failures (targets only).
+// lets a report replace an end state). It returns one failure per host,
+// to announce and (for targets) to list in status.failures.
 func (r *AgentUpdateReconciler) recordTimeouts(ctx context.Context, au *redflagv1.AgentUpdate, key, workID string, hosts []string, agents map[string]*redflagv1.Agent, in rollout.Input, now time.Time) ([]redflagv1.HostFailure, error) {
 	var out []redflagv1.HostFailure
 	at := metav1.NewTime(now.UTC().Truncate(time.Second))
@@ -261,9 +265,7 @@ func (r *AgentUpdateReconciler) recordTimeouts(ctx context.Context, au *redflagv
 		}
 		r.Recorder.Emit(a, e)
 		log.FromContext(ctx).Info("host timed out", "agent", h, "work", id, "silentSince", since, "bound", bound)
-		if slices.ContainsFunc(in.Targets, func(t rollout.Target) bool { return t.Name == h }) {
-			out = append(out, redflagv1.HostFailure{Agent: h, Time: at, Reason: rollout.HostTimedOut, Message: conditions.Truncate(msg, redflagv1.MaxMessageLength)})
-		}
+		out = append(out, redflagv1.HostFailure{Agent: h, Time: at, Reason: rollout.HostTimedOut, Message: conditions.Truncate(msg, redflagv1.MaxMessageLength)})
 	}
 	return out, nil
 }
