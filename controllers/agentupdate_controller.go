@@ -108,7 +108,7 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	au.Status.Slots = slotsOf(plan.Slots, base.Status.Slots, now)
 	au.Status.Failures = failures
 	announce := r.setPhase(&au, plan, open, retried)
-	for _, f := range timedOut {
+	for _, f := range newTimeouts(timedOut, failures, base.Status.Failures) {
 		e := r.Recorder.Entry(events.HostTimedOut, f.Agent+": "+f.Message, map[string]string{"agent": f.Agent, "workID": workID})
 		au.Status.History = history.Append(au.Status.History, e)
 		announce = append(announce, e)
@@ -268,6 +268,20 @@ func (r *AgentUpdateReconciler) recordTimeouts(ctx context.Context, au *redflagv
 		out = append(out, redflagv1.HostFailure{Agent: h, Time: at, Reason: rollout.HostTimedOut, Message: conditions.Truncate(msg, redflagv1.MaxMessageLength)})
 	}
 	return out, nil
+}
+
+// newTimeouts are the timeouts to announce on the rollout: those recorded
+// in this pass, and those listed now but not in the stored status (a pass
+// that recorded them on the Agents but lost its own write to a conflict).
+func newTimeouts(recorded, listed, stored []redflagv1.HostFailure) []redflagv1.HostFailure {
+	out := slices.Clone(recorded)
+	for _, f := range listed {
+		same := func(g redflagv1.HostFailure) bool { return g.Agent == f.Agent && g.Time.Equal(&f.Time) }
+		if f.Reason == rollout.HostTimedOut && !slices.ContainsFunc(stored, same) && !slices.ContainsFunc(out, same) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // silentSince is when host h's silence began as Decide judged it (its

@@ -396,3 +396,41 @@ func TestRolloutTimesOutASilentHost(t *testing.T) {
 		t.Errorf("counts %+v: want 1 succeeded, 2 failed", c)
 	}
 }
+
+// TestRolloutAnnouncesATimeoutWhoseWriteWasLost: a pass that stored a
+// host's timeout on its Agent but lost its own status write (a conflict)
+// leaves the next pass to list and announce it.
+func TestRolloutAnnouncesATimeoutWhoseWriteWasLost(t *testing.T) {
+	s := newRolloutStep(t, 2, map[string]string{"tier": "web"})
+	s.create("r", func(au *redflagv1.AgentUpdate) {
+		one := intstr.FromInt32(1)
+		au.Spec.Strategy.MaxFailures = &one
+	})
+	s.reconcile("r")
+	// What recordTimeouts stored before the lost write.
+	a := s.agent("host-0")
+	at := metav1.NewTime(s.clock.Now())
+	id := s.get("r").Status.WorkID
+	a.Status.CompletedWork = []redflagv1.WorkRecord{{ID: id, AgentUpdate: "r", Phase: redflagv1.WorkFailed, FinishedAt: at, Reason: "HostTimedOut"}}
+	if err := env.Client.Status().Update(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	s.reconcile("r")
+	au := s.get("r")
+	if len(au.Status.Failures) != 1 || au.Status.Failures[0].Reason != "HostTimedOut" || !slices.Equal(s.slots("r"), []string{"host-1"}) {
+		t.Fatalf("failures %+v slots %v: want host-0 HostTimedOut and host-1 started", au.Status.Failures, s.slots("r"))
+	}
+	timeouts := func(au *redflagv1.AgentUpdate) int {
+		n := 0
+		for _, h := range au.Status.History {
+			if h.Reason == "HostTimedOut" {
+				n++
+			}
+		}
+		return n
+	}
+	s.reconcile("r") // an idle pass announces nothing again
+	if got := timeouts(s.get("r")); got != 1 || timeouts(au) != 1 {
+		t.Errorf("HostTimedOut in history %d times (after the idle pass %d), want once", timeouts(au), got)
+	}
+}
