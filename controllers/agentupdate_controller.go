@@ -19,7 +19,9 @@ import (
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/conditions"
 	"github.com/redflag-io/redflag/internal/events"
+	"github.com/redflag-io/redflag/internal/history"
 	"github.com/redflag-io/redflag/internal/rollout"
+	"github.com/redflag-io/redflag/internal/timing"
 )
 
 // AgentUpdateReconciler runs rollouts. Each pass reads the targets' work
@@ -36,6 +38,7 @@ type AgentUpdateReconciler struct {
 
 // +kubebuilder:rbac:groups=redflag.io,resources=agentupdates,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=redflag.io,resources=agentupdates/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=redflag.io,resources=agents/status,verbs=get;update;patch
 
 // Reconcile moves one rollout on.
 func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -61,10 +64,11 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	workID := rollout.WorkID(key, attempt)
 
-	in, failures, err := r.gather(ctx, &au, key, workID)
+	in, failures, agents, err := r.gather(ctx, &au, key, workID)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	in.Now = now
 	window, err := rollout.ParseWindow(au.Spec.Window)
 	if err != nil {
 		r.stall(&au, "InvalidWindow", err.Error())
@@ -81,12 +85,34 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	plan := rollout.Decide(in)
 
+	// A timed-out host's failure goes onto its Agent before the plan that
+	// releases its slot is stored: the Agent's record is what every later
+	// pass (and the gateway) reads, so a crash in between loses nothing.
+	timedOut, err := r.recordTimeouts(ctx, &au, key, workID, plan.TimedOut, agents, in, now)
+	if err != nil {
+		if apierrors.IsConflict(err) {
+			// The host reported meanwhile: decide again on what it said.
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	// Only targets count as failed; a host that left the targets while
+	// it worked is recorded and announced, not listed.
+	failures = mergeFailures(failures, slices.DeleteFunc(slices.Clone(timedOut), func(f redflagv1.HostFailure) bool {
+		return !slices.ContainsFunc(in.Targets, func(t rollout.Target) bool { return t.Name == f.Agent })
+	}))
+
 	au.Status.WorkID = workID
 	au.Status.WaitingOn = plan.WaitingOn
 	au.Status.Counts = plan.Counts
 	au.Status.Slots = slotsOf(plan.Slots, base.Status.Slots, now)
 	au.Status.Failures = failures
 	announce := r.setPhase(&au, plan, open, retried)
+	for _, f := range newTimeouts(timedOut, failures, base.Status.Failures) {
+		e := r.Recorder.Entry(events.HostTimedOut, f.Agent+": "+f.Message, map[string]string{"agent": f.Agent, "workID": workID})
+		au.Status.History = history.Append(au.Status.History, e)
+		announce = append(announce, e)
+	}
 	au.Status.ObservedGeneration = au.Generation
 	if err := r.writeStatus(ctx, base, &au); err != nil {
 		if apierrors.IsConflict(err) {
@@ -105,28 +131,35 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			return ctrl.Result{}, err
 		}
 	}
-	return ctrl.Result{RequeueAfter: nextLook(open, closes, opens, now)}, nil
+	next := nextLook(open, closes, opens, now)
+	if !plan.NextTimeout.IsZero() {
+		// Look again the moment the next working host would time out; a
+		// host that checked in meanwhile has moved its own moment on.
+		next = min(next, max(plan.NextTimeout.Sub(now), time.Second))
+	}
+	return ctrl.Result{RequeueAfter: next}, nil
 }
 
 // gather reads the targets and the other rollouts of the namespace.
-func (r *AgentUpdateReconciler) gather(ctx context.Context, au *redflagv1.AgentUpdate, key, workID string) (rollout.Input, []redflagv1.HostFailure, error) {
+func (r *AgentUpdateReconciler) gather(ctx context.Context, au *redflagv1.AgentUpdate, key, workID string) (rollout.Input, []redflagv1.HostFailure, map[string]*redflagv1.Agent, error) {
 	var in rollout.Input
 	var agents redflagv1.AgentList
 	if err := r.List(ctx, &agents, client.InNamespace(au.Namespace)); err != nil {
-		return in, nil, fmt.Errorf("listing Agents in %s: %w", au.Namespace, err)
+		return in, nil, nil, fmt.Errorf("listing Agents in %s: %w", au.Namespace, err)
 	}
 	var others redflagv1.AgentUpdateList
 	if err := r.List(ctx, &others, client.InNamespace(au.Namespace)); err != nil {
-		return in, nil, fmt.Errorf("listing AgentUpdates in %s: %w", au.Namespace, err)
+		return in, nil, nil, fmt.Errorf("listing AgentUpdates in %s: %w", au.Namespace, err)
 	}
 	selector := labels.Nothing()
 	if au.Spec.Selector != nil {
 		s, err := metav1.LabelSelectorAsSelector(au.Spec.Selector)
 		if err != nil {
-			return in, nil, fmt.Errorf("spec.selector: %w", err)
+			return in, nil, nil, fmt.Errorf("spec.selector: %w", err)
 		}
 		selector = s
 	}
+	byName := make(map[string]*redflagv1.Agent, len(agents.Items))
 	busy := busyHosts(au, others.Items)
 	ours := map[string]bool{}
 	for _, s := range au.Status.Slots {
@@ -135,18 +168,25 @@ func (r *AgentUpdateReconciler) gather(ctx context.Context, au *redflagv1.AgentU
 	var failures []redflagv1.HostFailure
 	for i := range agents.Items {
 		a := &agents.Items[i]
+		byName[a.Name] = a
 		result := rollout.OutcomeOf(key, workID, &a.Status, au.Spec.AgentVersion)
+		var lastSeen time.Time
+		if a.Status.LastSeen != nil {
+			lastSeen = a.Status.LastSeen.Time
+		}
+		timeout := rollout.SilenceBound(au.Spec.Strategy.Timeout(), timing.SilentAfter(agentInterval(a)))
 		if !selector.Matches(labels.Set(a.Labels)) && !slices.Contains(au.Spec.Agents, a.Name) {
 			// A host that left the rollout while running its work still
-			// counts against maxConcurrent until it finishes.
+			// counts against maxConcurrent until it finishes (or times out).
 			if result.Outcome == rollout.Running {
-				in.UntargetedRunning = append(in.UntargetedRunning, a.Name)
+				in.UntargetedRunning = append(in.UntargetedRunning, rollout.Target{Name: a.Name, LastCheckIn: lastSeen, Timeout: timeout})
 			}
 			continue
 		}
 		t := rollout.Target{
 			Name: a.Name, Result: result,
-			Eligible: !a.Spec.Paused && !a.Spec.Revoked && a.DeletionTimestamp.IsZero(),
+			Eligible:    !a.Spec.Paused && !a.Spec.Revoked && a.DeletionTimestamp.IsZero(),
+			LastCheckIn: lastSeen, Timeout: timeout,
 		}
 		if other, ok := busy[a.Name]; ok && (!ours[a.Name] || other.first) {
 			t.BusyWith = other.name
@@ -168,14 +208,98 @@ func (r *AgentUpdateReconciler) gather(ctx context.Context, au *redflagv1.AgentU
 		in.Targets = append(in.Targets, t)
 	}
 	slices.SortFunc(in.Targets, func(a, b rollout.Target) int { return strings.Compare(a.Name, b.Name) })
+	in.SlotSince = make(map[string]time.Time, len(au.Status.Slots))
 	for _, s := range au.Status.Slots {
 		in.Slots = append(in.Slots, s.Agent)
+		in.SlotSince[s.Agent] = s.Since.Time
 	}
-	slices.SortFunc(failures, func(a, b redflagv1.HostFailure) int { return b.Time.Compare(a.Time.Time) })
-	if len(failures) > redflagv1.MaxFailureRecords {
-		failures = failures[:redflagv1.MaxFailureRecords]
+	return in, mergeFailures(failures, nil), byName, nil
+}
+
+// mergeFailures adds failures to the list, newest first, at most
+// MaxFailureRecords.
+func mergeFailures(list, more []redflagv1.HostFailure) []redflagv1.HostFailure {
+	list = append(list, more...)
+	slices.SortFunc(list, func(a, b redflagv1.HostFailure) int { return b.Time.Compare(a.Time.Time) })
+	if len(list) > redflagv1.MaxFailureRecords {
+		list = list[:redflagv1.MaxFailureRecords]
 	}
-	return in, failures, nil
+	return list
+}
+
+// recordTimeouts stores on each timed-out host's Agent that the rollout
+// gave up on it: its running work of this rollout (or, for a host that
+// never started, the current work ID) ends Failed with reason HostTimedOut
+// in currentWork and completedWork. That record is what makes the host
+// count as failed on every later pass, what stops the gateway from handing
+// the work out again, and what tells the host, when it returns, that the
+// work was abandoned; a late report cannot undo it (the gateway never
+// lets a report replace an end state). It returns one failure per host,
+// to announce and (for targets) to list in status.failures.
+func (r *AgentUpdateReconciler) recordTimeouts(ctx context.Context, au *redflagv1.AgentUpdate, key, workID string, hosts []string, agents map[string]*redflagv1.Agent, in rollout.Input, now time.Time) ([]redflagv1.HostFailure, error) {
+	var out []redflagv1.HostFailure
+	at := metav1.NewTime(now.UTC().Truncate(time.Second))
+	for _, h := range hosts {
+		cached, ok := agents[h]
+		if !ok {
+			continue
+		}
+		a := cached.DeepCopy()
+		since, bound := silentSince(h, a, in)
+		msg := fmt.Sprintf("no check-in since %s, longer than the rollout's bound of %s: its slot was released and its work abandoned",
+			since.UTC().Format(time.RFC3339), bound)
+		id := workID
+		if w := a.Status.CurrentWork; w != nil && !w.Phase.Finished() && rollout.Attempt(key, w.ID) >= 0 {
+			id = w.ID
+			w.Phase, w.Reason, w.Message, w.FinishedAt = redflagv1.WorkFailed, rollout.HostTimedOut, msg, &at
+		}
+		a.Status.CompletedWork = rollout.AppendWorkRecord(a.Status.CompletedWork, redflagv1.WorkRecord{
+			ID: id, AgentUpdate: au.Name, Phase: redflagv1.WorkFailed, FinishedAt: at, Reason: rollout.HostTimedOut,
+		})
+		e := r.Recorder.Entry(events.HostTimedOut, "AgentUpdate "+au.Name+": "+msg, map[string]string{"agentUpdate": au.Name, "workID": id})
+		a.Status.History = history.Append(a.Status.History, e)
+		// Update, with the resourceVersion read: a report stored meanwhile
+		// makes this a conflict, and the caller decides again.
+		if err := r.Status().Update(ctx, a); err != nil {
+			return nil, fmt.Errorf("recording the timeout of Agent %s/%s: %w", a.Namespace, a.Name, err)
+		}
+		r.Recorder.Emit(a, e)
+		log.FromContext(ctx).Info("host timed out", "agent", h, "work", id, "silentSince", since, "bound", bound)
+		out = append(out, redflagv1.HostFailure{Agent: h, Time: at, Reason: rollout.HostTimedOut, Message: conditions.Truncate(msg, redflagv1.MaxMessageLength)})
+	}
+	return out, nil
+}
+
+// newTimeouts are the timeouts to announce on the rollout: those recorded
+// in this pass, and those listed now but not in the stored status (a pass
+// that recorded them on the Agents but lost its own write to a conflict).
+func newTimeouts(recorded, listed, stored []redflagv1.HostFailure) []redflagv1.HostFailure {
+	out := slices.Clone(recorded)
+	for _, f := range listed {
+		same := func(g redflagv1.HostFailure) bool { return g.Agent == f.Agent && g.Time.Equal(&f.Time) }
+		if f.Reason == rollout.HostTimedOut && !slices.ContainsFunc(stored, same) && !slices.ContainsFunc(out, same) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// silentSince is when host h's silence began as Decide judged it (its
+// stored last check-in, or its slot grant if later) and its bound.
+func silentSince(h string, a *redflagv1.Agent, in rollout.Input) (time.Time, time.Duration) {
+	var since time.Time
+	if a.Status.LastSeen != nil {
+		since = a.Status.LastSeen.Time
+	}
+	if s, ok := in.SlotSince[h]; ok && slices.Contains(in.Slots, h) && s.After(since) {
+		since = s
+	}
+	for _, t := range append(slices.Clone(in.Targets), in.UntargetedRunning...) {
+		if t.Name == h {
+			return since, t.Timeout
+		}
+	}
+	return since, 0
 }
 
 type holder struct {

@@ -278,3 +278,159 @@ func TestAgentVersionRolloutSetsDesiredVersionAndSkipsCurrentHosts(t *testing.T)
 		t.Errorf("host-1 desiredVersion %q, want v1.2.0", got)
 	}
 }
+
+// seen stores a host's check-in as the gateway's liveness writer does.
+func (s *rolloutStep) seen(host string, at time.Time) {
+	s.t.Helper()
+	a := s.agent(host)
+	t := metav1.NewTime(at)
+	a.Status.LastSeen = &t
+	if err := env.Client.Status().Update(context.Background(), a); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// TestRolloutTimesOutASilentHost: a host that started its work and then
+// stopped checking in for longer than hostTimeout loses its slot, counts as
+// failed with reason HostTimedOut (on the AgentUpdate and on its Agent,
+// whose work record says so) and the next host starts; a host that keeps
+// checking in keeps its slot however long it works; the controller looks
+// again at the instant the next holder would time out.
+func TestRolloutTimesOutASilentHost(t *testing.T) {
+	s := newRolloutStep(t, 3, map[string]string{"tier": "web"})
+	for i := range 3 {
+		patch := []byte(`{"spec":{"checkInInterval":"30s"}}`)
+		a := &redflagv1.Agent{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: fmt.Sprintf("host-%d", i)}}
+		if err := env.Client.Patch(context.Background(), a, client.RawPatch("application/merge-patch+json", patch)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.create("r", func(au *redflagv1.AgentUpdate) {
+		one := intstr.FromInt32(1)
+		au.Spec.Strategy.MaxFailures = &one
+		au.Spec.Strategy.HostTimeout = &metav1.Duration{Duration: 2 * time.Minute}
+	})
+	start := s.clock.Now()
+	res := s.reconcile("r")
+	if got := s.slots("r"); !slices.Equal(got, []string{"host-0"}) {
+		t.Fatalf("slots %v, want host-0", got)
+	}
+	if res.RequeueAfter != 2*time.Minute {
+		t.Errorf("requeue after %s, want 2m: when host-0 would time out if silent", res.RequeueAfter)
+	}
+	s.seen("host-0", start)
+	s.report("host-0", "r", redflagv1.WorkRunning, "")
+
+	// 1m59s of silence: not yet.
+	s.clock.Step(2*time.Minute - time.Second)
+	if res := s.reconcile("r"); res.RequeueAfter != time.Second {
+		t.Errorf("requeue after %s, want 1s", res.RequeueAfter)
+	}
+	if got := s.slots("r"); !slices.Equal(got, []string{"host-0"}) {
+		t.Fatalf("host-0 silent for 1m59s: slots %v, want host-0", got)
+	}
+	s.clock.Step(time.Second)
+	s.reconcile("r")
+	au := s.get("r")
+	if got := s.slots("r"); !slices.Equal(got, []string{"host-1"}) {
+		t.Fatalf("host-0 silent for 2m: slots %v, want host-1", got)
+	}
+	if c := au.Status.Counts; c.Failed != 1 || c.InProgress != 1 || c.Pending != 1 {
+		t.Errorf("counts %+v: want 1 failed, 1 working, 1 pending", c)
+	}
+	if au.Status.Phase != redflagv1.RolloutProgressing {
+		t.Errorf("phase %s: one failure is within maxFailures 1", au.Status.Phase)
+	}
+	if len(au.Status.Failures) != 1 || au.Status.Failures[0].Agent != "host-0" || au.Status.Failures[0].Reason != "HostTimedOut" {
+		t.Fatalf("failures %+v: want host-0 HostTimedOut", au.Status.Failures)
+	}
+	if !slices.ContainsFunc(au.Status.History, func(h redflagv1.HistoryEntry) bool {
+		return h.Reason == "HostTimedOut" && h.Metadata["agent"] == "host-0"
+	}) {
+		t.Errorf("AgentUpdate history %+v: want HostTimedOut for host-0", au.Status.History)
+	}
+	a := s.agent("host-0")
+	if w := a.Status.CurrentWork; w == nil || w.ID != au.Status.WorkID || w.Phase != redflagv1.WorkFailed || w.Reason != "HostTimedOut" || w.FinishedAt == nil {
+		t.Fatalf("host-0 currentWork %+v: want its work Failed, HostTimedOut", w)
+	}
+	if n := len(a.Status.CompletedWork); n != 1 || a.Status.CompletedWork[0].Reason != "HostTimedOut" {
+		t.Errorf("host-0 completedWork %+v: want one HostTimedOut record", a.Status.CompletedWork)
+	}
+	if !slices.ContainsFunc(a.Status.History, func(h redflagv1.HistoryEntry) bool { return h.Reason == "HostTimedOut" }) {
+		t.Errorf("host-0 history %+v: want HostTimedOut", a.Status.History)
+	}
+
+	// host-1 works for 10 minutes and keeps checking in: no timeout.
+	s.report("host-1", "r", redflagv1.WorkRunning, "")
+	for range 10 {
+		s.clock.Step(time.Minute)
+		s.seen("host-1", s.clock.Now())
+		s.reconcile("r")
+	}
+	if got := s.slots("r"); !slices.Equal(got, []string{"host-1"}) {
+		t.Fatalf("host-1 checked in throughout: slots %v, want host-1", got)
+	}
+	s.report("host-1", "r", redflagv1.WorkSucceeded, "")
+	s.reconcile("r")
+
+	// host-2 takes its slot and never checks in: judged from the grant.
+	if got := s.slots("r"); !slices.Equal(got, []string{"host-2"}) {
+		t.Fatalf("slots %v, want host-2", got)
+	}
+	s.clock.Step(2 * time.Minute)
+	s.reconcile("r")
+	au = s.get("r")
+	// Two failures exceed maxFailures 1: the rollout halts.
+	if au.Status.Phase != redflagv1.RolloutHalted || len(au.Status.Slots) != 0 || au.Status.Counts.Failed != 2 {
+		t.Fatalf("host-2 silent since its grant: phase %s slots %v counts %+v, want Halted with 2 failed", au.Status.Phase, au.Status.Slots, au.Status.Counts)
+	}
+	if w := s.agent("host-2").Status.CompletedWork; len(w) != 1 || w[0].ID != au.Status.WorkID || w[0].Reason != "HostTimedOut" {
+		t.Errorf("host-2 completedWork %+v: want the work ID recorded HostTimedOut", w)
+	}
+
+	// A late report of success from host-0 does not reach the counts: the
+	// gateway keeps an end state (see the gateway's tests); here the
+	// record stands and a pass changes nothing.
+	s.reconcile("r")
+	if c := s.get("r").Status.Counts; c.Failed != 2 || c.Succeeded != 1 {
+		t.Errorf("counts %+v: want 1 succeeded, 2 failed", c)
+	}
+}
+
+// TestRolloutAnnouncesATimeoutWhoseWriteWasLost: a pass that stored a
+// host's timeout on its Agent but lost its own status write (a conflict)
+// leaves the next pass to list and announce it.
+func TestRolloutAnnouncesATimeoutWhoseWriteWasLost(t *testing.T) {
+	s := newRolloutStep(t, 2, map[string]string{"tier": "web"})
+	s.create("r", func(au *redflagv1.AgentUpdate) {
+		one := intstr.FromInt32(1)
+		au.Spec.Strategy.MaxFailures = &one
+	})
+	s.reconcile("r")
+	// What recordTimeouts stored before the lost write.
+	a := s.agent("host-0")
+	at := metav1.NewTime(s.clock.Now())
+	id := s.get("r").Status.WorkID
+	a.Status.CompletedWork = []redflagv1.WorkRecord{{ID: id, AgentUpdate: "r", Phase: redflagv1.WorkFailed, FinishedAt: at, Reason: "HostTimedOut"}}
+	if err := env.Client.Status().Update(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	s.reconcile("r")
+	au := s.get("r")
+	if len(au.Status.Failures) != 1 || au.Status.Failures[0].Reason != "HostTimedOut" || !slices.Equal(s.slots("r"), []string{"host-1"}) {
+		t.Fatalf("failures %+v slots %v: want host-0 HostTimedOut and host-1 started", au.Status.Failures, s.slots("r"))
+	}
+	timeouts := func(au *redflagv1.AgentUpdate) int {
+		n := 0
+		for _, h := range au.Status.History {
+			if h.Reason == "HostTimedOut" {
+				n++
+			}
+		}
+		return n
+	}
+	s.reconcile("r") // an idle pass announces nothing again
+	if got := timeouts(s.get("r")); got != 1 || timeouts(au) != 1 {
+		t.Errorf("HostTimedOut in history %d times (after the idle pass %d), want once", timeouts(au), got)
+	}
+}

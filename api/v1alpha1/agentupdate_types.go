@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -81,6 +83,34 @@ type RolloutStrategy struct {
 	// +kubebuilder:validation:Maximum=100
 	// +optional
 	Canary int32 `json:"canary,omitempty"`
+	// HostTimeout is how long a host holding a slot may go without
+	// checking in before it loses the slot and counts as failed
+	// (HostTimedOut). It bounds silence, not install time: a working host
+	// checks in every few seconds. Silence is measured from the host's
+	// stored last check-in, or from the slot grant if that is later; a
+	// bound under three of the host's check-in intervals is raised to
+	// three (when its Agent shows AgentSilent), because the stored
+	// check-in of a live host may lag by almost that much. A Go duration
+	// between 10s and 24h. Defaults to 30m: an install plus a reboot fits.
+	// +kubebuilder:default="30m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s') && duration(self) <= duration('24h')",message="spec.strategy.hostTimeout must be between 10s and 24h"
+	// +optional
+	HostTimeout *metav1.Duration `json:"hostTimeout,omitempty"`
+}
+
+// DefaultHostTimeout is RolloutStrategy.HostTimeout when unset (the API
+// server defaults it too).
+const DefaultHostTimeout = 30 * time.Minute
+
+// Timeout is the HostTimeout in force: DefaultHostTimeout when unset (an
+// object the API server has not defaulted).
+func (s *RolloutStrategy) Timeout() time.Duration {
+	if s == nil || s.HostTimeout == nil || s.HostTimeout.Duration <= 0 {
+		return DefaultHostTimeout
+	}
+	return s.HostTimeout.Duration
 }
 
 // Weekday is a day of the week, in English, as in Go's time package.
@@ -148,7 +178,9 @@ type AgentUpdateSpec struct {
 	// +kubebuilder:validation:Pattern=`^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`
 	// +optional
 	AgentVersion string `json:"agentVersion,omitempty"`
-	// Strategy sets the pace and the failure budget.
+	// Strategy sets the pace and the failure budget. Defaulted to {} so
+	// its own defaults (hostTimeout above all) show in the stored spec.
+	// +kubebuilder:default={}
 	// +optional
 	Strategy RolloutStrategy `json:"strategy,omitempty"`
 	// Window limits when hosts may start work and reboot. Unset means any time.

@@ -194,7 +194,7 @@ func largestRollout() *rf.AgentUpdate {
 				Managers:             []rf.PackageManager{rf.ManagerApt, rf.ManagerDnf, rf.ManagerDocker, rf.ManagerWindowsUpdate, rf.ManagerWinget},
 				AllowNewDependencies: true,
 			},
-			Strategy: rf.RolloutStrategy{MaxConcurrent: &maxC, MaxFailures: &maxF, Canary: 100},
+			Strategy: rf.RolloutStrategy{MaxConcurrent: &maxC, MaxFailures: &maxF, Canary: 100, HostTimeout: &metav1.Duration{Duration: 23*time.Hour + 59*time.Minute + 59*time.Second}},
 			Window: &rf.MaintenanceWindow{
 				Days:  []rf.Weekday{"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"},
 				Start: "22:00", End: "04:00", TimeZone: fill("America/", 64),

@@ -127,6 +127,12 @@ spec: {agents: [web-01], packages: {scope: All}, strategy: {maxConcurrent: 0}}`,
 	{"rollout maxConcurrent 150 percent", `
 kind: AgentUpdate
 spec: {agents: [web-01], packages: {scope: All}, strategy: {maxConcurrent: "150%"}}`, []string{"spec.strategy.maxConcurrent", "1% to 100%"}},
+	{"rollout hostTimeout too short", `
+kind: AgentUpdate
+spec: {agents: [web-01], packages: {scope: All}, strategy: {hostTimeout: 5s}}`, []string{"spec.strategy.hostTimeout", "between 10s and 24h"}},
+	{"rollout hostTimeout too long", `
+kind: AgentUpdate
+spec: {agents: [web-01], packages: {scope: All}, strategy: {hostTimeout: 25h}}`, []string{"spec.strategy.hostTimeout", "between 10s and 24h"}},
 	{"rollout maxFailures negative", `
 kind: AgentUpdate
 spec: {agents: [web-01], packages: {scope: All}, strategy: {maxFailures: -1}}`, []string{"spec.strategy.maxFailures", "from 0 to 10000"}},
@@ -266,6 +272,24 @@ spec: {machineID: m-1, publicKey: "MCowBQYDK2VwAyEAq7Sx1Zc4ZtS6nJHb2vH0aKxwZbQ="
 				}
 			}
 		})
+	}
+}
+
+// TestHostTimeoutDefault: a rollout without strategy.hostTimeout gets 30m
+// from the API server, which is what the controller assumes when unset.
+func TestHostTimeoutDefault(t *testing.T) {
+	obj := mustParse(t, `
+apiVersion: redflag.io/v1alpha1
+kind: AgentUpdate
+spec: {agents: [web-01], packages: {scope: All}}`)
+	obj.SetNamespace(newNamespace(t))
+	obj.SetName("defaulted")
+	if err := env.Client.Create(context.Background(), obj); err != nil {
+		t.Fatal(err)
+	}
+	got, _, _ := unstructured.NestedString(obj.Object, "spec", "strategy", "hostTimeout")
+	if got != "30m" {
+		t.Errorf("hostTimeout defaulted to %q, want 30m", got)
 	}
 }
 

@@ -72,7 +72,10 @@ var (
 	AgentReturned   = define("AgentReturned", normal, info, controller, "Monitor")
 	AgentRevoked    = define("AgentRevoked", warning, warn, security, "Revoke")
 	ConfigMigrated  = define("ConfigMigrated", normal, info, migration, "Report")
-	FactsChanged    = define("FactsChanged", normal, info, agent, "Report")
+	// WorkAbandoned: a host back from silence dropped work a rollout had
+	// given up on (reported by the agent).
+	WorkAbandoned = define("WorkAbandoned", normal, info, agent, "Report")
+	FactsChanged  = define("FactsChanged", normal, info, agent, "Report")
 )
 
 // Scans, installs and self-updates, recorded on the Agent.
@@ -115,6 +118,8 @@ var (
 	RolloutStarted   = define("RolloutStarted", normal, info, controller, "Rollout")
 	RolloutHalted    = define("RolloutHalted", warning, errorSev, controller, "Rollout")
 	RolloutSucceeded = define("RolloutSucceeded", normal, info, controller, "Rollout")
+	// HostTimedOut is also recorded on the Agent that timed out.
+	HostTimedOut = define("HostTimedOut", warning, warn, controller, "Rollout")
 )
 
 // Any kind.

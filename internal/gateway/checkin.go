@@ -74,6 +74,9 @@ func (g *Gateway) answer(rec *agentRecord, interval time.Duration, sendFacts, he
 		Paused:            rec.paused,
 		Scans:             scans,
 		Work:              work,
+		// Every answer repeats them while the Agent keeps the records, so
+		// a host that was away when the rollout gave up still learns it.
+		Abandoned: rec.abandoned,
 	}
 	if heartbeat {
 		until := rec.heartbeatUntil.UTC()

@@ -13,6 +13,7 @@ import (
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
+	"github.com/redflag-io/redflag/internal/rollout"
 )
 
 // agentRecord is the little the gateway needs of an Agent, copied out of the
@@ -49,6 +50,9 @@ type agentRecord struct {
 	workID        string
 	workPhase     redflagv1.WorkPhase
 	completedWork []string
+	// abandoned holds the IDs of work the AgentUpdate controller recorded
+	// as timed out (HostTimedOut): the host is told to drop them.
+	abandoned []string
 }
 
 // ref is a reference to the Agent, enough to address Events to it.
@@ -98,6 +102,9 @@ func recordOf(a *redflagv1.Agent) *agentRecord {
 	}
 	for _, c := range a.Status.CompletedWork {
 		r.completedWork = append(r.completedWork, c.ID)
+		if c.Phase == redflagv1.WorkFailed && c.Reason == rollout.HostTimedOut {
+			r.abandoned = append(r.abandoned, c.ID)
+		}
 	}
 	return r
 }

@@ -21,6 +21,7 @@ import (
 var agentEventReasons = map[string]events.Reason{
 	events.AgentStarted.Name:   events.AgentStarted,
 	events.ConfigMigrated.Name: events.ConfigMigrated,
+	events.WorkAbandoned.Name:  events.WorkAbandoned,
 }
 
 // handleReport applies a report from a host once per idempotency key.

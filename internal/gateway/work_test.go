@@ -12,6 +12,7 @@ import (
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
+	"github.com/redflag-io/redflag/internal/rollout"
 )
 
 func checkInDoc(t *testing.T, h *fakeHost) protocol.WorkDocument {
@@ -107,5 +108,87 @@ func TestWorkGoesOnlyToSlotHoldersAndReportsLandOnTheAgent(t *testing.T) {
 	eventually(t, "finished work no longer offered", func() bool { return checkInDoc(t, h).Work == nil })
 	if !slices.Contains(normalEvents(t, ns, name), "UpdatesInstalled") {
 		t.Errorf("Events %v: want UpdatesInstalled", normalEvents(t, ns, name))
+	}
+}
+
+// TestTimedOutWorkIsAbandoned: once the controller has recorded a host's
+// work as timed out (HostTimedOut) and released its slot, the host is
+// handed no work, is told the ID was abandoned, is not held in heartbeat
+// mode, and a late success it reports is kept on the Agent as what really
+// happened without turning the failure the rollout counted into a success.
+func TestTimedOutWorkIsAbandoned(t *testing.T) {
+	h, _ := enrolledHost(t)
+	ctx := context.Background()
+	ns, name, _ := strings.Cut(h.id.Agent, "/")
+	au := &redflagv1.AgentUpdate{Spec: redflagv1.AgentUpdateSpec{
+		Agents:   []string{name},
+		Packages: &redflagv1.PackageSelection{Scope: redflagv1.ScopeNamed, Names: []string{"openssl"}},
+	}}
+	au.Namespace, au.Name = ns, "patch-openssl"
+	if err := env.Client.Create(ctx, au); err != nil {
+		t.Fatal(err)
+	}
+	const id = "patch-openssl.0123abcd"
+	au.Status.WorkID = id
+	au.Status.Slots = []redflagv1.Slot{{Agent: name, Since: metav1.Now()}}
+	if err := env.Client.Status().Update(ctx, au); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the work in the answer", func() bool { return checkInDoc(t, h).Work != nil })
+	started := time.Now()
+	if _, err := host.Report(ctx, h.id, protocol.Report{IdempotencyKey: "run", Kind: protocol.ReportWork, Work: &protocol.WorkResult{
+		ID: id, AgentUpdate: au.Name, Phase: redflagv1.WorkRunning, Started: started,
+	}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// What the controller writes when the host has been silent too long:
+	// the failure on the Agent, then the slot released.
+	a := getAgent(t, h.id.Agent)
+	at := metav1.Now()
+	a.Status.CurrentWork.Phase, a.Status.CurrentWork.Reason, a.Status.CurrentWork.FinishedAt = redflagv1.WorkFailed, rollout.HostTimedOut, &at
+	a.Status.CurrentWork.Message = "no check-in since ...: its slot was released and its work abandoned"
+	a.Status.CompletedWork = rollout.AppendWorkRecord(a.Status.CompletedWork, redflagv1.WorkRecord{
+		ID: id, AgentUpdate: au.Name, Phase: redflagv1.WorkFailed, FinishedAt: at, Reason: rollout.HostTimedOut,
+	})
+	if err := env.Client.Status().Update(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	au.Status.Slots = nil
+	if err := env.Client.Status().Update(ctx, au); err != nil {
+		t.Fatal(err)
+	}
+
+	var doc protocol.WorkDocument
+	eventually(t, "the host told its work was abandoned", func() bool {
+		doc = checkInDoc(t, h)
+		return doc.Work == nil && slices.Equal(doc.Abandoned, []string{id})
+	})
+	if doc.NextCheckIn.Duration == 5*time.Second {
+		t.Errorf("a host whose work was abandoned is still asked to check in every 5s")
+	}
+
+	late := func(key string) {
+		t.Helper()
+		now := time.Now()
+		if _, err := host.Report(ctx, h.id, protocol.Report{IdempotencyKey: key, Kind: protocol.ReportWork, Work: &protocol.WorkResult{
+			ID: id, AgentUpdate: au.Name, Phase: redflagv1.WorkSucceeded, Started: started, Finished: &now, Message: "upgraded 1 package",
+			Changes: []redflagv1.PackageChange{{Manager: redflagv1.ManagerApt, Name: "openssl", From: "3.0.1", To: "3.0.2"}},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	late("late-1")
+	late("late-2")
+	a = getAgent(t, h.id.Agent)
+	cw := a.Status.CurrentWork
+	if cw.Phase != redflagv1.WorkFailed || cw.Reason != rollout.HostTimedOut {
+		t.Fatalf("a late success turned the timed-out work into %s/%s", cw.Phase, cw.Reason)
+	}
+	if strings.Count(cw.Message, "the host reported later: Succeeded: upgraded 1 package") != 1 || len(cw.Changes) != 1 {
+		t.Errorf("currentWork %q changes %+v: want the late result noted once, with its changes", cw.Message, cw.Changes)
+	}
+	if r := rollout.OutcomeOf(id, id, &a.Status, ""); r.Outcome != rollout.Failed || r.Reason != rollout.HostTimedOut {
+		t.Errorf("the rollout reads %v (%s), want Failed (HostTimedOut)", r.Outcome, r.Reason)
 	}
 }

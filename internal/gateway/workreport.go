@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -11,6 +12,7 @@ import (
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/events"
 	"github.com/redflag-io/redflag/internal/protocol"
+	"github.com/redflag-io/redflag/internal/rollout"
 )
 
 var reportablePhases = []redflagv1.WorkPhase{
@@ -40,12 +42,20 @@ func (g *Gateway) applyWork(ctx context.Context, rec *agentRecord, wr *protocol.
 	}
 	err := g.updateAgentStatus(ctx, rec, func(a *redflagv1.Agent) (*redflagv1.HistoryEntry, error) {
 		if cur := a.Status.CurrentWork; cur != nil && cur.ID == status.ID && cur.Phase.Finished() {
+			if lateAfterTimeout(cur, status) {
+				// The rollout gave up on the host before this result came:
+				// the failure stands (the rollout counted it and moved on),
+				// but the Agent shows what the host really did.
+				cur.Message = truncate(cur.Message+"; "+lateReportNote+string(status.Phase)+": "+status.Message, redflagv1.MaxMessageLength)
+				cur.Changes = status.Changes
+				return nil, nil
+			}
 			// A late or repeated report must not undo an end state.
 			return nil, errNoChange
 		}
 		a.Status.CurrentWork = status
 		if status.Phase.Finished() {
-			a.Status.CompletedWork = appendWorkRecord(a.Status.CompletedWork, redflagv1.WorkRecord{
+			a.Status.CompletedWork = rollout.AppendWorkRecord(a.Status.CompletedWork, redflagv1.WorkRecord{
 				ID: status.ID, AgentUpdate: status.AgentUpdate, Phase: status.Phase, FinishedAt: *status.FinishedAt, Reason: status.Reason,
 			})
 		}
@@ -93,17 +103,6 @@ func workStatusOf(wr *protocol.WorkResult) *redflagv1.WorkStatus {
 	return ws
 }
 
-// appendWorkRecord keeps one record per work ID, newest last, at most
-// MaxCompletedWork.
-func appendWorkRecord(list []redflagv1.WorkRecord, r redflagv1.WorkRecord) []redflagv1.WorkRecord {
-	list = slices.DeleteFunc(list, func(x redflagv1.WorkRecord) bool { return x.ID == r.ID })
-	list = append(list, r)
-	if len(list) > redflagv1.MaxCompletedWork {
-		list = list[len(list)-redflagv1.MaxCompletedWork:]
-	}
-	return list
-}
-
 // workEvent picks the Event a work transition is recorded as. Starting a
 // package install is not one (currentWork shows it); starting a self-update
 // is, because the agent is about to replace itself.
@@ -135,4 +134,14 @@ func workEvent(ws *redflagv1.WorkStatus, wr *protocol.WorkResult) (events.Reason
 		return events.AgentRolledBack, ws.Reason + ": " + ws.Message, meta, true
 	}
 	return events.Reason{}, "", nil, false
+}
+
+// lateReportNote marks a timed-out work record that already carries the
+// host's late result.
+const lateReportNote = "the host reported later: "
+
+// lateAfterTimeout reports whether status is a host's first end state for
+// work the rollout had already failed as HostTimedOut.
+func lateAfterTimeout(cur, status *redflagv1.WorkStatus) bool {
+	return cur.Reason == rollout.HostTimedOut && status.Phase.Finished() && !strings.Contains(cur.Message, lateReportNote)
 }

@@ -78,6 +78,12 @@ type WorkDocument struct {
 	// Work is the install or self-update to run, when a rollout holds a
 	// slot for this host (see WorkRequest).
 	Work *WorkRequest `json:"work,omitempty"`
+	// Abandoned lists work IDs a rollout gave up on for this host because
+	// it stopped checking in for longer than the rollout's hostTimeout
+	// (its Agent records them as Failed, HostTimedOut). The host must not
+	// run or resume them, and drops one it was interrupted in. At most
+	// the Agent's completedWork records (10).
+	Abandoned []string `json:"abandoned,omitempty"`
 }
 
 // ScanRequest asks for one subsystem's scan.

@@ -1,6 +1,8 @@
 package rollout
 
 import (
+	"slices"
+
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 )
 
@@ -95,4 +97,16 @@ func sameVersion(a, b string) bool {
 		return s
 	}
 	return a != "" && trim(a) == trim(b)
+}
+
+// AppendWorkRecord keeps one record per work ID, newest last, at most
+// MaxCompletedWork. The gateway stores hosts' results with it and the
+// controller its timeouts, so both keep the list the same way.
+func AppendWorkRecord(list []redflagv1.WorkRecord, r redflagv1.WorkRecord) []redflagv1.WorkRecord {
+	list = slices.DeleteFunc(list, func(x redflagv1.WorkRecord) bool { return x.ID == r.ID })
+	list = append(list, r)
+	if len(list) > redflagv1.MaxCompletedWork {
+		list = list[len(list)-redflagv1.MaxCompletedWork:]
+	}
+	return list
 }

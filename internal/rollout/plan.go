@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"slices"
+	"time"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 )
@@ -15,6 +16,26 @@ type Target struct {
 	// BusyWith names another rollout that holds this host (a slot, or work
 	// running on it) and goes before this one; empty when free.
 	BusyWith string
+	// LastCheckIn is the host's stored last check-in (status.lastSeen);
+	// zero when it never checked in.
+	LastCheckIn time.Time
+	// Timeout is how long the host may be silent while it holds a slot or
+	// runs this rollout's work (see SilenceBound); 0 never times out.
+	Timeout time.Duration
+}
+
+// HostTimedOut is the reason a host that went silent while working for a
+// rollout is recorded as failed with.
+const HostTimedOut = "HostTimedOut"
+
+// SilenceBound is how long a host may go without a stored check-in while
+// it works for a rollout: the rollout's hostTimeout, but never less than
+// the SilentAfter of the host's check-in interval. A live host's stored
+// lastSeen lags its real check-ins by up to PersistFactor intervals plus
+// one check-in, less than SilentAfter, so a host that is merely between
+// persisted check-ins is never taken for silent.
+func SilenceBound(hostTimeout, silentAfter time.Duration) time.Duration {
+	return max(hostTimeout, silentAfter)
 }
 
 // Input is everything a plan depends on.
@@ -24,15 +45,19 @@ type Input struct {
 	Targets []Target
 	// Slots are the hosts holding a slot now (status.slots).
 	Slots []string
+	// SlotSince is when each slot was granted (status.slots[].since).
+	SlotSince map[string]time.Time
 	// Hosts that hold a slot or run this rollout's work but are no longer
 	// targeted (a label changed): they still count against maxConcurrent
-	// while their work runs.
-	UntargetedRunning []string
-	MaxConcurrent     int
-	MaxFailures       int
-	Canary            int
-	Paused            bool
-	WindowOpen        bool
+	// while their work runs (or until they time out; Result is unused).
+	UntargetedRunning []Target
+	// Now is the instant silence is judged at.
+	Now           time.Time
+	MaxConcurrent int
+	MaxFailures   int
+	Canary        int
+	Paused        bool
+	WindowOpen    bool
 }
 
 // Plan is what the controller writes and tells.
@@ -49,6 +74,15 @@ type Plan struct {
 	Done bool
 	// WaitingOn names the rollout holding the next host we would start.
 	WaitingOn string
+	// TimedOut are hosts that held a slot or ran the work and were silent
+	// longer than their Timeout: they lost their slot, and the targets among
+	// them count as Failed (HostTimedOut) in this plan. The controller must
+	// store that failure on each Agent before it stores the plan, so the
+	// decision survives a restart.
+	TimedOut []string
+	// NextTimeout is the earliest instant a host that keeps working in
+	// this plan would time out if it stays silent; zero when none can.
+	NextTimeout time.Time
 }
 
 // Decide computes the next slot set. Its promises, checked by the property
@@ -57,9 +91,17 @@ type Plan struct {
 // failed; no host outside the canaries starts before every canary is done;
 // no host starts while paused, outside the window, or while another
 // rollout holds it.
+//
+// A host that holds a slot or runs the work and has been silent for its
+// Timeout (since its last check-in, or since its slot was granted if that
+// is later) is timed out first: it counts as Failed with reason
+// HostTimedOut from then on, so it never keeps a slot and the failure
+// budget applies to it as to any failure.
 func Decide(in Input) Plan {
-	byName := make(map[string]*Target, len(in.Targets))
 	var p Plan
+	in.Targets, in.UntargetedRunning = slices.Clone(in.Targets), slices.Clone(in.UntargetedRunning)
+	p.TimedOut, p.NextTimeout = timeOut(&in)
+	byName := make(map[string]*Target, len(in.Targets))
 	for i := range in.Targets {
 		t := &in.Targets[i]
 		byName[t.Name] = t
@@ -92,7 +134,7 @@ func Decide(in Input) Plan {
 	// against the limit either way.
 	busy := map[string]bool{}
 	for _, h := range in.UntargetedRunning {
-		busy[h] = true
+		busy[h.Name] = true
 	}
 	for _, h := range in.Slots {
 		t, ok := byName[h]
@@ -151,6 +193,10 @@ func Decide(in Input) Plan {
 		}
 		p.Slots = append(p.Slots, t.Name)
 		p.Started = append(p.Started, t.Name)
+		if d := in.Now.Add(t.Timeout); t.Timeout > 0 && (p.NextTimeout.IsZero() || d.Before(p.NextTimeout)) {
+			// Its slot is granted now: silence is counted from here.
+			p.NextTimeout = d
+		}
 		p.Counts.Pending--
 		p.Counts.InProgress++
 		free--
@@ -168,4 +214,51 @@ func countPendingIn(slots []string, byName map[string]*Target) int {
 		}
 	}
 	return n
+}
+
+// timeOut marks the working hosts silent past their Timeout: targets
+// become Failed (HostTimedOut) and untargeted ones stop counting. It
+// returns them and the earliest instant one of the others would time out.
+// A pending slot holder the plan releases anyway (rollout paused, Agent
+// paused or held by another rollout) is not judged: it is not working.
+func timeOut(in *Input) (out []string, next time.Time) {
+	holds := make(map[string]bool, len(in.Slots))
+	for _, h := range in.Slots {
+		holds[h] = true
+	}
+	// deadline is when h counts as silent; zero when it cannot time out.
+	deadline := func(t *Target) time.Time {
+		since := t.LastCheckIn
+		if s, ok := in.SlotSince[t.Name]; ok && holds[t.Name] && s.After(since) {
+			since = s
+		}
+		if t.Timeout <= 0 || since.IsZero() {
+			return time.Time{}
+		}
+		return since.Add(t.Timeout)
+	}
+	judge := func(t *Target) bool {
+		d := deadline(t)
+		if d.IsZero() {
+			return false
+		}
+		if !in.Now.Before(d) {
+			out = append(out, t.Name)
+			return true
+		}
+		if next.IsZero() || d.Before(next) {
+			next = d
+		}
+		return false
+	}
+	for i := range in.Targets {
+		t := &in.Targets[i]
+		working := t.Result.Outcome == Running ||
+			t.Result.Outcome == Pending && holds[t.Name] && t.Eligible && t.BusyWith == "" && !in.Paused
+		if working && judge(t) {
+			t.Result = HostResult{Outcome: Failed, Reason: HostTimedOut}
+		}
+	}
+	in.UntargetedRunning = slices.DeleteFunc(in.UntargetedRunning, func(t Target) bool { return judge(&t) })
+	return out, next
 }

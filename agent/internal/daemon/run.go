@@ -197,6 +197,11 @@ func (d *daemon) cycle(ctx context.Context) time.Duration {
 	// Before any new work: a verified answer proves a self-updated binary
 	// works, and settles the outcome of the update that brought it.
 	d.settleSelfUpdate(true)
+	// Abandoned work first, so nothing the rollout gave up on is resumed;
+	// a paused host drops it too (dropping is not doing work).
+	for _, id := range d.works.abandon(doc.Abandoned) {
+		d.queueEvent("WorkAbandoned", "dropped work "+id+" without resuming it: the rollout gave up on this host while it was silent", map[string]string{"workID": id})
+	}
 	if !doc.Paused {
 		d.scans.start(ctx, doc.Scans, d.queue)
 		d.works.start(ctx, doc.Work, d.queue)

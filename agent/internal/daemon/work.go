@@ -12,6 +12,7 @@ import (
 	"github.com/redflag-io/redflag/agent/internal/install"
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
+	"github.com/redflag-io/redflag/internal/rollout"
 )
 
 // works runs the rollout work the gateway hands out: one piece at a time,
@@ -31,7 +32,10 @@ type works struct {
 	mu      sync.Mutex
 	state   workState
 	running string
-	wg      sync.WaitGroup
+	// abandonedRunning is the running work the gateway said was abandoned,
+	// once logged.
+	abandonedRunning string
+	wg               sync.WaitGroup
 	// finished wakes the main loop to deliver a result at once.
 	finished chan struct{}
 	// restart is closed when a self-update staged a new binary and the
@@ -45,13 +49,61 @@ func newWorks(stateDir string, log *slog.Logger) *works {
 		log.Warn("reading work state", "err", err)
 	}
 	if ws.Current != nil && ws.Current.Phase == redflagv1.WorkRunning {
-		log.Info("work was interrupted; it runs again when the gateway offers it", "id", ws.Current.ID,
+		log.Info("work was interrupted; it runs again when the gateway offers it, and is dropped if the gateway says the rollout abandoned it", "id", ws.Current.ID,
 			"versionsBeforeKept", ws.Before != nil && ws.Before.ID == ws.Current.ID)
 	}
 	return &works{
 		stateDir: stateDir, log: log, state: ws, install: install.Run,
 		finished: make(chan struct{}, 1), restart: make(chan struct{}),
 	}
+}
+
+// abandon drops work the gateway says a rollout gave up on (the host was
+// silent longer than the rollout's hostTimeout, so the rollout counted it
+// as failed and moved on): such an ID is marked finished, so it is never
+// started or redone after a restart, and work interrupted in it (the
+// process died mid-install) ends as Failed, HostTimedOut in work.json.
+// It returns the interrupted IDs it dropped, for the caller to report.
+//
+// Work running in this process now is left to finish: killing a package
+// manager mid-install is worse than a result nobody counts, and the
+// gateway keeps the rollout's failure whatever the host reports.
+func (w *works) abandon(ids []string) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var dropped []string
+	changed := false
+	for _, id := range ids {
+		if w.running == id {
+			if w.abandonedRunning != id {
+				w.abandonedRunning = id
+				w.log.Warn("the rollout gave up on this work while it runs (the host was silent too long); it finishes, and the rollout keeps it as failed", "id", id)
+			}
+			continue
+		}
+		if w.state.done(id) {
+			continue
+		}
+		if c := w.state.Current; c != nil && c.ID == id && c.Phase == redflagv1.WorkRunning {
+			now := time.Now().UTC()
+			c.Phase, c.Reason, c.Finished = redflagv1.WorkFailed, rollout.HostTimedOut, &now
+			c.Message = "abandoned by the rollout (the host was silent longer than its hostTimeout); not resumed"
+			dropped = append(dropped, id)
+			w.log.Warn("dropping interrupted work: the rollout gave up on it while the host was silent", "id", id, "agentUpdate", c.AgentUpdate)
+		}
+		w.state.finish(id)
+		if w.state.Before != nil && w.state.Before.ID == id {
+			w.state.Before = nil
+		}
+		changed = true
+	}
+	if changed {
+		if err := writeWorkState(w.stateDir, w.state); err != nil {
+			// In memory it is dropped; after a restart the gateway says so again.
+			w.log.Error("writing work state", "err", err)
+		}
+	}
+	return dropped
 }
 
 // start launches the offered work unless it is running or done.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/install"
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
@@ -168,5 +169,70 @@ func TestVersionsBeforeBelongToOneWork(t *testing.T) {
 	ws.remember("b", changes)
 	if ws.Before.ID != "b" || len(ws.Before.Packages) != 1 || ws.Before.Packages[0].From != "3.0.15" {
 		t.Errorf("after work b planned, versions before are %+v", ws.Before)
+	}
+}
+
+// TestAbandonedWorkIsDroppedNotResumed: an agent killed mid-install whose
+// rollout then timed it out is told so after restart: it drops the
+// interrupted work (Failed, HostTimedOut in work.json, reported once),
+// never runs that ID again even if it were offered, and keeps that across
+// another restart. Work running in the process is left to finish.
+func TestAbandonedWorkIsDroppedNotResumed(t *testing.T) {
+	dir := t.TempDir()
+	const id = "patch-web.0123abcd"
+	started := time.Now().UTC()
+	if err := writeWorkState(dir, workState{
+		Current: &protocol.WorkResult{ID: id, AgentUpdate: "patch-web", Phase: redflagv1.WorkRunning, Started: started},
+		Before:  &beforeVersions{ID: id, Packages: []redflagv1.PackageChange{{Manager: redflagv1.ManagerApt, Name: "openssl", From: "3.0.14"}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w := newWorks(dir, slog.New(slog.DiscardHandler))
+	installs := 0
+	w.install = func(context.Context, protocol.PackageWork, bool, install.Options) (install.Outcome, error) {
+		installs++
+		return install.Outcome{}, nil
+	}
+	if got := w.abandon([]string{id, "other.feedf00d"}); !slices.Equal(got, []string{id}) {
+		t.Fatalf("dropped %v, want the interrupted %s only", got, id)
+	}
+	if got := w.abandon([]string{id}); len(got) != 0 {
+		t.Errorf("dropped %v again: the drop is reported once", got)
+	}
+	req := protocol.WorkRequest{ID: id, AgentUpdate: "patch-web", Packages: &protocol.PackageWork{Scope: redflagv1.ScopeAll}}
+	var got reports
+	w.start(context.Background(), &req, got.queue)
+	w.wg.Wait()
+
+	restarted := newWorks(dir, slog.New(slog.DiscardHandler))
+	restarted.install = w.install
+	restarted.start(context.Background(), &req, got.queue)
+	restarted.wg.Wait()
+	if installs != 0 || len(got.all) != 0 {
+		t.Fatalf("abandoned work ran: %d installs, reports %+v", installs, got.all)
+	}
+	ws := restarted.state
+	if c := ws.Current; c == nil || c.Phase != redflagv1.WorkFailed || c.Reason != "HostTimedOut" || c.Finished == nil {
+		t.Errorf("work.json current %+v: want Failed, HostTimedOut", c)
+	}
+	if !ws.done(id) || !ws.done("other.feedf00d") || ws.Before != nil {
+		t.Errorf("work.json %+v: want both IDs finished and no versions kept", ws)
+	}
+
+	// Running in this process: not dropped, it finishes and reports.
+	release := make(chan struct{})
+	running := newWorks(t.TempDir(), slog.New(slog.DiscardHandler))
+	running.install = func(context.Context, protocol.PackageWork, bool, install.Options) (install.Outcome, error) {
+		<-release
+		return install.Outcome{Message: "upgraded 1 package"}, nil
+	}
+	running.start(context.Background(), &req, got.queue)
+	if d := running.abandon([]string{id}); len(d) != 0 {
+		t.Errorf("dropped running work %v", d)
+	}
+	close(release)
+	running.wg.Wait()
+	if last := got.last(t); last.Phase != redflagv1.WorkSucceeded {
+		t.Errorf("running work reported %s, want it to finish", last.Phase)
 	}
 }
