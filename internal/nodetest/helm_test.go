@@ -159,9 +159,20 @@ func TestHelmChartOnTheNode(t *testing.T) {
 
 	// 4. helm upgrade to a separate gateway: the pods roll to Ready; the
 	// host keeps checking in and loses no report.
+	// What the host did while the pods rolled: the state file, sampled.
+	upgradeStart := time.Now()
+	stopWatch := make(chan struct{})
+	watched := make(chan upgradeWatch, 1)
+	go func() { watched <- h.watchCheckIns(stopWatch) }()
 	h.helm("upgrade", helmRelease, chart, "--namespace", helmNamespace, "--reuse-values",
 		"--set", "gateway.separate=true", "--wait", "--timeout", "3m")
-	t.Logf("helm upgrade done after %s", time.Since(started).Round(time.Second))
+	close(stopWatch)
+	w := <-watched
+	t.Logf("helm upgrade done after %s (%s): the host checked in %d times meanwhile, failed %d times %q",
+		time.Since(started).Round(time.Second), time.Since(upgradeStart).Round(time.Second), w.checkIns, len(w.errors), w.errors)
+	if w.checkIns == 0 {
+		t.Errorf("the host did not check in once during the %s upgrade", time.Since(upgradeStart).Round(time.Second))
+	}
 	var gw appsv1.Deployment
 	if err := h.c.Get(ctx, client.ObjectKey{Namespace: helmNamespace, Name: helmRelease + "-gateway"}, &gw); err != nil {
 		t.Fatalf("no separate gateway Deployment after the upgrade: %v", err)
@@ -344,6 +355,12 @@ func (h *helmEnv) assertPodsReady(ctx context.Context, n int) {
 	})
 	tasks := h.ctr("-n", "k8s.io", "tasks", "ls")
 	for _, p := range pods.Items {
+		// Ready came from the kubelet's own probes, not a bare start.
+		for _, c := range p.Spec.Containers {
+			if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet == nil || c.LivenessProbe == nil || c.LivenessProbe.HTTPGet == nil {
+				h.t.Errorf("pod %s container %s lacks the chart's HTTP readiness and liveness probes", p.Name, c.Name)
+			}
+		}
 		if want := helmRelease; p.Spec.ServiceAccountName != want && p.Spec.ServiceAccountName != want+"-gateway" {
 			h.t.Errorf("pod %s runs as ServiceAccount %q", p.Name, p.Spec.ServiceAccountName)
 		}
@@ -488,6 +505,41 @@ func (h *helmEnv) enroll(ctx context.Context, script string) string {
 		t.Fatalf("kubectl get agents does not list %s:\n%s", name, out)
 	}
 	return name
+}
+
+// upgradeWatch is what watchCheckIns saw.
+type upgradeWatch struct {
+	checkIns int      // distinct successful check-ins
+	errors   []string // distinct check-in errors
+}
+
+// watchCheckIns samples the host's state file every 200 ms until stop.
+func (h *helmEnv) watchCheckIns(stop <-chan struct{}) upgradeWatch {
+	var w upgradeWatch
+	var lastOK, lastErr time.Time
+	first := true // the first sample is the baseline
+	for {
+		if st, err := h.state(); err == nil {
+			if st.LastCheckIn != nil && !st.LastCheckIn.Equal(lastOK) {
+				if !first {
+					w.checkIns++
+				}
+				lastOK = *st.LastCheckIn
+			}
+			if st.LastErrorAt != nil && !st.LastErrorAt.Equal(lastErr) {
+				if !first {
+					w.errors = append(w.errors, st.LastError)
+				}
+				lastErr = *st.LastErrorAt
+			}
+			first = false
+		}
+		select {
+		case <-stop:
+			return w
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // agentState is the part of the agent's state.json this test reads.
