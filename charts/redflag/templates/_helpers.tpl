@@ -40,10 +40,14 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
-{{/* The component whose pods serve the gateway. */}}
-{{- define "redflag.gatewayComponent" -}}
-{{- if .Values.gateway.separate }}gateway{{ else }}manager{{ end }}
+{{/* The label of every pod that serves the gateway, whichever Deployment
+it belongs to, which the gateway Service selects: switching
+gateway.separate then keeps the old pods behind the Service until the new
+ones are Ready, instead of moving the selector to pods not yet running. */}}
+{{- define "redflag.gatewayPodLabel" -}}
+redflag.io/serves-gateway: "true"
 {{- end }}
+
 
 {{- define "redflag.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
@@ -132,6 +136,9 @@ serviceAccountName, args (the component's flags) and servesGateway (bool).
 metadata:
   labels:
     {{- include "redflag.selectorLabels" (dict "root" $root "component" .component) | nindent 4 }}
+    {{- if .servesGateway }}
+    {{- include "redflag.gatewayPodLabel" $root | nindent 4 }}
+    {{- end }}
     {{- with $cfg.podLabels }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
