@@ -33,6 +33,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/apttest"
 	"github.com/redflag-io/redflag/internal/release"
 	"github.com/redflag-io/redflag/internal/testenv"
 )
@@ -57,6 +58,7 @@ const (
 // gateway Deployment rolls the pods while the host keeps checking in, and
 // `helm uninstall` keeps the CRDs and leaves the host refused.
 func TestHelmChartOnTheNode(t *testing.T) {
+	apttest.Require(t) // the host's packages live in a sandbox apt root
 	started := time.Now()
 	tmp := t.TempDir()
 	h := newHelmEnv(t, tmp)
@@ -160,6 +162,11 @@ func TestHelmChartOnTheNode(t *testing.T) {
 		return h.checkedInSince(mark)
 	})
 
+	// The host scans and a rollout upgrades it, all through the chart's
+	// gateway.
+	h.scanAndRollOut(ctx, ag)
+	t.Logf("host scanned and upgraded by a rollout after %s", time.Since(started).Round(time.Second))
+
 	// 4. helm upgrade to a separate gateway: the pods roll to Ready; the
 	// host keeps checking in and loses no report.
 	// What the host did while the pods rolled: the state file, sampled.
@@ -254,6 +261,7 @@ type helmEnv struct {
 	root    string // the enrolled host's sandbox root
 	agent   *exec.Cmd
 	log     *bytes.Buffer
+	apt     *apttest.Sandbox // the host's packages
 }
 
 func newHelmEnv(t *testing.T, tmp string) *helmEnv {
@@ -485,8 +493,16 @@ func (h *helmEnv) enroll(ctx context.Context, script string) string {
 		t.Fatalf("the served install script failed: %v\n%s", err, out)
 	}
 	h.log = &bytes.Buffer{}
+	// The host's packages: a sandbox apt root (never this machine's own)
+	// with redflag-demo 1.0 installed and 2.0 in its repository, which the
+	// agent's real apt scanner and installer use through APT_CONFIG.
+	h.apt = apttest.New(t, apttest.Options{
+		Installed: []apttest.Package{{Name: "redflag-demo", Version: "1.0"}},
+		Repos:     []apttest.Repo{{Packages: []apttest.Package{{Name: "redflag-demo", Version: "2.0"}}}},
+	})
 	h.agent = exec.Command(filepath.Join(h.root, "usr", "bin", "redflag-agent"), "run", "--no-supervisor",
 		"--config", filepath.Join(h.root, "etc", "redflag", "agent.json"), "--state-dir", filepath.Join(h.root, "var", "lib", "redflag"))
+	h.agent.Env = h.apt.Env()
 	h.agent.Stdout, h.agent.Stderr = h.log, h.log
 	if err := h.agent.Start(); err != nil {
 		t.Fatal(err)
@@ -518,6 +534,60 @@ func (h *helmEnv) enroll(ctx context.Context, script string) string {
 		t.Fatalf("kubectl get agents does not list %s:\n%s", name, out)
 	}
 	return name
+}
+
+// scanAndRollOut asks the host for an updates scan (a ScanSchedule and
+// scan-now), waits for redflag-demo 2.0 to show as pending on its Agent,
+// then applies an AgentUpdate for it and waits until the rollout succeeded
+// and the sandbox holds 2.0.
+func (h *helmEnv) scanAndRollOut(ctx context.Context, agentName string) {
+	t := h.t
+	t.Helper()
+	schedule := &redflagv1.ScanSchedule{ObjectMeta: metav1.ObjectMeta{Namespace: hostsNS, Name: "updates"},
+		Spec: redflagv1.ScanScheduleSpec{Subsystems: redflagv1.ScanSubsystems{Updates: &redflagv1.UpdatesSchedule{
+			SubsystemSchedule: redflagv1.SubsystemSchedule{Interval: metav1.Duration{Duration: time.Hour}}}}}}
+	if err := h.c.Create(ctx, schedule); err != nil {
+		t.Fatal(err)
+	}
+	var agent redflagv1.Agent
+	key := client.ObjectKey{Namespace: hostsNS, Name: agentName}
+	if err := h.c.Get(ctx, key, &agent); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(agent.DeepCopy())
+	metav1.SetMetaDataAnnotation(&agent.ObjectMeta, redflagv1.ScanNowAnnotation, time.Now().UTC().Format(time.RFC3339))
+	if err := h.c.Patch(ctx, &agent, patch); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(ctx, 90*time.Second, "redflag-demo 2.0 pending on the Agent", func() error {
+		if err := h.c.Get(ctx, key, &agent); err != nil {
+			return err
+		}
+		for _, item := range agent.Status.Updates.Items {
+			if item.Name == "redflag-demo" && item.AvailableVersion == "2.0" {
+				return nil
+			}
+		}
+		return fmt.Errorf("status.updates %+v", agent.Status.Updates)
+	})
+	rollout := &redflagv1.AgentUpdate{ObjectMeta: metav1.ObjectMeta{Namespace: hostsNS, Name: "demo-upgrade"},
+		Spec: redflagv1.AgentUpdateSpec{Agents: []string{agentName},
+			Packages: &redflagv1.PackageSelection{Scope: redflagv1.ScopeNamed, Names: []string{"redflag-demo"}}}}
+	if err := h.c.Create(ctx, rollout); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(ctx, 120*time.Second, "the rollout to succeed", func() error {
+		if err := h.c.Get(ctx, client.ObjectKeyFromObject(rollout), rollout); err != nil {
+			return err
+		}
+		if rollout.Status.Phase != redflagv1.RolloutSucceeded {
+			return fmt.Errorf("phase %q, %+v", rollout.Status.Phase, rollout.Status.Conditions)
+		}
+		return nil
+	})
+	if v := h.apt.InstalledVersion(t, "redflag-demo"); v != "2.0" {
+		t.Fatalf("the rollout succeeded but the host's redflag-demo is %q, want 2.0", v)
+	}
 }
 
 // upgradeWatch is what watchCheckIns saw.
