@@ -46,6 +46,9 @@ const (
 	hostsNS       = "helm-hosts"
 	imageRepo     = "redflag.local/redflag-manager"
 	imageVersion  = "v0.9.0"
+	// rebuiltVersion is the image helm upgrade moves to: rebuilt from the
+	// same sources under a new version, as a release would be.
+	rebuiltVersion = "v0.9.1"
 )
 
 // TestHelmChartOnTheNode installs the chart as a user would, on a real
@@ -68,7 +71,8 @@ func TestHelmChartOnTheNode(t *testing.T) {
 	nodeIP := h.nodeIP(ctx)
 
 	// 1. The image, built as `make image` builds it, into the node.
-	archive := buildImage(t, tmp)
+	archive := buildImage(t, tmp, imageVersion)
+	h.image = imageRepo + ":" + imageVersion
 	h.ctr("-n", "k8s.io", "images", "import", archive)
 	image := imageRepo + ":" + imageVersion
 	if out := h.ctr("-n", "k8s.io", "images", "ls", "-q"); !strings.Contains(out, image) {
@@ -173,9 +177,12 @@ func TestHelmChartOnTheNode(t *testing.T) {
 	upgradeStart := time.Now()
 	stopWatch := make(chan struct{})
 	watched := make(chan upgradeWatch, 1)
+	// A rebuilt image and a changed value in one upgrade.
+	h.ctr("-n", "k8s.io", "images", "import", buildImage(t, tmp, rebuiltVersion))
+	h.image = imageRepo + ":" + rebuiltVersion
 	go func() { watched <- h.watchCheckIns(ctx, stopWatch) }()
 	h.helm("upgrade", helmRelease, chart, "--namespace", helmNamespace, "--reuse-values",
-		"--set", "gateway.separate=true", "--wait", "--timeout", "3m")
+		"--set", "image.tag="+rebuiltVersion, "--set", "gateway.separate=true", "--wait", "--timeout", "3m")
 	close(stopWatch)
 	w := <-watched
 	t.Logf("helm upgrade done after %s (%s): the host checked in %d times meanwhile, failed %d times %q; the gateway Service had no ready endpoint for %s",
@@ -262,6 +269,7 @@ type helmEnv struct {
 	agent   *exec.Cmd
 	log     *bytes.Buffer
 	apt     *apttest.Sandbox // the host's packages
+	image   string           // the image every pod must run now
 }
 
 func newHelmEnv(t *testing.T, tmp string) *helmEnv {
@@ -386,7 +394,7 @@ func (h *helmEnv) assertPodsReady(ctx context.Context, n int) {
 			h.t.Errorf("pod %s runs as ServiceAccount %q", p.Name, p.Spec.ServiceAccountName)
 		}
 		for _, cs := range p.Status.ContainerStatuses {
-			if cs.Image != imageRepo+":"+imageVersion && !strings.HasSuffix(cs.Image, "/"+imageRepo+":"+imageVersion) {
+			if cs.Image != h.image && !strings.HasSuffix(cs.Image, "/"+h.image) {
 				h.t.Errorf("pod %s runs image %s", p.Name, cs.Image)
 			}
 			if cs.RestartCount != 0 {
@@ -714,13 +722,15 @@ func get(c *http.Client, url string, body *[]byte) error {
 
 // buildImage runs `go run ./hack/image` as `make image` does, for
 // linux/amd64 with a throwaway release key, and returns the archive.
-func buildImage(t *testing.T, dir string) string {
+func buildImage(t *testing.T, dir, version string) string {
 	t.Helper()
-	keyFile := filepath.Join(dir, "release.key")
-	if _, err := release.WriteNewKey(keyFile); err != nil {
-		t.Fatal(err)
+	keyFile := filepath.Join(dir, "release.key") // one release key for every build
+	if _, err := os.Stat(keyFile); err != nil {
+		if _, err := release.WriteNewKey(keyFile); err != nil {
+			t.Fatal(err)
+		}
 	}
-	cmd := exec.Command("go", "run", "./hack/image", "--version", imageVersion, "--repository", imageRepo,
+	cmd := exec.Command("go", "run", "./hack/image", "--version", version, "--repository", imageRepo,
 		"--platforms", "linux/amd64", "--agent-platforms", "linux/amd64",
 		"--release-key", keyFile, "--out", filepath.Join(dir, "dist"))
 	cmd.Dir = testenv.RepoRoot()
@@ -731,8 +741,8 @@ func buildImage(t *testing.T, dir string) string {
 		t.Fatalf("go run ./hack/image: %v\n%s", err, stderr.Bytes())
 	}
 	f := strings.Fields(string(out))
-	if len(f) != 2 || !regexp.MustCompile(`^`+regexp.QuoteMeta(imageRepo+":"+imageVersion)+`@sha256:[0-9a-f]{64}$`).MatchString(f[1]) {
-		t.Fatalf("hack/image printed %q; want the archive and %s:%s@sha256:...", out, imageRepo, imageVersion)
+	if len(f) != 2 || !regexp.MustCompile(`^`+regexp.QuoteMeta(imageRepo+":"+version)+`@sha256:[0-9a-f]{64}$`).MatchString(f[1]) {
+		t.Fatalf("hack/image printed %q; want the archive and %s:%s@sha256:...", out, imageRepo, version)
 	}
 	return f[0]
 }
