@@ -148,7 +148,7 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request) (_ *http.Request
 
 // screen is the part of authentication that needs no body: the headers
 // parse, the agent is enrolled and not revoked, the timestamp is within
-// the allowed skew.
+// the allowed skew and not before this gateway took the agent over.
 func (g *Gateway) screen(w http.ResponseWriter, r *http.Request, now time.Time) (*agentRecord, protocol.RequestAuth, bool) {
 	a, err := protocol.ParseRequestAuth(r.Header)
 	if err != nil {
