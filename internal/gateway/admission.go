@@ -79,10 +79,19 @@ func (b *bodyBudget) inFlight() int64 {
 	return b.total
 }
 
-// preverified is the context key under which admit leaves the body hash
-// whose signature it verified; authenticate then checks the body against
-// it instead of verifying the signature again.
-type preverified struct{}
+// admitted is the context key under which admit leaves what it learnt of a
+// signed request, so authenticate neither parses and screens the headers
+// again nor, when the hash was sent, verifies the signature twice.
+type admitted struct{}
+
+// admission is what admit learnt: the agent, its request's headers and,
+// when the signature was verified over the declared body hash, that hash
+// (authenticate then checks the body against it).
+type admission struct {
+	rec  *agentRecord
+	auth protocol.RequestAuth
+	hash string
+}
 
 // bodyLimit is the largest body each endpoint takes, 0 for one it does
 // not gate.
@@ -118,6 +127,7 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request) (_ *http.Request
 		if !ok {
 			return nil, nil, false
 		}
+		seen := admission{rec: rec, auth: a}
 		if hash := r.Header.Get(protocol.HeaderContentSHA256); hash != "" {
 			if !protocol.ValidBodyHash(hash) {
 				fail(w, http.StatusBadRequest, protocol.CodeBadRequest, "%s must be the body's SHA-256, 64 lower-case hex digits", protocol.HeaderContentSHA256)
@@ -127,7 +137,11 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request) (_ *http.Request
 				g.refuseSignature(w, rec, a)
 				return nil, nil, false
 			}
-			return r.WithContext(context.WithValue(r.Context(), preverified{}, hash)), func() {}, true
+			seen.hash = hash
+		}
+		r = r.WithContext(context.WithValue(r.Context(), admitted{}, seen))
+		if seen.hash != "" {
+			return r, func() {}, true // a verified sender needs no budget
 		}
 	}
 	n := limit
@@ -156,12 +170,7 @@ func (g *Gateway) screen(w http.ResponseWriter, r *http.Request, now time.Time) 
 		return nil, a, false
 	}
 	rec := g.agents.get(a.Agent)
-	if rec == nil {
-		fail(w, http.StatusUnauthorized, protocol.CodeUnknownAgent, "no agent %q is enrolled; register again", a.Agent)
-		return nil, a, false
-	}
-	if rec.revoked {
-		fail(w, http.StatusForbidden, protocol.CodeAgentRevoked, "agent %s is revoked", a.Agent)
+	if !enrolled(w, rec, a.Agent) {
 		return nil, a, false
 	}
 	if !a.TimestampWithin(now, g.opts.ClockSkew) {
@@ -177,6 +186,20 @@ func (g *Gateway) screen(w http.ResponseWriter, r *http.Request, now time.Time) 
 		return nil, a, false
 	}
 	return rec, a, true
+}
+
+// enrolled refuses a request from an agent that is not (or no longer)
+// enrolled, or is revoked; rec is its record, nil when unknown.
+func enrolled(w http.ResponseWriter, rec *agentRecord, agent string) bool {
+	switch {
+	case rec == nil:
+		fail(w, http.StatusUnauthorized, protocol.CodeUnknownAgent, "no agent %q is enrolled; register again", agent)
+		return false
+	case rec.revoked:
+		fail(w, http.StatusForbidden, protocol.CodeAgentRevoked, "agent %s is revoked", agent)
+		return false
+	}
+	return true
 }
 
 // refuseSignature answers a signature that does not verify.

@@ -17,14 +17,27 @@ import (
 // garbage cannot fill the cache). It answers the refusal itself and returns
 // nil then.
 func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, body []byte, now time.Time) *agentRecord {
-	rec, a, ok := g.screen(w, r, now)
+	screened, ok := r.Context().Value(admitted{}).(admission)
 	if !ok {
-		return nil
+		// Not through admit (a request a peer replica passed on): screen
+		// it here.
+		if screened.rec, screened.auth, ok = g.screen(w, r, now); !ok {
+			return nil
+		}
 	}
-	if hash, ok := r.Context().Value(preverified{}).(string); ok {
+	rec, a := screened.rec, screened.auth
+	if fresh := g.agents.get(a.Agent); fresh != rec {
+		// The Agent changed while the body was read (revoked, deleted,
+		// rebound): judge the request against what it is now.
+		if !enrolled(w, fresh, a.Agent) {
+			return nil
+		}
+		rec = fresh
+	}
+	if screened.hash != "" {
 		// admit verified the signature over this hash before the body was
 		// read; the body must be the one signed.
-		if protocol.BodyHash(body) != hash {
+		if protocol.BodyHash(body) != screened.hash {
 			g.refuseSignature(w, rec, a) // the signature does not cover this body
 			return nil
 		}

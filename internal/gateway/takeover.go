@@ -44,12 +44,9 @@ func (g *Gateway) notBefore() time.Time {
 // retryAfterTakeover is how long a request signed at ts must wait to be
 // signed again at or after notBefore: at least a second, at most the skew.
 func retryAfterTakeover(ts, notBefore time.Time, skew time.Duration) int {
-	wait := notBefore.Sub(ts)
-	if wait < time.Second || ts.Before(notBefore.Add(-skew)) {
-		wait = time.Second
-	}
-	if wait > skew {
-		wait = skew
-	}
+	// ts passed the skew check and notBefore is not in the future, so the
+	// wait is at most the skew; it is at least a second because
+	// timestamps are whole seconds.
+	wait := min(max(notBefore.Sub(ts), time.Second), skew)
 	return int((wait + time.Second - 1) / time.Second)
 }
