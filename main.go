@@ -23,6 +23,7 @@ import (
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/controllers"
+	"github.com/redflag-io/redflag/internal/events"
 	"github.com/redflag-io/redflag/internal/gateway"
 	"github.com/redflag-io/redflag/internal/release"
 	"github.com/redflag-io/redflag/internal/version"
@@ -97,6 +98,9 @@ func run() error {
 		return nil
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	// Every Event is also one JSON line on stderr, the log stream, so log
+	// pipelines keep the audit trail (docs/events.md, "The audit line").
+	events.SetProcessAuditLog(events.NewAuditLog(os.Stderr))
 	if o.leaderElectionNS == "" {
 		o.leaderElectionNS = o.gateway.Namespace
 	}

@@ -109,7 +109,7 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	au.Status.Failures = failures
 	announce := r.setPhase(&au, plan, open, retried)
 	for _, f := range newTimeouts(timedOut, failures, base.Status.Failures) {
-		e := r.Recorder.Entry(events.HostTimedOut, f.Agent+": "+f.Message, map[string]string{"agent": f.Agent, "workID": workID})
+		e := r.Recorder.Entry(events.HostTimedOut, f.Agent+": "+f.Message, map[string]string{"agentUpdate": au.Name, "agent": f.Agent, "workID": workID})
 		au.Status.History = history.Append(au.Status.History, e)
 		announce = append(announce, e)
 	}
@@ -256,7 +256,7 @@ func (r *AgentUpdateReconciler) recordTimeouts(ctx context.Context, au *redflagv
 		a.Status.CompletedWork = rollout.AppendWorkRecord(a.Status.CompletedWork, redflagv1.WorkRecord{
 			ID: id, AgentUpdate: au.Name, Phase: redflagv1.WorkFailed, FinishedAt: at, Reason: rollout.HostTimedOut,
 		})
-		e := r.Recorder.Entry(events.HostTimedOut, "AgentUpdate "+au.Name+": "+msg, map[string]string{"agentUpdate": au.Name, "workID": id})
+		e := r.Recorder.Entry(events.HostTimedOut, "AgentUpdate "+au.Name+": "+msg, map[string]string{"agentUpdate": au.Name, "agent": a.Name, "workID": id})
 		a.Status.History = history.Append(a.Status.History, e)
 		// Update, with the resourceVersion read: a report stored meanwhile
 		// makes this a conflict, and the caller decides again.

@@ -8,20 +8,22 @@ import (
 )
 
 // TestDocsListEveryReason keeps docs/events.md and the Go list equal: every
-// reason documented with the same type, severity, component and action, and
-// no documented reason missing from the code.
+// reason documented with the same type, severity, component, action and
+// metadata keys (in order), and no documented reason missing from the code.
 func TestDocsListEveryReason(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join("..", "..", "docs", "events.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	documented := map[string]string{} // name -> "type severity component action"
-	for _, line := range strings.Split(string(raw), "\n") {
+	// The reasons table comes before the audit line's field table.
+	reasons, _, _ := strings.Cut(string(raw), "## The audit line")
+	for _, line := range strings.Split(reasons, "\n") {
 		if !strings.HasPrefix(line, "| `") {
 			continue
 		}
 		cells := strings.Split(strings.Trim(line, "|"), "|")
-		if len(cells) < 5 {
+		if len(cells) < 8 {
 			t.Fatalf("short table row: %q", line)
 		}
 		for i := range cells {
@@ -31,10 +33,16 @@ func TestDocsListEveryReason(t *testing.T) {
 		if _, dup := documented[name]; dup {
 			t.Errorf("docs/events.md lists %s twice", name)
 		}
-		documented[name] = strings.Join(cells[1:5], " ")
+		var keys []string
+		if cells[6] != "—" {
+			for _, k := range strings.Split(cells[6], ",") {
+				keys = append(keys, strings.Trim(strings.TrimSpace(k), "`"))
+			}
+		}
+		documented[name] = strings.Join(cells[1:5], " ") + " [" + strings.Join(keys, " ") + "]"
 	}
 	for _, r := range All() {
-		want := strings.Join([]string{r.Type, string(r.Severity), string(r.Component), r.Action}, " ")
+		want := strings.Join([]string{r.Type, string(r.Severity), string(r.Component), r.Action}, " ") + " [" + strings.Join(r.Metadata, " ") + "]"
 		got, ok := documented[r.Name]
 		switch {
 		case !ok:

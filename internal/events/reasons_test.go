@@ -2,6 +2,7 @@ package events
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -45,7 +46,10 @@ func TestReasonsAreWellFormed(t *testing.T) {
 		if r.Action == "" || len(r.Action) > 128 {
 			t.Errorf("%s has action %q", r.Name, r.Action)
 		}
-		if got, ok := Lookup(r.Name); !ok || got != r {
+		if len(r.Metadata) > redflagv1.MaxMetadataEntries {
+			t.Errorf("%s declares %d metadata keys; history keeps %d", r.Name, len(r.Metadata), redflagv1.MaxMetadataEntries)
+		}
+		if got, ok := Lookup(r.Name); !ok || got.Name != r.Name || strings.Join(got.Metadata, ",") != strings.Join(r.Metadata, ",") {
 			t.Errorf("Lookup(%s) = %v, %v", r.Name, got, ok)
 		}
 	}

@@ -26,15 +26,24 @@ type Sink interface {
 type Recorder struct {
 	sink  Sink
 	clock clock.PassiveClock
+	audit *AuditLog
 }
 
 // NewRecorder returns a Recorder writing Events to sink (nil records no
-// Events, for unit tests) and timing history entries with clk.
+// Events, for unit tests), timing history entries with clk, and writing
+// audit lines to the process's audit log (SetProcessAuditLog), if any.
 func NewRecorder(sink Sink, clk clock.PassiveClock) *Recorder {
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
-	return &Recorder{sink: sink, clock: clk}
+	return &Recorder{sink: sink, clock: clk, audit: processAudit.Load()}
+}
+
+// WithAudit makes r also write each Event it emits as a line to l, and
+// returns r. Nil writes no lines.
+func (r *Recorder) WithAudit(l *AuditLog) *Recorder {
+	r.audit = l
+	return r
 }
 
 // Record emits the Event for reason on obj and returns hist with the same
@@ -50,14 +59,18 @@ func (r *Recorder) Record(obj runtime.Object, hist []redflagv1.HistoryEntry, rea
 
 // Entry builds the history entry for one occurrence of reason: now, the
 // reason's type, severity and component, the message and metadata cut to
-// the schema bounds, and anything shaped like a token masked.
+// the schema bounds, and anything shaped like a token masked. Metadata
+// keys the reason does not declare are dropped.
 func (r *Recorder) Entry(reason Reason, message string, metadata map[string]string) redflagv1.HistoryEntry {
 	var md map[string]string
-	if len(metadata) > 0 {
-		md = make(map[string]string, len(metadata))
-		for k, v := range metadata {
-			md[k] = Redact(v)
+	for k, v := range metadata {
+		if !reason.Declares(k) {
+			continue
 		}
+		if md == nil {
+			md = make(map[string]string, len(reason.Metadata))
+		}
+		md[k] = Redact(v)
 	}
 	return history.Bound(redflagv1.HistoryEntry{
 		Time:      metav1.NewTime(r.clock.Now()),
@@ -74,13 +87,17 @@ func (r *Recorder) Entry(reason Reason, message string, metadata map[string]stri
 // component and each metadata entry become annotations under
 // AnnotationPrefix (keys that would not make a valid annotation key stay in
 // the history only, rather than making the API server refuse the Event).
+//
+// The same entry is written as an audit line (WithAudit) whether or not
+// there is a sink.
 func (r *Recorder) Emit(obj runtime.Object, e redflagv1.HistoryEntry) {
-	if r.sink == nil {
-		return
-	}
 	action := "Record"
 	if reason, ok := Lookup(e.Reason); ok {
 		action = reason.Action
+	}
+	r.audit.write(obj, action, e)
+	if r.sink == nil {
+		return
 	}
 	ann := make(map[string]string, len(e.Metadata)+2)
 	for k, v := range e.Metadata {

@@ -35,8 +35,7 @@ func TestRecordSendsTheSameEntryToEventAndHistory(t *testing.T) {
 	rec := NewRecorder(sink, clocktesting.NewFakePassiveClock(now))
 	agent := &redflagv1.Agent{ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: "ns"}}
 	meta := map[string]string{
-		"oldVersion": "1.0.0", "newVersion": "1.1.0", "platform": "linux/amd64", "source": "agentupdate/canary",
-		"bad key!": "kept in history only",
+		"agentUpdate": "canary", "workID": "canary-1", "oldVersion": "1.0.0", "newVersion": "1.1.0", "platform": "linux/amd64",
 	}
 
 	hist := rec.Record(agent, nil, AgentUpdated, "now running 1.1.0 (100% done)", meta)
@@ -63,8 +62,8 @@ func TestRecordSendsTheSameEntryToEventAndHistory(t *testing.T) {
 		}
 	}
 	wantAnn := map[string]string{
-		"redflag.io/oldVersion": "1.0.0", "redflag.io/newVersion": "1.1.0",
-		"redflag.io/platform": "linux/amd64", "redflag.io/source": "agentupdate/canary",
+		"redflag.io/agentUpdate": "canary", "redflag.io/workID": "canary-1",
+		"redflag.io/oldVersion": "1.0.0", "redflag.io/newVersion": "1.1.0", "redflag.io/platform": "linux/amd64",
 		"redflag.io/severity": "info", "redflag.io/component": "agent",
 	}
 	if fmt.Sprint(ev.annotations) != fmt.Sprint(wantAnn) {
@@ -106,14 +105,14 @@ func TestTokensAreMasked(t *testing.T) {
 	// Placed so that cutting the message at 512 bytes would split the
 	// token: masking must happen before the cut.
 	msg := strings.Repeat("m", 490) + " token " + tok + " end"
-	hist := rec.Record(&redflagv1.RegistrationToken{}, nil, TokenCreated, msg, map[string]string{"t": "glued" + tok + "x"})
-	for _, s := range []string{hist[0].Message, hist[0].Metadata["t"], sink.events[0].note, fmt.Sprint(sink.events[0].annotations)} {
+	hist := rec.Record(&redflagv1.RegistrationToken{}, nil, TokenCreated, msg, map[string]string{"secretName": "glued" + tok + "x"})
+	for _, s := range []string{hist[0].Message, hist[0].Metadata["secretName"], sink.events[0].note, fmt.Sprint(sink.events[0].annotations)} {
 		if strings.Contains(s, secret[:8]) {
 			t.Fatalf("secret leaked: %q", s)
 		}
 	}
-	if !strings.Contains(hist[0].Metadata["t"], "k3x9qa.<redacted>") {
-		t.Fatalf("id not kept: %q", hist[0].Metadata["t"])
+	if !strings.Contains(hist[0].Metadata["secretName"], "k3x9qa.<redacted>") {
+		t.Fatalf("id not kept: %q", hist[0].Metadata["secretName"])
 	}
 }
 

@@ -59,7 +59,7 @@ func (g *Gateway) applyWork(ctx context.Context, rec *agentRecord, wr *protocol.
 				ID: status.ID, AgentUpdate: status.AgentUpdate, Phase: status.Phase, FinishedAt: *status.FinishedAt, Reason: status.Reason,
 			})
 		}
-		if reason, msg, meta, ok := workEvent(status, wr); ok {
+		if reason, msg, meta, ok := workEvent(status, wr, platformOf(a)); ok {
 			e := g.recorder.Entry(reason, msg, meta)
 			return &e, nil
 		}
@@ -105,12 +105,13 @@ func workStatusOf(wr *protocol.WorkResult) *redflagv1.WorkStatus {
 
 // workEvent picks the Event a work transition is recorded as. Starting a
 // package install is not one (currentWork shows it); starting a self-update
-// is, because the agent is about to replace itself.
-func workEvent(ws *redflagv1.WorkStatus, wr *protocol.WorkResult) (events.Reason, string, map[string]string, bool) {
+// is, because the agent is about to replace itself. platform is the host's
+// "<os family>/<arch>", which a self-update's binary was chosen for.
+func workEvent(ws *redflagv1.WorkStatus, wr *protocol.WorkResult, platform string) (events.Reason, string, map[string]string, bool) {
 	meta := map[string]string{"agentUpdate": ws.AgentUpdate, "workID": ws.ID}
 	selfUpdate := ws.ToVersion != ""
 	if selfUpdate {
-		meta["fromVersion"], meta["toVersion"] = ws.FromVersion, ws.ToVersion
+		meta["oldVersion"], meta["newVersion"], meta["platform"] = ws.FromVersion, ws.ToVersion, platform
 	}
 	switch ws.Phase {
 	case redflagv1.WorkRunning:
@@ -122,9 +123,7 @@ func workEvent(ws *redflagv1.WorkStatus, wr *protocol.WorkResult) (events.Reason
 			return events.AgentUpdated, fmt.Sprintf("the agent now runs %s (was %s)", ws.ToVersion, ws.FromVersion), meta, true
 		}
 		meta["packages"] = fmt.Sprint(len(wr.Changes))
-		if ws.DryRun {
-			meta["dryRun"] = "true"
-		}
+		meta["dryRun"] = fmt.Sprint(ws.DryRun)
 		return events.UpdatesInstalled, ws.Message, meta, true
 	case redflagv1.WorkFailed:
 		meta["reason"] = ws.Reason
@@ -134,6 +133,12 @@ func workEvent(ws *redflagv1.WorkStatus, wr *protocol.WorkResult) (events.Reason
 		return events.AgentRolledBack, ws.Reason + ": " + ws.Message, meta, true
 	}
 	return events.Reason{}, "", nil, false
+}
+
+// platformOf is the host's "<os family>/<arch>", as release artifacts are
+// named.
+func platformOf(a *redflagv1.Agent) string {
+	return a.Status.OS.Family + "/" + a.Status.OS.Arch
 }
 
 // lateReportNote marks a timed-out work record that already carries the
