@@ -287,8 +287,14 @@ func (p WorkPhase) Finished() bool {
 const (
 	// MaxWorkChanges bounds status.currentWork.changes.
 	MaxWorkChanges = 50
-	// MaxCompletedWork bounds status.completedWork (the newest kept).
-	MaxCompletedWork = 10
+	// MaxCompletedWork bounds status.completedWork (the newest kept): the
+	// last 20 works of a host stay queryable with what each installed.
+	MaxCompletedWork = 20
+	// MaxRecordedChanges bounds the package changes kept per completedWork
+	// record (currentWork keeps MaxWorkChanges); changesOmitted counts the
+	// rest. 20 records of 20 full-length changes keep the largest Agent
+	// within its size budget (api/v1alpha1/largest_test.go).
+	MaxRecordedChanges = 20
 )
 
 // PackageChange is one package (or image) an install changed, or would
@@ -369,6 +375,26 @@ type WorkRecord struct {
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	Reason string `json:"reason,omitempty"`
+	// DryRun marks changes as planned, not made.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
+	// Changes lists what the work installed, with versions before and
+	// after: the first 20 of currentWork's changes.
+	// +kubebuilder:validation:MaxItems=20
+	// +optional
+	Changes []PackageChange `json:"changes,omitempty"`
+	// ChangesOmitted counts the changes the host reported beyond those
+	// listed.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	ChangesOmitted int32 `json:"changesOmitted,omitempty"`
+	// FromVersion and ToVersion describe a self-update.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	FromVersion string `json:"fromVersion,omitempty"`
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	ToVersion string `json:"toVersion,omitempty"`
 }
 
 // AgentStatus is what the host last reported and what the controllers
@@ -424,8 +450,9 @@ type AgentStatus struct {
 	// CurrentWork is the install or self-update in progress, or the last one.
 	// +optional
 	CurrentWork *WorkStatus `json:"currentWork,omitempty"`
-	// CompletedWork records the newest finished pieces of work, up to 10.
-	// +kubebuilder:validation:MaxItems=10
+	// CompletedWork records the newest finished pieces of work, up to 20,
+	// each with what it installed.
+	// +kubebuilder:validation:MaxItems=20
 	// +optional
 	CompletedWork []WorkRecord `json:"completedWork,omitempty"`
 }

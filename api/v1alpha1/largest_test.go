@@ -16,7 +16,12 @@ import (
 
 // maxObjectJSON is RedFlag's own budget per object, far below etcd's 1.5 MiB
 // request limit, so lists and watches of thousands of objects stay cheap.
-const maxObjectJSON = 256 << 10
+// It was 256 KiB until completedWork kept 20 works with up to 20 package
+// changes each (issue 14): that adds about 140 KiB to the largest Agent
+// (measured 360,763 bytes; 222,523 with no changes recorded), still under a
+// quarter of etcd's limit. Real Agents are far smaller: package names and
+// versions are rarely near their 128- and 80-character bounds.
+const maxObjectJSON = 384 << 10
 
 // The largest objects are built with every bounded list full and every
 // bounded string at its limit. Metadata (labels, annotations) is left out:
@@ -147,9 +152,16 @@ func largestAgent() *rf.Agent {
 		})
 	}
 	for i := range rf.MaxCompletedWork {
-		a.Status.CompletedWork = append(a.Status.CompletedWork, rf.WorkRecord{
+		r := rf.WorkRecord{
 			ID: fill(fmt.Sprintf("work%d-", i), 300), AgentUpdate: dnsName(4), Phase: rf.WorkRolledBack, FinishedAt: now, Reason: fill("Reason", 64),
-		})
+			DryRun: true, ChangesOmitted: 1 << 30, FromVersion: fill("v1.2.3-", 64), ToVersion: fill("v1.2.4-", 64),
+		}
+		for j := range rf.MaxRecordedChanges {
+			r.Changes = append(r.Changes, rf.PackageChange{
+				Manager: rf.ManagerWindowsUpdate, Name: fill(fmt.Sprintf("pkg%d-%d-", i, j), 128), From: fill("1.0-", 80), To: fill("2.0-", 80),
+			})
+		}
+		a.Status.CompletedWork = append(a.Status.CompletedWork, r)
 	}
 	for _, name := range []string{"updates", "storage", "system", "docker"} {
 		a.Status.Subsystems = append(a.Status.Subsystems, rf.SubsystemStatus{

@@ -133,6 +133,14 @@ func (g *Gateway) register(ctx context.Context, req *protocol.RegisterRequest, n
 	if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(tok.Status.TokenHash)) != 1 {
 		return nil, false, invalidToken
 	}
+	// From here the host holds the token's secret: a refusal is news for
+	// the token's owner, recorded on the token (rate-limited).
+	defer func() {
+		var refusal *errRegistration
+		if errors.As(err, &refusal) {
+			g.noteRefusal(ctx, ref, m[1], refusal.code, req, refusal.msg, now)
+		}
+	}()
 	if err := usable(&tok, now); err != nil {
 		return nil, false, err
 	}

@@ -115,6 +115,9 @@ func (g *Gateway) applyFacts(ctx context.Context, rec *agentRecord, f *protocol.
 	if f.AgentVersion != "" {
 		status["agentVersion"] = truncate(f.AgentVersion, 64)
 	}
+	if osInfo := clampOS(f.OS); g.factsChangedInCache(ctx, rec, osInfo) {
+		return g.storeChangedFacts(ctx, rec, f, osInfo, sys, clamped)
+	}
 	patch, err := json.Marshal(map[string]any{"status": status})
 	if err != nil {
 		return fmt.Errorf("encoding facts patch: %w", err)

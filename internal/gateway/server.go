@@ -68,6 +68,7 @@ type Gateway struct {
 	live           *liveness
 	applied        appliedKeys
 	warned         warnLimiter
+	refusals       refusalLimiter
 	ipLimits       *limiterSet
 	bodies         *bodyBudget
 	agentLimits    *limiterSet

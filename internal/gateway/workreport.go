@@ -48,6 +48,14 @@ func (g *Gateway) applyWork(ctx context.Context, rec *agentRecord, wr *protocol.
 				// but the Agent shows what the host really did.
 				cur.Message = truncate(cur.Message+"; "+lateReportNote+string(status.Phase)+": "+status.Message, redflagv1.MaxMessageLength)
 				cur.Changes = status.Changes
+				// The timeout's record keeps its Failed phase and gains
+				// what the host says it installed.
+				for i := range a.Status.CompletedWork {
+					if r := &a.Status.CompletedWork[i]; r.ID == status.ID {
+						late := rollout.RecordOf(status, len(wr.Changes))
+						r.Changes, r.ChangesOmitted, r.FromVersion, r.ToVersion = late.Changes, late.ChangesOmitted, late.FromVersion, late.ToVersion
+					}
+				}
 				return nil, nil
 			}
 			// A late or repeated report must not undo an end state.
@@ -55,9 +63,7 @@ func (g *Gateway) applyWork(ctx context.Context, rec *agentRecord, wr *protocol.
 		}
 		a.Status.CurrentWork = status
 		if status.Phase.Finished() {
-			a.Status.CompletedWork = rollout.AppendWorkRecord(a.Status.CompletedWork, redflagv1.WorkRecord{
-				ID: status.ID, AgentUpdate: status.AgentUpdate, Phase: status.Phase, FinishedAt: *status.FinishedAt, Reason: status.Reason,
-			})
+			a.Status.CompletedWork = rollout.AppendWorkRecord(a.Status.CompletedWork, rollout.RecordOf(status, len(wr.Changes)))
 		}
 		if reason, msg, meta, ok := workEvent(status, wr, platformOf(a)); ok {
 			e := g.recorder.Entry(reason, msg, meta)

@@ -82,7 +82,7 @@ type WorkDocument struct {
 	// it stopped checking in for longer than the rollout's hostTimeout
 	// (its Agent records them as Failed, HostTimedOut). The host must not
 	// run or resume them, and drops one it was interrupted in. At most
-	// the Agent's completedWork records (10).
+	// the Agent's completedWork records (20).
 	Abandoned []string `json:"abandoned,omitempty"`
 }
 

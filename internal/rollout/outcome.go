@@ -110,3 +110,21 @@ func AppendWorkRecord(list []redflagv1.WorkRecord, r redflagv1.WorkRecord) []red
 	}
 	return list
 }
+
+// RecordOf is the completedWork record of finished work ws: what it was,
+// how it ended and what it installed (the first MaxRecordedChanges
+// changes; reported is how many the host reported, so the rest is counted
+// in changesOmitted).
+func RecordOf(ws *redflagv1.WorkStatus, reported int) redflagv1.WorkRecord {
+	r := redflagv1.WorkRecord{
+		ID: ws.ID, AgentUpdate: ws.AgentUpdate, Phase: ws.Phase, Reason: ws.Reason, DryRun: ws.DryRun,
+		FromVersion: ws.FromVersion, ToVersion: ws.ToVersion,
+	}
+	if ws.FinishedAt != nil {
+		r.FinishedAt = *ws.FinishedAt
+	}
+	n := min(len(ws.Changes), redflagv1.MaxRecordedChanges)
+	r.Changes = slices.Clone(ws.Changes[:n])
+	r.ChangesOmitted = int32(min(max(reported, len(ws.Changes))-n, 1<<30))
+	return r
+}
