@@ -128,4 +128,3 @@ func TestRefusalLimiterCounts(t *testing.T) {
 		t.Errorf("%d keys kept, bound %d", len(l.seen), maxRefusalKeys)
 	}
 }
-
