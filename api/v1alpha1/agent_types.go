@@ -203,6 +203,11 @@ type PendingUpdate struct {
 	// +kubebuilder:validation:MaxLength=80
 	// +optional
 	Source string `json:"source,omitempty"`
+	// FirstSeen is when a scan first listed an update of this package
+	// (same manager and name, whatever the version) in the run of scans
+	// that still lists one: how long the host has been waiting for it.
+	// +optional
+	FirstSeen *metav1.Time `json:"firstSeen,omitempty"`
 }
 
 // UpdateInventory is the host's pending updates.
@@ -228,6 +233,11 @@ type UpdateInventory struct {
 	// ScannedAt is when the inventory was taken.
 	// +optional
 	ScannedAt *metav1.Time `json:"scannedAt,omitempty"`
+	// SecuritySince is the oldest firstSeen among the listed security
+	// updates: the age of the oldest pending security update, for alerts
+	// and `kubectl redflag status`. Empty with none pending.
+	// +optional
+	SecuritySince *metav1.Time `json:"securitySince,omitempty"`
 	// Hash identifies the content (not the time); an unchanged scan result
 	// is not written again.
 	// +kubebuilder:validation:MaxLength=64

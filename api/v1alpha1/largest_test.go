@@ -124,7 +124,7 @@ func largestAgent() *rf.Agent {
 				RebootRequired: true, RebootReason: fill("reason", 256),
 			},
 			Updates: rf.UpdateInventory{
-				Total: 1 << 30, Security: 1 << 30, Truncated: true, ScannedAt: &now, Hash: strings.Repeat("f", 64),
+				Total: 1 << 30, Security: 1 << 30, Truncated: true, ScannedAt: &now, SecuritySince: &now, Hash: strings.Repeat("f", 64),
 				ByManager: map[string]int32{"apt": 1 << 30, "dnf": 1 << 30, "docker": 1 << 30, "windows-update": 1 << 30, "winget": 1 << 30},
 			},
 			CurrentWork: &rf.WorkStatus{
@@ -144,6 +144,7 @@ func largestAgent() *rf.Agent {
 		a.Status.Updates.Items = append(a.Status.Updates.Items, rf.PendingUpdate{
 			Manager: rf.ManagerWindowsUpdate, Name: fill(fmt.Sprintf("pkg%d-", i), 128),
 			CurrentVersion: fill("1.0-", 80), AvailableVersion: fill("2.0-", 80), Security: true, Source: fill("src", 80),
+			FirstSeen: &now,
 		})
 	}
 	for i := range rf.MaxWorkChanges {

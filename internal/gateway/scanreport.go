@@ -54,12 +54,14 @@ func (g *Gateway) applyScan(ctx context.Context, rec *agentRecord, sr *protocol.
 			a.Status.Subsystems = append(a.Status.Subsystems, next)
 		}
 		if sr.Subsystem == schedule.Updates && sr.Updates != nil && sr.Result == redflagv1.RunSucceeded && sr.UpdatesHash != a.Status.Updates.Hash {
+			prevUpdates := a.Status.Updates
 			a.Status.Updates = clampInventory(*sr.Updates, sr.UpdatesHash)
 			// An inventory without a plausible scan time gets the
 			// scan's: a nil one would hide UpdatesAvailable.
 			if a.Status.Updates.ScannedAt = g.hostTime(sr.Updates.ScannedAt); a.Status.Updates.ScannedAt == nil {
 				a.Status.Updates.ScannedAt = finished.DeepCopy()
 			}
+			carryFirstSeen(&a.Status.Updates, prevUpdates, *a.Status.Updates.ScannedAt)
 		}
 		failed := sr.Result == redflagv1.RunFailed || sr.Result == redflagv1.RunTimedOut
 		wasFailed := prev.Result == redflagv1.RunFailed || prev.Result == redflagv1.RunTimedOut
