@@ -63,8 +63,9 @@ verify: ## Fail when generated files, formatting or go.mod drift.
 ##@ Build
 
 .PHONY: build
-build: ## Build bin/redflag-manager and bin/redflag-agent.
+build: ## Build bin/redflag-manager, bin/redflag-agent and the kubectl plugin bin/kubectl-redflag.
 	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/redflag-manager .
+	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-redflag ./cmd/kubectl-redflag
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/redflag-agent ./agent/cmd/redflag-agent
 
 # The image's name, and the key that signs the agent release it carries

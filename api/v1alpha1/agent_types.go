@@ -477,6 +477,7 @@ type AgentStatus struct {
 // +kubebuilder:printcolumn:name="OS",type=string,JSONPath=`.status.os.prettyName`
 // +kubebuilder:printcolumn:name="Updates",type=integer,JSONPath=`.status.updates.total`
 // +kubebuilder:printcolumn:name="Security",type=integer,JSONPath=`.status.updates.security`,priority=1
+// +kubebuilder:printcolumn:name="Security Since",type=date,JSONPath=`.status.updates.securitySince`,priority=1
 // +kubebuilder:printcolumn:name="Hostname",type=string,JSONPath=`.status.hostname`,priority=1
 // +kubebuilder:printcolumn:name="Last Seen",type=date,JSONPath=`.status.lastSeen`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

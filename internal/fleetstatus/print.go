@@ -1,0 +1,39 @@
+package fleetstatus
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/duration"
+)
+
+// Print writes rows as a table in kubectl's style, ages as kubectl prints
+// them (9d, 5h), "-" where there is nothing to age, and a TOTAL line when
+// there is more than one namespace.
+func Print(w io.Writer, rows []Row, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tHOSTS\tREADY\tSECURITY\tOLDEST SECURITY\tROLLOUTS\tHALTED")
+	line := func(r Row) {
+		oldest := "-"
+		if r.OldestSecurity != nil {
+			oldest = duration.HumanDuration(now.Sub(*r.OldestSecurity))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%d\t%d\n", r.Namespace, r.Hosts, r.Ready, r.Security, oldest, r.InProgress, r.Halted)
+	}
+	for _, r := range rows {
+		line(r)
+	}
+	if len(rows) > 1 {
+		line(Total(rows))
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(tw, "(no Agents or AgentUpdates)\t\t\t\t\t\t")
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("writing the table: %w", err)
+	}
+	return nil
+}
+
