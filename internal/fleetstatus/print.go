@@ -36,4 +36,3 @@ func Print(w io.Writer, rows []Row, now time.Time) error {
 	}
 	return nil
 }
-

@@ -114,4 +114,3 @@ func Total(rows []Row) Row {
 	}
 	return t
 }
-
