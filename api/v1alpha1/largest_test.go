@@ -18,8 +18,9 @@ import (
 // request limit, so lists and watches of thousands of objects stay cheap.
 // It was 256 KiB until completedWork kept 20 works with up to 20 package
 // changes each (issue 14): that adds about 140 KiB to the largest Agent
-// (measured 360,763 bytes; 222,523 with no changes recorded), still under a
-// quarter of etcd's limit. Real Agents are far smaller: package names and
+// (measured 367,802 bytes with every pending update dated by firstSeen;
+// 222,523 with no changes recorded and no dates), under a quarter of
+// etcd's limit. Real Agents are far smaller: package names and
 // versions are rarely near their 128- and 80-character bounds.
 const maxObjectJSON = 384 << 10
 

@@ -11,8 +11,15 @@ import (
 
 // Print writes rows as a table in kubectl's style, ages as kubectl prints
 // them (9d, 5h), "-" where there is nothing to age, and a TOTAL line when
-// there is more than one namespace.
+// there is more than one namespace; with no rows, a sentence.
 func Print(w io.Writer, rows []Row, now time.Time) error {
+	if len(rows) == 0 {
+		// As kubectl says it, rather than a table with no rows.
+		if _, err := fmt.Fprintln(w, "No Agents or AgentUpdates found."); err != nil {
+			return fmt.Errorf("writing the summary: %w", err)
+		}
+		return nil
+	}
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, "NAMESPACE\tHOSTS\tREADY\tSECURITY\tOLDEST SECURITY\tROLLOUTS\tHALTED")
 	line := func(r Row) {
@@ -27,9 +34,6 @@ func Print(w io.Writer, rows []Row, now time.Time) error {
 	}
 	if len(rows) > 1 {
 		line(Total(rows))
-	}
-	if len(rows) == 0 {
-		fmt.Fprintln(tw, "(no Agents or AgentUpdates)\t\t\t\t\t\t")
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("writing the table: %w", err)

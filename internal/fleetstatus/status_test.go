@@ -115,9 +115,7 @@ staging     2       1       1          5h1m              1          0
 	if got := run("status", "-n", "staging"); got != want {
 		t.Errorf("kubectl redflag status -n staging:\n%s\nwant:\n%s", got, want)
 	}
-	want = `NAMESPACE   HOSTS   READY   SECURITY   OLDEST SECURITY   ROLLOUTS   HALTED
-(no Agents or AgentUpdates)
-`
+	want = "No Agents or AgentUpdates found.\n"
 	if got := run("status", "--namespace", "empty"); got != want {
 		t.Errorf("kubectl redflag status --namespace empty:\n%q\nwant:\n%q", got, want)
 	}
