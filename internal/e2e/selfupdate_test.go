@@ -208,6 +208,7 @@ spec:
 	if got := mustRead(t, h.bin); !slices.Equal(got, mustRead(t, good)) {
 		t.Error("the host's binary is not the v1.1.0 build")
 	}
+	selfUpdateAudit(t, c, a, "to-1-1")
 
 	// A build that exits at start: the supervisor puts v1.1.0 back.
 	au = rollout("to-1-2", "v1.2.0")
@@ -334,4 +335,34 @@ func fileLines(path string) int {
 		return 0
 	}
 	return bytes.Count(data, []byte("\n"))
+}
+
+// selfUpdateAudit checks the audit trail a good self-update leaves: the
+// AgentUpdateStarted and AgentUpdated lines on the manager's log carry the
+// old and new version and the host's platform, and the Agent's
+// completedWork record keeps the versions.
+func selfUpdateAudit(t *testing.T, c *cluster, a *redflagv1.Agent, rollout string) {
+	t.Helper()
+	platform := a.Status.OS.Family + "/" + a.Status.OS.Arch
+	if a.Status.OS.Family == "" || a.Status.OS.Arch == "" {
+		t.Fatalf("the Agent's OS %+v has no family or arch", a.Status.OS)
+	}
+	for _, reason := range []string{"AgentUpdateStarted", "AgentUpdated"} {
+		var found bool
+		eventually(t, 10*time.Second, reason+"'s audit line", func() bool {
+			for _, l := range auditLines(t, c.manager.out.String()) {
+				if l.Reason == reason && l.Object.Name == a.Name {
+					found = true
+					if l.Metadata["oldVersion"] != "v1.0.0" || l.Metadata["newVersion"] != "v1.1.0" || l.Metadata["platform"] != platform || l.Metadata["agentUpdate"] != rollout {
+						t.Errorf("%s line metadata %v: want v1.0.0 -> v1.1.0 on %s by %s", reason, l.Metadata, platform, rollout)
+					}
+				}
+			}
+			return found
+		})
+	}
+	i := slices.IndexFunc(a.Status.CompletedWork, func(r redflagv1.WorkRecord) bool { return r.AgentUpdate == rollout })
+	if i < 0 || a.Status.CompletedWork[i].FromVersion != "v1.0.0" || a.Status.CompletedWork[i].ToVersion != "v1.1.0" {
+		t.Errorf("completedWork %+v: want %s recorded v1.0.0 -> v1.1.0", a.Status.CompletedWork, rollout)
+	}
 }
