@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/events"
 	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/internal/release"
 	"github.com/redflag-io/redflag/internal/testenv"
@@ -348,18 +349,19 @@ func selfUpdateAudit(t *testing.T, c *cluster, a *redflagv1.Agent, rollout strin
 		t.Fatalf("the Agent's OS %+v has no family or arch", a.Status.OS)
 	}
 	for _, reason := range []string{"AgentUpdateStarted", "AgentUpdated"} {
-		var found bool
+		var line events.AuditLine
 		eventually(t, 10*time.Second, reason+"'s audit line", func() bool {
-			for _, l := range auditLines(t, c.manager.out.String()) {
-				if l.Reason == reason && l.Object.Name == a.Name {
-					found = true
-					if l.Metadata["oldVersion"] != "v1.0.0" || l.Metadata["newVersion"] != "v1.1.0" || l.Metadata["platform"] != platform || l.Metadata["agentUpdate"] != rollout {
-						t.Errorf("%s line metadata %v: want v1.0.0 -> v1.1.0 on %s by %s", reason, l.Metadata, platform, rollout)
-					}
-				}
+			i := slices.IndexFunc(auditLines(t, c.manager.out.String()), func(l events.AuditLine) bool {
+				return l.Reason == reason && l.Object.Name == a.Name && l.Metadata["agentUpdate"] == rollout
+			})
+			if i >= 0 {
+				line = auditLines(t, c.manager.out.String())[i]
 			}
-			return found
+			return i >= 0
 		})
+		if m := line.Metadata; m["oldVersion"] != "v1.0.0" || m["newVersion"] != "v1.1.0" || m["platform"] != platform {
+			t.Errorf("%s line metadata %v: want v1.0.0 -> v1.1.0 on %s", reason, m, platform)
+		}
 	}
 	i := slices.IndexFunc(a.Status.CompletedWork, func(r redflagv1.WorkRecord) bool { return r.AgentUpdate == rollout })
 	if i < 0 || a.Status.CompletedWork[i].FromVersion != "v1.0.0" || a.Status.CompletedWork[i].ToVersion != "v1.1.0" {

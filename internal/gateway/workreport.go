@@ -61,6 +61,11 @@ func (g *Gateway) applyWork(ctx context.Context, rec *agentRecord, wr *protocol.
 			// A late or repeated report must not undo an end state.
 			return nil, errNoChange
 		}
+		if status.ToVersion != "" && status.FromVersion == "" {
+			// The agent names only the target when it starts a
+			// self-update; the version it runs is on its Agent.
+			status.FromVersion = a.Status.AgentVersion
+		}
 		a.Status.CurrentWork = status
 		if status.Phase.Finished() {
 			a.Status.CompletedWork = rollout.AppendWorkRecord(a.Status.CompletedWork, rollout.RecordOf(status, len(wr.Changes)))
