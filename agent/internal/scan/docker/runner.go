@@ -68,12 +68,15 @@ func (r Runner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
 	if path == "" {
 		path = DefaultConfigPath()
 	}
-	creds, err := LoadCredentials(path)
+	kc, err := LoadKeychain(path)
 	if err != nil {
 		// Public images need no login: go on anonymously, but say so.
 		problems = append(problems, fmt.Errorf("registry logins not used: %w", err))
 	}
-	reg := NewRegistry(RegistryConfig{Credentials: creds, Engine: info, Timeout: r.Timeout})
+	reg, err := NewRegistry(RegistryConfig{Keychain: kc, Engine: info, Timeout: r.Timeout})
+	if err != nil {
+		return nil, fmt.Errorf("docker scan: %w", err)
+	}
 	defer reg.Close()
 
 	targets, listErrs := collectTargets(ctx, eng, r.Images)
