@@ -2,7 +2,10 @@
 // container (and, on request, every tagged local image) it compares the
 // digest the local image was pulled or pushed under with the digest the
 // registry now serves for the same tag, and reports a PendingUpdate when
-// they differ.
+// they differ. Runner.Inventory lists, for subsystem docker, every
+// container (stopped ones too) and local image, bounded to the Agent
+// status's limits, with each running container's update state from the
+// same comparison.
 //
 // It talks to the Docker engine over its API socket with plain net/http
 // (DOCKER_HOST honoured; unix:// and tcp:// without TLS), so the agent
