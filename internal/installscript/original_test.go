@@ -14,9 +14,9 @@ import (
 // The original RedFlag agent's files as its installer leaves them
 // (testdata/original/README.md says where each comes from).
 var originalLayout = map[string]string{
-	"/etc/redflag/config.json":                 "testdata/original/config.json",
+	"/etc/redflag/config.json":                  "testdata/original/config.json",
 	"/etc/systemd/system/redflag-agent.service": "testdata/original/redflag-agent.service",
-	"/etc/sudoers.d/redflag-agent":             "testdata/original/sudoers",
+	"/etc/sudoers.d/redflag-agent":              "testdata/original/sudoers",
 }
 
 const originalBinary = "#!/bin/sh\n# the original RedFlag agent\nexit 0\n"
