@@ -6,8 +6,8 @@ import (
 
 // Bounds on an Agent's status.docker lists; the totals count all.
 const (
-	MaxDockerContainers = 50
-	MaxDockerImages     = 50
+	MaxDockerContainers = 32
+	MaxDockerImages     = 32
 )
 
 // ImageUpdateState says whether a running container's image is behind the
@@ -97,12 +97,12 @@ type DockerInventory struct {
 	// ScannedAt is when the engine was read.
 	// +optional
 	ScannedAt *metav1.Time `json:"scannedAt,omitempty"`
-	// Containers lists up to 50 containers, stopped ones included.
-	// +kubebuilder:validation:MaxItems=50
+	// Containers lists up to 32 containers, stopped ones included.
+	// +kubebuilder:validation:MaxItems=32
 	// +optional
 	Containers []DockerContainer `json:"containers,omitempty"`
-	// Images lists up to 50 local images.
-	// +kubebuilder:validation:MaxItems=50
+	// Images lists up to 32 local images.
+	// +kubebuilder:validation:MaxItems=32
 	// +optional
 	Images []DockerImage `json:"images,omitempty"`
 	// TotalContainers and TotalImages count all, listed or not.
