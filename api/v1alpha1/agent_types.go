@@ -405,6 +405,10 @@ type AgentStatus struct {
 	// Updates is the pending-update inventory.
 	// +optional
 	Updates UpdateInventory `json:"updates,omitempty"`
+	// Docker lists the containers and images of the host's Docker engine,
+	// from subsystem docker; unset on a host without one.
+	// +optional
+	Docker *DockerInventory `json:"docker,omitempty"`
 	// Subsystems holds the last run of each scanner subsystem.
 	// +kubebuilder:validation:MaxItems=8
 	// +listType=map

@@ -151,6 +151,19 @@ func largestAgent() *rf.Agent {
 			ID: fill(fmt.Sprintf("work%d-", i), 300), AgentUpdate: dnsName(4), Phase: rf.WorkRolledBack, FinishedAt: now, Reason: fill("Reason", 64),
 		})
 	}
+	a.Status.Docker = &rf.DockerInventory{ScannedAt: &now, TotalContainers: 1 << 30, TotalImages: 1 << 30, Truncated: true, Hash: strings.Repeat("f", 64)}
+	for i := range rf.MaxDockerContainers {
+		a.Status.Docker.Containers = append(a.Status.Docker.Containers, rf.DockerContainer{
+			Name: fill(fmt.Sprintf("c%d-", i), 128), Image: fill("image", 128), ImageID: fill("sha256:", 80), ImageDigest: fill("sha256:", 80),
+			State: fill("restarting", 16), Created: &now, Restarts: 1 << 30, Health: fill("unhealthy", 16), Update: rf.ImageUpdateAvailable,
+		})
+	}
+	for i := range rf.MaxDockerImages {
+		a.Status.Docker.Images = append(a.Status.Docker.Images, rf.DockerImage{
+			Repository: fill(fmt.Sprintf("repo%d-", i), 128), Tag: fill("tag", 128), ID: fill("sha256:", 80), Digest: fill("sha256:", 80),
+			Size: 1 << 62, Created: &now,
+		})
+	}
 	for _, name := range []string{"updates", "storage", "system", "docker"} {
 		a.Status.Subsystems = append(a.Status.Subsystems, rf.SubsystemStatus{
 			Name: name, LastRun: &now, Result: rf.RunTimedOut, Message: fill("message", 512),

@@ -61,6 +61,9 @@ func (g *Gateway) applyScan(ctx context.Context, rec *agentRecord, sr *protocol.
 				a.Status.Updates.ScannedAt = finished.DeepCopy()
 			}
 		}
+		if sr.Subsystem == schedule.Docker {
+			g.applyDocker(a, sr, finished)
+		}
 		failed := sr.Result == redflagv1.RunFailed || sr.Result == redflagv1.RunTimedOut
 		wasFailed := prev.Result == redflagv1.RunFailed || prev.Result == redflagv1.RunTimedOut
 		switch {
