@@ -19,6 +19,16 @@
 # touches anything, stops the service before it replaces the binary, and
 # skips the download when the installed binary is already the release.
 #
+# A host running the original RedFlag agent (/usr/local/bin/redflag-agent,
+# its config in /etc/redflag/config.json, /etc/redflag/agent/config.json or
+# /etc/aggregator/config.json, and a redflag-agent.service that runs it) is
+# taken over: its service is stopped and disabled, its config, binary, unit
+# and sudoers file are copied to $REDFLAG_STATE_DIR/original-agent.<UTC
+# time>/ (mode 0700, with a list of where each came from), its config is
+# handed to `register`, which migrates the proxy, the metadata labels and
+# the key, and once enrolled its files are removed. If enrolling fails the
+# original unit is put back and started. A re-run finds nothing to take over.
+#
 # Every path and command can be moved with an environment variable, which
 # is how the tests run it in a sandbox without systemd:
 #   REDFLAG_ROOT       prefix of every default path below (default: none)
@@ -181,11 +191,18 @@ sha256() {
 work=
 pending=
 stopped=no
+orig_stopped=no
 cleanup() {
 	status=$?
 	[ -z "$pending" ] || rm -f "$pending"
 	[ -z "$work" ] || rm -rf "$work"
-	if [ "$status" -ne 0 ] && [ "$stopped" = yes ]; then
+	if [ "$status" -ne 0 ] && [ "$orig_stopped" = yes ]; then
+		# Not enrolled: the original agent goes back to managing the host.
+		say "putting the original agent's $SERVICE back after the failure"
+		{ cp -p "$orig_backup/$SERVICE" "$UNIT_FILE" && "$SYSTEMCTL" daemon-reload &&
+			"$SYSTEMCTL" enable "$SERVICE" && "$SYSTEMCTL" start "$SERVICE"; } ||
+			say "could not restore the original agent; its files are in $orig_backup"
+	elif [ "$status" -ne 0 ] && [ "$stopped" = yes ]; then
 		say "starting the agent again after the failure"
 		"$SYSTEMCTL" start "$SERVICE" || say "could not start $SERVICE; see: journalctl -u $SERVICE"
 	fi
@@ -213,6 +230,26 @@ put() {
 	fi
 	pending=
 }
+
+# The original RedFlag agent, if this host runs it (see the top).
+ORIG_BIN=$ROOT/usr/local/bin/redflag-agent
+ORIG_SUDOERS=$ROOT/etc/sudoers.d/redflag-agent
+orig_config=
+for c in "$ROOT/etc/redflag/config.json" "$ROOT/etc/redflag/agent/config.json" "$ROOT/etc/aggregator/config.json"; do
+	if [ -f "$c" ]; then
+		orig_config=$c
+		break
+	fi
+done
+orig_unit=no
+if [ -f "$UNIT_FILE" ] && grep -q '^ExecStart=/usr/local/bin/redflag-agent' "$UNIT_FILE"; then
+	orig_unit=yes
+fi
+original=no
+if [ -n "$orig_config" ] || [ "$orig_unit" = yes ]; then
+	original=yes
+	say "found the original RedFlag agent (config: ${orig_config:-none}; $SERVICE runs it: $orig_unit); it will be stopped, disabled and backed up"
+fi
 
 # What is installed already, and must we register?
 if [ -f "$BIN" ] && [ -f "$CONFIG" ]; then
@@ -339,6 +376,52 @@ if [ -f "$CONFIG" ]; then
 	say "config backed up to $backup"
 fi
 
+# Take over from the original agent: back up its files, hand its config to
+# register (unless this agent has one of its own), then stop and disable
+# its service before our unit replaces its unit.
+orig_backup=
+if [ "$original" = yes ]; then
+	base=$STATE_DIR/original-agent.$(date -u +%Y%m%dT%H%M%SZ)
+	orig_backup=$base
+	n=1
+	while [ -e "$orig_backup" ]; do
+		orig_backup=$base.$n
+		n=$((n + 1))
+	done
+	(umask 077 && mkdir "$orig_backup")
+	for entry in "config.json:$orig_config" "redflag-agent:$ORIG_BIN" "sudoers:$ORIG_SUDOERS"; do
+		name=${entry%%:*}
+		from=${entry#*:}
+		if [ -n "$from" ] && [ -f "$from" ]; then
+			cp -p "$from" "$orig_backup/$name"
+			printf '%s\t%s\n' "$name" "$from" >>"$orig_backup/paths"
+		fi
+	done
+	if [ "$orig_unit" = yes ]; then
+		cp -p "$UNIT_FILE" "$orig_backup/$SERVICE"
+		printf '%s\t%s\n' "$SERVICE" "$UNIT_FILE" >>"$orig_backup/paths"
+	fi
+	say "the original agent's files are backed up in $orig_backup"
+	if [ -n "$orig_config" ] && [ ! -f "$CONFIG" ]; then
+		(umask 077 && cp "$orig_config" "$CONFIG.tmp")
+		chmod 0600 "$CONFIG.tmp"
+		mv -f "$CONFIG.tmp" "$CONFIG"
+		say "registration migrates $orig_config (proxy, metadata labels, key)"
+	fi
+	if [ -n "$SYSTEMCTL" ] && [ "$orig_unit" = yes ]; then
+		state=$("$SYSTEMCTL" is-active "$SERVICE" 2>/dev/null || true)
+		case $state in
+		inactive | failed | unknown | '') ;;
+		*)
+			say "stopping the original agent ($SERVICE)"
+			"$SYSTEMCTL" stop "$SERVICE" || die "could not stop the original agent's $SERVICE"
+			;;
+		esac
+		orig_stopped=yes
+		"$SYSTEMCTL" disable "$SERVICE" || die "could not disable the original agent's $SERVICE"
+	fi
+fi
+
 # Stop the agent before replacing its binary or registering (register takes
 # the agent's lock): a running agent could be mid-self-update. "activating"
 # counts as running: it is what a unit waiting out RestartSec reports, and it
@@ -397,6 +480,14 @@ if [ "$register" = yes ]; then
 	say "registering with $GATEWAY"
 	"$BIN" "$@" || die "registration failed; the previous config (if any) is unchanged"
 	restart=yes
+fi
+
+if [ "$original" = yes ]; then
+	for f in "$ORIG_BIN" "$ORIG_SUDOERS" "$orig_config"; do
+		[ -z "$f" ] || rm -f "$f"
+	done
+	orig_stopped=no
+	say "the original agent is retired; its files stay in $orig_backup (see docs/install-agent.md to go back)"
 fi
 
 if [ -n "$SYSTEMCTL" ]; then

@@ -302,9 +302,9 @@ const (
 	MaxCompletedWork = 20
 	// MaxRecordedChanges bounds the package changes kept per completedWork
 	// record (currentWork keeps MaxWorkChanges); changesOmitted counts the
-	// rest. 20 records of 20 full-length changes keep the largest Agent
+	// rest. 20 records of 15 full-length changes keep the largest Agent
 	// within its size budget (api/v1alpha1/largest_test.go).
-	MaxRecordedChanges = 20
+	MaxRecordedChanges = 15
 )
 
 // PackageChange is one package (or image) an install changed, or would
@@ -389,8 +389,8 @@ type WorkRecord struct {
 	// +optional
 	DryRun bool `json:"dryRun,omitempty"`
 	// Changes lists what the work installed, with versions before and
-	// after: the first 20 of currentWork's changes.
-	// +kubebuilder:validation:MaxItems=20
+	// after: the first 15 of currentWork's changes.
+	// +kubebuilder:validation:MaxItems=15
 	// +optional
 	Changes []PackageChange `json:"changes,omitempty"`
 	// ChangesOmitted counts the changes the host reported beyond those
@@ -441,6 +441,10 @@ type AgentStatus struct {
 	// Updates is the pending-update inventory.
 	// +optional
 	Updates UpdateInventory `json:"updates,omitempty"`
+	// Docker lists the containers and images of the host's Docker engine,
+	// from subsystem docker; unset on a host without one.
+	// +optional
+	Docker *DockerInventory `json:"docker,omitempty"`
 	// Subsystems holds the last run of each scanner subsystem.
 	// +kubebuilder:validation:MaxItems=8
 	// +listType=map

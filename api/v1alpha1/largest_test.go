@@ -16,11 +16,11 @@ import (
 
 // maxObjectJSON is RedFlag's own budget per object, far below etcd's 1.5 MiB
 // request limit, so lists and watches of thousands of objects stay cheap.
-// It was 256 KiB until completedWork kept 20 works with up to 20 package
-// changes each (issue 14): that adds about 140 KiB to the largest Agent
-// (measured 367,802 bytes with every pending update dated by firstSeen;
-// 222,523 with no changes recorded and no dates), under a quarter of
-// etcd's limit. Real Agents are far smaller: package names and
+// It was 256 KiB until completedWork kept 20 works with up to 15 package
+// changes each (issue 14): that adds about 104 KB to the largest Agent
+// (measured 369,647 bytes with status.docker full and every pending update
+// dated by firstSeen; 20 changes per work made 404,147, over budget, hence
+// 15), under a quarter of etcd's limit. Real Agents are far smaller: package names and
 // versions are rarely near their 128- and 80-character bounds.
 const maxObjectJSON = 384 << 10
 
@@ -164,6 +164,19 @@ func largestAgent() *rf.Agent {
 			})
 		}
 		a.Status.CompletedWork = append(a.Status.CompletedWork, r)
+	}
+	a.Status.Docker = &rf.DockerInventory{ScannedAt: &now, TotalContainers: 1 << 30, TotalImages: 1 << 30, Truncated: true, Hash: strings.Repeat("f", 64)}
+	for i := range rf.MaxDockerContainers {
+		a.Status.Docker.Containers = append(a.Status.Docker.Containers, rf.DockerContainer{
+			Name: fill(fmt.Sprintf("c%d-", i), 128), Image: fill("image", 128), ImageID: fill("sha256:", 80), ImageDigest: fill("sha256:", 80),
+			State: fill("restarting", 16), Created: &now, Restarts: 1 << 30, Health: fill("unhealthy", 16), Update: rf.ImageUpdateAvailable,
+		})
+	}
+	for i := range rf.MaxDockerImages {
+		a.Status.Docker.Images = append(a.Status.Docker.Images, rf.DockerImage{
+			Repository: fill(fmt.Sprintf("repo%d-", i), 128), Tag: fill("tag", 128), ID: fill("sha256:", 80), Digest: fill("sha256:", 80),
+			Size: 1 << 62, Created: &now,
+		})
 	}
 	for _, name := range []string{"updates", "storage", "system", "docker"} {
 		a.Status.Subsystems = append(a.Status.Subsystems, rf.SubsystemStatus{

@@ -42,6 +42,7 @@ type agentRecord struct {
 	lastRun           map[string]*metav1.Time // by subsystem
 	lastResult        map[string]redflagv1.RunResult
 	updatesHash       string
+	dockerHash        string
 	scanNow           string // the annotation, when not yet handled
 	subsystems        []redflagv1.SubsystemStatus
 	resourceVersion   string
@@ -88,6 +89,10 @@ func recordOf(a *redflagv1.Agent) *agentRecord {
 		r.ready = c.Status
 	}
 	r.labels, r.updatesHash = a.Labels, a.Status.Updates.Hash
+	r.dockerHash = ""
+	if a.Status.Docker != nil {
+		r.dockerHash = a.Status.Docker.Hash
+	}
 	if v := truncate(a.Annotations[redflagv1.ScanNowAnnotation], 64); v != "" && v != a.Status.ScanNowHandled {
 		r.scanNow = v
 	}

@@ -6,6 +6,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/schedule"
 )
 
 // scanLedger remembers scan runs that changed nothing, so storing them costs
@@ -87,11 +88,19 @@ func (l *scanLedger) forget(key string) {
 }
 
 // unchangedScan reports whether a run would change nothing stored but its
-// time: same result, same inventory. (A new message alone waits for the next
-// write.)
-func unchangedScan(rec *agentRecord, run redflagv1.SubsystemStatus, updatesHash string) bool {
+// time: same result, same inventory (of updates, or of docker). (A new
+// message alone waits for the next write.)
+func unchangedScan(rec *agentRecord, run redflagv1.SubsystemStatus, hash string) bool {
 	if _, ok := rec.lastRun[run.Name]; !ok || rec.lastResult[run.Name] != run.Result {
 		return false
 	}
-	return run.Name != "updates" || run.Result != redflagv1.RunSucceeded || updatesHash == rec.updatesHash
+	switch {
+	case run.Result != redflagv1.RunSucceeded:
+		return true
+	case run.Name == schedule.Updates:
+		return hash == rec.updatesHash
+	case run.Name == schedule.Docker:
+		return hash == rec.dockerHash
+	}
+	return true
 }

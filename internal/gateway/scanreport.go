@@ -63,6 +63,9 @@ func (g *Gateway) applyScan(ctx context.Context, rec *agentRecord, sr *protocol.
 			}
 			carryFirstSeen(&a.Status.Updates, prevUpdates, *a.Status.Updates.ScannedAt)
 		}
+		if sr.Subsystem == schedule.Docker {
+			g.applyDocker(a, sr, finished)
+		}
 		failed := sr.Result == redflagv1.RunFailed || sr.Result == redflagv1.RunTimedOut
 		wasFailed := prev.Result == redflagv1.RunFailed || prev.Result == redflagv1.RunTimedOut
 		switch {

@@ -16,7 +16,7 @@ import (
 
 // TestCompletedWorkKeepsWhatTheLast20WorksInstalled runs 22 works of 30
 // package changes each through the real gateway: the Agent keeps the
-// newest 20, each with its first 20 changes (package, from, to) and the
+// newest 20, each with its first 15 changes (package, from, to) and the
 // other 10 counted, and an UpdatesInstalled entry per work.
 func TestCompletedWorkKeepsWhatTheLast20WorksInstalled(t *testing.T) {
 	h, _ := enrolledHost(t)

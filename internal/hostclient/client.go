@@ -155,7 +155,7 @@ func (c *Client) do(ctx context.Context, path string, body []byte, id *Identity,
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("POST %s: %w", path, err)
+		return fmt.Errorf("POST %s: %w", path, unreachable(c.BaseURL, err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))

@@ -244,16 +244,21 @@ version) echo "redflag-agent %[1]s linux/amd64 (fake)" ;;
 help) echo "  redflag-agent register --server URL --token TOKEN [--ca-file FILE] [--release-key KEY]" ;;
 register)
 	shift
-	config= server= cafile= key=
+	config= server= cafile= key= token=
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--config) config=$2 ;;
+		--token) token=$2 ;;
 		--server) server=$2 ;;
 		--ca-file) cafile=$2 ;;
 		--release-key) key=$2 ;;
 		esac
 		shift 2
 	done
+	# What register was handed, for the tests to read back; a token
+	# starting with "refused" fails the registration as the gateway would.
+	[ ! -f "$config" ] || cp "$config" "$config.seen-by-register"
+	case $token in refused*) echo "403 InvalidToken" >&2; exit 1 ;; esac
 	umask 077
 	printf '{\n  "schemaVersion": 2,\n  "serverURL": "%%s",\n  "caFile": "%%s",\n  "agentName": "web-1-0123abcd",\n  "namespace": "fleet",\n  "machineID": "0123456789abcdef0123456789abcdef",\n  "privateKey": "c2VlZHNlZWRzZWVkc2VlZHNlZWRzZWVkc2VlZHNlZWQ=",\n  "publicKey": "cHVibGljcHVibGljcHVibGljcHVibGljcHVibGljcHU=",\n  "releasePublicKey": "%%s",\n  "labels": {\n    "serverURL": "https://decoy.invalid"\n  }\n}\n' "$server" "$cafile" "$key" >"$config"
 	;;

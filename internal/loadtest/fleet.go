@@ -29,21 +29,53 @@ type simAgent struct {
 	workKey ed25519.PublicKey
 }
 
-// newFleet makes n agents spread over the given number of source addresses
-// (127.0.x.y), each address with its own HTTP client and connections, as
-// hosts behind different addresses would be.
-func newFleet(n, sources int, gatewayURL string, caPEM []byte) ([]*simAgent, error) {
-	clients := make([]*hostclient.Client, sources)
+// fleetNet is where the simulated hosts connect from and to.
+type fleetNet struct {
+	gatewayURL string
+	caPEM      []byte
+	// serverName is the name the gateway's certificate is checked for,
+	// when the URL's host is an address the certificate does not carry (a
+	// pod's IP); empty means the URL's host.
+	serverName string
+	// sources are the client addresses the fleet spreads over; each must
+	// be an address of this machine.
+	sources []net.IP
+}
+
+// loopbackNet is the gateway at gatewayURL reached from n addresses
+// 127.0.x.y, as the testbed's manager on this machine is.
+func loopbackNet(gatewayURL string, caPEM []byte, n int) fleetNet {
+	return fleetNet{gatewayURL: gatewayURL, caPEM: caPEM, sources: loopbackSources(0, max(n, 1))}
+}
+
+// loopbackSources are n simulated source addresses 127.0.x.y from the
+// first-th on.
+func loopbackSources(first, n int) []net.IP {
+	ips := make([]net.IP, n)
+	for i := range ips {
+		j := first + i
+		ips[i] = net.IPv4(127, 0, byte(1+j/250), byte(2+j%250))
+	}
+	return ips
+}
+
+// newFleet makes n agents spread over fn's source addresses, each address
+// with its own HTTP client and connections, as hosts behind different
+// addresses would be.
+func newFleet(n int, fn fleetNet) ([]*simAgent, error) {
+	clients := make([]*hostclient.Client, len(fn.sources))
 	for i := range clients {
-		c, err := hostclient.New(gatewayURL, caPEM)
+		c, err := hostclient.New(fn.gatewayURL, fn.caPEM)
 		if err != nil {
 			return nil, err
 		}
-		src := &net.TCPAddr{IP: sourceIP(i)}
 		tr := c.HTTP.Transport.(*http.Transport)
-		tr.DialContext = (&net.Dialer{LocalAddr: src, Timeout: 10 * time.Second}).DialContext
+		tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: fn.sources[i]}, Timeout: 10 * time.Second}).DialContext
 		tr.MaxIdleConnsPerHost = 64
 		tr.MaxConnsPerHost = 64
+		if fn.serverName != "" {
+			tr.TLSClientConfig.ServerName = fn.serverName
+		}
 		clients[i] = c
 	}
 	fleet := make([]*simAgent, n)
@@ -56,14 +88,11 @@ func newFleet(n, sources int, gatewayURL string, caPEM []byte) ([]*simAgent, err
 		_, _ = rand.Read(mid)
 		fleet[i] = &simAgent{
 			hostname: fmt.Sprintf("load-%05d", i), machineID: hex.EncodeToString(mid), key: priv,
-			pub: base64.StdEncoding.EncodeToString(pub), client: clients[i%sources],
+			pub: base64.StdEncoding.EncodeToString(pub), client: clients[i%len(clients)],
 		}
 	}
 	return fleet, nil
 }
-
-// sourceIP is the i-th simulated source address, 127.0.x.y.
-func sourceIP(i int) net.IP { return net.IPv4(127, 0, byte(1+i/250), byte(2+i%250)) }
 
 func (a *simAgent) register(ctx context.Context, token string) error {
 	resp, err := a.client.Register(ctx, protocol.RegisterRequest{

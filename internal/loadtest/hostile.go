@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,14 +25,37 @@ import (
 // HostileOptions say how many hostile connections Hostile holds against
 // the gateway, and how many legitimate agents keep checking in meanwhile.
 type HostileOptions struct {
+	// ManagerBin is the manager Hostile starts, with a control plane,
+	// unless Target is set.
 	ManagerBin string
+	// Target is a gateway already running (in a cluster) to hold the
+	// attack against instead.
+	Target *Target
 	// Agents check in throughout, each about once a second.
 	Agents int
 	// Attackers is the number of hostile connections, spread over
-	// AttackSources client addresses (apart from the agents' addresses).
+	// AttackSources client addresses (apart from the agents' addresses;
+	// with a Target, its AttackSources).
 	Attackers, AttackSources int
 	// Hold is how long the attack is held.
 	Hold time.Duration
+}
+
+// Target is a gateway this package did not start, such as the chart's
+// pod on a node, reached from addresses of this machine.
+type Target struct {
+	GatewayURL string
+	CAPEM      []byte
+	// ServerName is the name to check the certificate for when the URL's
+	// host is an address it does not carry (a pod's IP).
+	ServerName string
+	// Token enrolls the agents.
+	Token string
+	// AgentSources and AttackSources are the client addresses the agents
+	// and the attackers connect from.
+	AgentSources, AttackSources []net.IP
+	// MemoryMiB reads the gateway's memory now, HighWaterMiB its peak.
+	MemoryMiB, HighWaterMiB func() float64
 }
 
 // HostileReport is what Hostile measured.
@@ -81,24 +105,48 @@ var attackKinds = []string{"unsigned", "forged", "forged-no-hash", "register", "
 // connections against the gateway for o.Hold while the agents check in,
 // sampling the manager's memory.
 func Hostile(ctx context.Context, o HostileOptions) (*HostileReport, error) {
-	sources := 8
-	tb, err := startTestbed(ctx, Options{Agents: o.Agents, ManagerBin: o.ManagerBin, Sources: sources, RegisterConcurrency: 16}, &Report{})
-	if err != nil {
-		return nil, err
+	var (
+		fleet         []*simAgent
+		fn            fleetNet
+		attackSources []net.IP
+		memory, peak  func() float64
+	)
+	if t := o.Target; t != nil {
+		if len(t.AgentSources) == 0 || len(t.AttackSources) == 0 || t.MemoryMiB == nil || t.HighWaterMiB == nil {
+			return nil, errors.New("hostile: a target needs agent and attack sources and its memory readers")
+		}
+		fn = fleetNet{gatewayURL: t.GatewayURL, caPEM: t.CAPEM, serverName: t.ServerName, sources: t.AgentSources}
+		var err error
+		if fleet, err = newFleet(o.Agents, fn); err != nil {
+			return nil, err
+		}
+		if err := register(ctx, fleet, t.Token, 16, &Report{}); err != nil {
+			return nil, err
+		}
+		attackSources, memory, peak = t.AttackSources, t.MemoryMiB, t.HighWaterMiB
+	} else {
+		tb, err := startTestbed(ctx, Options{Agents: o.Agents, ManagerBin: o.ManagerBin, Sources: 8, RegisterConcurrency: 16}, &Report{})
+		if err != nil {
+			return nil, err
+		}
+		defer tb.close()
+		fleet, fn = tb.fleet, loopbackNet(tb.gatewayURL, tb.caPEM, 1)
+		attackSources = loopbackSources(100, max(o.AttackSources, 1))
+		pid := tb.mgr.pid()
+		memory = func() float64 { return rssMiB(pid) }
+		peak = func() float64 { return highWaterMiB(pid) }
 	}
-	defer tb.close()
 	rep := &HostileReport{Attackers: o.Attackers, Outcomes: map[string]int{}, Kinds: map[string]map[string]int{}}
-	pid := tb.mgr.pid()
-	rep.BaselineRSSMiB = rssMiB(pid)
+	rep.BaselineRSSMiB = memory()
 
 	ctx, cancel := context.WithTimeout(ctx, o.Hold)
 	defer cancel()
 	var wg sync.WaitGroup
-	var peak atomic.Int64
+	var highest atomic.Int64
 	wg.Go(func() { // memory, five times a second
 		for {
-			if kb := int64(rssMiB(pid) * 1024); kb > peak.Load() {
-				peak.Store(kb)
+			if kb := int64(memory() * 1024); kb > highest.Load() {
+				highest.Store(kb)
 			}
 			select {
 			case <-ctx.Done():
@@ -108,14 +156,14 @@ func Hostile(ctx context.Context, o HostileOptions) (*HostileReport, error) {
 		}
 	})
 	var firstErr sync.Once
-	for i, a := range tb.fleet { // each agent checks in about once a second
+	for i, a := range fleet { // each agent checks in about once a second
 		wg.Go(func() {
 			tick := time.NewTicker(time.Second)
 			defer tick.Stop()
 			select { // spread the agents over the second
 			case <-ctx.Done():
 				return
-			case <-time.After(time.Duration(i) * time.Second / time.Duration(len(tb.fleet))):
+			case <-time.After(time.Duration(i) * time.Second / time.Duration(len(fleet))):
 			}
 			for {
 				cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -135,15 +183,16 @@ func Hostile(ctx context.Context, o HostileOptions) (*HostileReport, error) {
 		})
 	}
 
-	tlsConf, addr, err := attackTarget(tb)
+	d, err := newWireDialer(fn)
 	if err != nil {
 		return nil, err
 	}
+	tlsConf, addr := d.tls, d.addr
 	var mu sync.Mutex
-	victim := tb.fleet[0].id
+	victim := fleet[0].id
 	for i := range o.Attackers {
 		kind := attackKinds[i%len(attackKinds)]
-		src := sourceIP(100 + i%max(o.AttackSources, 1))
+		src := attackSources[i%len(attackSources)]
 		wg.Go(func() {
 			outcome := attack(ctx, kind, src, addr, tlsConf, victim.Agent, victim.MachineID)
 			mu.Lock()
@@ -159,17 +208,9 @@ func Hostile(ctx context.Context, o HostileOptions) (*HostileReport, error) {
 		}
 	}
 	wg.Wait()
-	rep.PeakRSSMiB = float64(peak.Load()) / 1024
-	rep.HighWaterMiB = highWaterMiB(pid)
+	rep.PeakRSSMiB = float64(highest.Load()) / 1024
+	rep.HighWaterMiB = peak()
 	return rep, nil
-}
-
-func attackTarget(tb *testbed) (*tls.Config, string, error) {
-	d, err := newWireDialer(tb.gatewayURL, tb.caPEM, 1)
-	if err != nil {
-		return nil, "", err
-	}
-	return d.tls, d.addr, nil
 }
 
 // attack opens one connection from src, sends one hostile request of kind

@@ -160,7 +160,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	// steady phase counts only what check-ins cause.
 	time.Sleep(settle)
 
-	wire, err := newWireDialer(gatewayURL, caPEM, o.Sources)
+	wire, err := newWireDialer(loopbackNet(gatewayURL, caPEM, o.Sources))
 	if err != nil {
 		return nil, err
 	}

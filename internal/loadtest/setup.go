@@ -53,7 +53,7 @@ func startTestbed(ctx context.Context, o Options, rep *Report) (_ *testbed, err 
 	if t.caPEM, token, err = tokenAndCA(ctx, t.env, t.mgr); err != nil {
 		return nil, err
 	}
-	if t.fleet, err = newFleet(o.Agents, o.Sources, t.gatewayURL, t.caPEM); err != nil {
+	if t.fleet, err = newFleet(o.Agents, loopbackNet(t.gatewayURL, t.caPEM, o.Sources)); err != nil {
 		return nil, err
 	}
 	if err := register(ctx, t.fleet, token, o.RegisterConcurrency, rep); err != nil {

@@ -34,27 +34,31 @@ type wireDialer struct {
 	addr    string // host:port
 	host    string
 	tls     *tls.Config
-	sources int
+	sources []net.IP
 }
 
-func newWireDialer(gatewayURL string, caPEM []byte, sources int) (*wireDialer, error) {
-	u, err := url.Parse(gatewayURL)
+func newWireDialer(fn fleetNet) (*wireDialer, error) {
+	u, err := url.Parse(fn.gatewayURL)
 	if err != nil {
-		return nil, fmt.Errorf("gateway URL %q: %w", gatewayURL, err)
+		return nil, fmt.Errorf("gateway URL %q: %w", fn.gatewayURL, err)
 	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
+	if !pool.AppendCertsFromPEM(fn.caPEM) {
 		return nil, errors.New("gateway CA: no certificate in PEM")
 	}
+	name := u.Hostname()
+	if fn.serverName != "" {
+		name = fn.serverName
+	}
 	return &wireDialer{
-		addr: u.Host, host: u.Hostname(), sources: max(sources, 1),
-		tls: &tls.Config{RootCAs: pool, ServerName: u.Hostname(), NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12},
+		addr: u.Host, host: u.Hostname(), sources: fn.sources,
+		tls: &tls.Config{RootCAs: pool, ServerName: name, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12},
 	}, nil
 }
 
 // dial connects from source address number i (as newFleet numbers them).
 func (d *wireDialer) dial(ctx context.Context, i int) (*wireConn, error) {
-	src := &net.TCPAddr{IP: sourceIP(i % d.sources)}
+	src := &net.TCPAddr{IP: d.sources[i%len(d.sources)]}
 	dialer := &tls.Dialer{NetDialer: &net.Dialer{LocalAddr: src, Timeout: 10 * time.Second}, Config: d.tls}
 	c, err := dialer.DialContext(ctx, "tcp", d.addr)
 	if err != nil {

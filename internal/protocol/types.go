@@ -109,7 +109,8 @@ const (
 	ReportFacts ReportKind = "facts"
 	// ReportEvent carries an agent-side event (startup, config migration).
 	ReportEvent ReportKind = "event"
-	// ReportScan carries a scan's outcome (and, for updates, the inventory).
+	// ReportScan carries a scan's outcome (and, for updates and docker, the
+	// inventory).
 	ReportScan ReportKind = "scan"
 	// ReportWork carries an install's or self-update's progress.
 	ReportWork ReportKind = "work"
@@ -136,8 +137,11 @@ type ScanResult struct {
 	Finished  time.Time           `json:"finished"`
 	// Updates is the inventory, for the updates subsystem.
 	Updates *redflagv1.UpdateInventory `json:"updates,omitempty"`
-	// UpdatesHash identifies the inventory's content; an unchanged one is
-	// not rewritten.
+	// Docker is the engine's containers and images, for the docker
+	// subsystem.
+	Docker *redflagv1.DockerInventory `json:"docker,omitempty"`
+	// UpdatesHash identifies the content of Updates, or of Docker; an
+	// unchanged one is not rewritten.
 	UpdatesHash string `json:"updatesHash,omitempty"`
 }
 

@@ -88,6 +88,10 @@ func Start() (*Env, error) {
 	// kube-apiserver drains open watches on SIGTERM for up to a minute; a
 	// test that stops it wants it gone, so it is killed after a few seconds.
 	env.ControlPlaneStopTimeout = 5 * time.Second
+	// envtest gives kube-apiserver 20 s to come up, then retries from
+	// scratch; on two cores busy with builds it needs longer (seen: five
+	// attempts of 20 s all failing), and every retry starts over.
+	env.ControlPlaneStartTimeout = 2 * time.Minute
 	cfg, err := env.Start()
 	if err != nil {
 		_ = env.Stop()

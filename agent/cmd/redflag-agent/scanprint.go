@@ -49,6 +49,8 @@ func printReport(w io.Writer, report scanrun.Report) error {
 			printStorage(ew, res.Storage)
 		case res.Subsystem == scanrun.System:
 			printSystem(ew, res)
+		case res.Docker != nil:
+			printDocker(ew, res.Docker)
 		}
 		if res.Status.Message != "" {
 			fmt.Fprintf(ew, "  note: %s\n", res.Status.Message)
@@ -115,6 +117,36 @@ func printStorage(w io.Writer, mounts []v1alpha1.MountStatus) {
 			bytesIEC(m.SizeBytes), bytesIEC(m.UsedBytes), pct)
 	}
 	_ = tw.Flush()
+}
+
+// printDocker prints the engine's containers and images as `docker ps -a`
+// and `docker images` would, with each running container's update state.
+func printDocker(w io.Writer, inv *v1alpha1.DockerInventory) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  containers: %d\n", inv.TotalContainers)
+	if len(inv.Containers) > 0 {
+		fmt.Fprintln(tw, "  NAME\tIMAGE\tSTATE\tHEALTH\tRESTARTS\tUPDATE")
+	}
+	for _, c := range inv.Containers {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\n", c.Name, orDash(c.Image), c.State, orDash(c.Health), c.Restarts, orDash(string(c.Update)))
+	}
+	fmt.Fprintf(tw, "  images: %d\n", inv.TotalImages)
+	if len(inv.Images) > 0 {
+		fmt.Fprintln(tw, "  REPOSITORY\tTAG\tID\tSIZE")
+	}
+	for _, im := range inv.Images {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", orDash(im.Repository), orDash(im.Tag), shortID(im.ID), bytesIEC(im.Size))
+	}
+	if inv.Truncated {
+		fmt.Fprintln(tw, "  (lists cut to their bounds)")
+	}
+	_ = tw.Flush()
+}
+
+// shortID is an image ID as the docker CLI prints it: 12 hex digits.
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	return id[:min(len(id), 12)]
 }
 
 func printSystem(w io.Writer, res scanrun.Result) {

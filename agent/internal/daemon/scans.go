@@ -142,7 +142,7 @@ func (s *scans) run(ctx context.Context, req protocol.ScanRequest, queue func(pr
 	case len(rep.Results) == 1:
 		r := rep.Results[0]
 		result.Result, result.Message = r.Status.Result, r.Status.Message
-		result.Updates, result.UpdatesHash = r.Updates, r.Hash
+		result.Updates, result.Docker, result.UpdatesHash = r.Updates, r.Docker, r.Hash
 	default:
 		result.Result, result.Message = "Failed", "the scan produced no result"
 	}

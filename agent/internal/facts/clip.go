@@ -19,13 +19,18 @@ const (
 	maxFSType       = 32
 )
 
-// clip cuts s to at most n bytes without splitting a UTF-8 sequence.
+// clip cuts s to at most n bytes without splitting a UTF-8 sequence. It
+// steps back at most utf8.UTFMax-1 bytes: past that s is not valid UTF-8
+// there, and stepping further would throw away a whole run of stray bytes
+// (down to an empty string) instead of one partial rune.
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
+	for i := n; i >= 0 && i > n-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s[i]) {
+			return s[:i]
+		}
 	}
 	return s[:n]
 }

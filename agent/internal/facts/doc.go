@@ -8,5 +8,9 @@
 //
 // On Linux everything is read from files under a root directory
 // (Source.Root), so tests run the same code on recorded trees in testdata.
-// Other platforms get a stub that reports what the Go runtime knows.
+// On Windows the facts come from the registry and the Windows API, called
+// through a thin interface (winAPI, implemented in collect_windows.go);
+// what interprets the answers (win_*.go) is plain Go, tested on every
+// platform against recorded answers in testdata/windows. Other platforms
+// get a stub that reports what the Go runtime knows.
 package facts

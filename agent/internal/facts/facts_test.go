@@ -78,7 +78,9 @@ func TestClip(t *testing.T) {
 		in   string
 		n    int
 		want string
-	}{{"abc", 5, "abc"}, {"abcdef", 3, "abc"}, {"aé", 2, "a"}, {"éé", 3, "é"}, {"x", 0, ""}} {
+	}{{"abc", 5, "abc"}, {"abcdef", 3, "abc"}, {"aé", 2, "a"}, {"éé", 3, "é"}, {"x", 0, ""}, {"a😀", 4, "a"},
+		// Stray continuation bytes: only a partial rune is dropped, not the run.
+		{"a\x94\x94\x94\x94\x94", 4, "a\x94\x94\x94"}} {
 		if got := clip(tt.in, tt.n); got != tt.want {
 			t.Errorf("clip(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
 		}

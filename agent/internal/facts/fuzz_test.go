@@ -90,3 +90,20 @@ func FuzzProcParsers(f *testing.F) {
 		}
 	})
 }
+
+// FuzzWindowsOS: whatever the registry and RtlGetVersion say, the Windows
+// OSInfo respects the CRD's limits and keeps valid UTF-8 valid.
+func FuzzWindowsOS(f *testing.F) {
+	f.Add("Windows 10 Pro", "23H2", "2009", "22631", uint32(10), uint32(22631), uint64(4169), byte(1))
+	f.Add("Windows Server 2019 Standard", "", "1809", "17763", uint32(10), uint32(0), uint64(6293), byte(3))
+	f.Fuzz(func(t *testing.T, product, display, release, build string, major, buildNo uint32, ubr uint64, productType byte) {
+		cv := currentVersion{ProductName: product, DisplayVersion: display, ReleaseID: release, CurrentBuild: build, UBR: ubr, HasUBR: ubr%2 == 0}
+		info := windowsOS(winVersion{Major: major, Build: buildNo, ProductType: productType}, cv)
+		if len(info.PrettyName) > maxPrettyName || len(info.Version) > maxVersion || len(info.Kernel) > maxKernel || info.PrettyName == "" {
+			t.Fatalf("not clipped or empty: %+v", info)
+		}
+		if utf8.ValidString(product) && utf8.ValidString(display) && utf8.ValidString(release) && !utf8.ValidString(info.PrettyName+info.Version) {
+			t.Fatalf("clip split a rune: %+v", info)
+		}
+	})
+}

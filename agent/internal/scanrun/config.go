@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -45,8 +44,9 @@ type Config struct {
 	// Updates are the scanners of subsystem "updates", one per package
 	// manager. This list is where a package manager is registered.
 	Updates []scan.Scanner
-	// Docker are the scanners of subsystem "docker".
-	Docker []scan.Scanner
+	// Docker lists the Docker engine's containers and images for
+	// subsystem "docker"; nil means the host has no source for it.
+	Docker DockerLister
 	// Facts collects the host's facts for storage and system; nil means
 	// facts.Collect.
 	Facts func(context.Context) (facts.Facts, error)
@@ -77,7 +77,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Updates:  UpdateScanners(),
-		Docker:   DockerScanners(),
+		Docker:   DockerInventory(),
 		Facts:    facts.Collect,
 		Timeouts: map[v1alpha1.PackageManager]time.Duration{v1alpha1.ManagerWindowsUpdate: 30 * time.Minute},
 	}
@@ -118,7 +118,7 @@ func (c Config) withDefaults() Config {
 // would refuse: breaker state and ByManager are keyed by manager.
 func (c Config) validate() error {
 	seen := map[v1alpha1.PackageManager]bool{}
-	for _, s := range slices.Concat(c.Updates, c.Docker) {
+	for _, s := range c.Updates {
 		if s == nil {
 			return errors.New("scanrun: nil scanner")
 		}

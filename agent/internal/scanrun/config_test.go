@@ -17,7 +17,7 @@ func TestNewRefuses(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"two scanners for one manager", Config{Updates: []scan.Scanner{notInstalled(mApt)}, Docker: []scan.Scanner{notInstalled(mApt)}}, "two scanners"},
+		{"two scanners for one manager", Config{Updates: []scan.Scanner{notInstalled(mApt), notInstalled(mApt)}}, "two scanners"},
 		{"unknown manager", Config{Updates: []scan.Scanner{notInstalled("snap")}}, "unknown manager"},
 		{"nil scanner", Config{Updates: []scan.Scanner{nil}}, "nil scanner"},
 	}
@@ -66,8 +66,8 @@ func TestParseSubsystems(t *testing.T) {
 	}
 }
 
-// TestRunAll: every subsystem reports, in order, and the empty docker
-// placeholder is Skipped, not failed.
+// TestRunAll: every subsystem reports, in order, and docker without a
+// lister is Skipped, not failed.
 func TestRunAll(t *testing.T) {
 	r, _ := newTestRunner(t, Config{Updates: []scan.Scanner{notInstalled(mApt)}})
 	rep, err := r.Run(context.Background(), All()...)

@@ -4,8 +4,9 @@
 //
 // Subsystem "updates" runs every package manager registered for this
 // platform (Config.Updates; UpdateScanners gives apt and dnf, or winget and
-// Windows Update on Windows); "docker" runs Config.Docker, the registration
-// point of the Docker image scanner. The scanners of a subsystem run
+// Windows Update on Windows); "docker" lists the Docker engine's containers
+// and images with Config.Docker, each running container with the update
+// state of its image. The scanners of a subsystem run
 // concurrently, each with its own timeout and circuit breaker, so one
 // broken or hung package manager never delays, blocks or fails the others.
 // A scanner reporting scan.ErrNotInstalled is absent from the host, not

@@ -19,10 +19,10 @@ const maxMessage = 512
 const maxDetail = 256
 
 // Outcome is what one source of a subsystem did in one run: a package
-// manager for updates and docker, the facts collection for storage and
+// manager for updates, the Docker engine for docker, the facts collection for storage and
 // system.
 type Outcome struct {
-	// Name is the package manager, or SourceFacts.
+	// Name is the package manager, SourceDocker or SourceFacts.
 	Name string `json:"name"`
 	// Present is false when the package manager is not installed on this
 	// host. An absent source is Skipped; it is neither a failure nor

@@ -16,15 +16,17 @@ type Result struct {
 	Status v1alpha1.SubsystemStatus `json:"status"`
 	// Outcomes has one entry per source, in registration order.
 	Outcomes []Outcome `json:"outcomes"`
-	// Updates is the merged inventory of subsystems updates and docker.
+	// Updates is the merged inventory of subsystem updates.
 	Updates *v1alpha1.UpdateInventory `json:"updates,omitempty"`
+	// Docker is the engine's containers and images, for subsystem docker.
+	Docker *v1alpha1.DockerInventory `json:"docker,omitempty"`
 	// Hostname, OS and System are set for subsystem system.
 	Hostname string                `json:"hostname,omitempty"`
 	OS       *v1alpha1.OSInfo      `json:"os,omitempty"`
 	System   *v1alpha1.SystemFacts `json:"system,omitempty"`
 	// Storage is set for subsystem storage.
 	Storage []v1alpha1.MountStatus `json:"storage,omitempty"`
-	// Hash covers the payload (Updates, or the facts) but no time or
+	// Hash covers the payload (Updates, Docker, or the facts) but no time or
 	// outcome: equal hashes mean the status fields it feeds are unchanged.
 	// For storage it is taken over used space rounded to a percent of each
 	// mount, so a growing log file alone does not change it. Status

@@ -3,7 +3,6 @@ package scanrun
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -43,7 +42,7 @@ func New(cfg Config) (*Runner, error) {
 	}
 	cfg = cfg.withDefaults()
 	r := &Runner{cfg: cfg, states: make(map[v1alpha1.PackageManager]*managerState)}
-	for _, s := range slices.Concat(cfg.Updates, cfg.Docker) {
+	for _, s := range cfg.Updates {
 		r.states[s.Manager()] = &managerState{
 			breaker: newBreaker(cfg.FailureThreshold, cfg.CoolDown),
 		}
@@ -75,7 +74,7 @@ func (r *Runner) RunWith(ctx context.Context, opts scan.Options, subs ...Subsyst
 		case Updates:
 			report.Results = append(report.Results, r.runManagers(ctx, sub, r.cfg.Updates, opts))
 		case Docker:
-			report.Results = append(report.Results, r.runManagers(ctx, sub, r.cfg.Docker, opts))
+			report.Results = append(report.Results, r.runDocker(ctx))
 		default:
 			if fc == nil {
 				fc = r.collectFacts(ctx)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
 	"github.com/redflag-io/redflag/agent/internal/scan"
 	scandocker "github.com/redflag-io/redflag/agent/internal/scan/docker"
@@ -99,7 +101,7 @@ func (i Installer) Install(ctx context.Context, req installer.Request, _ install
 	if path == "" {
 		path = scandocker.DefaultConfigPath()
 	}
-	creds, err := scandocker.LoadCredentials(path)
+	kc, err := scandocker.LoadKeychain(path)
 	if err != nil {
 		req.Log.Warn("registry logins not used", "err", err)
 	}
@@ -107,7 +109,7 @@ func (i Installer) Install(ctx context.Context, req installer.Request, _ install
 
 	var res installer.Result
 	for _, u := range req.Updates {
-		c, notes, err := i.update(ctx, eng, rc, u, creds)
+		c, notes, err := i.update(ctx, eng, rc, u, kc)
 		res.Notes = append(res.Notes, notes...)
 		if c != nil {
 			res.Changes = append(res.Changes, *c)
@@ -121,13 +123,13 @@ func (i Installer) Install(ctx context.Context, req installer.Request, _ install
 
 // update pulls one image and recreates its containers. It returns the
 // change once every container runs the new image.
-func (i Installer) update(ctx context.Context, eng *engine, rc *recreator, u v1alpha1.PendingUpdate, creds scandocker.Credentials) (*installer.Change, []string, error) {
+func (i Installer) update(ctx context.Context, eng *engine, rc *recreator, u v1alpha1.PendingUpdate, kc authn.Keychain) (*installer.Change, []string, error) {
 	ref, err := scandocker.ParseReference(u.Name)
 	if err != nil {
 		return nil, nil, err
 	}
 	rc.log.Info("pulling", "image", u.Name)
-	if err := eng.pull(ctx, ref, creds); err != nil {
+	if err := eng.pull(ctx, ref, kc); err != nil {
 		return nil, nil, err
 	}
 	img, err := eng.image(ctx, ref.String())

@@ -4,18 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/redflag-io/redflag/agent/internal/scan"
 )
 
 // Body bounds. Engine lists grow with the number of containers and
-// images; registry answers are small documents.
+// images (registry answers are bounded in guard.go).
 const (
-	maxEngineBody   = 32 << 20
-	maxManifestBody = 4 << 20
-	maxTokenBody    = 1 << 20
-	maxErrorBody    = 4 << 10
-	maxConfigFile   = 1 << 20
+	maxEngineBody = 32 << 20
+	maxErrorBody  = 4 << 10
+	maxConfigFile = 1 << 20
 )
 
 // ErrTooLarge is wrapped when a response body exceeds its bound.
@@ -32,10 +28,4 @@ func readCapped(r io.Reader, limit int64) ([]byte, error) {
 		return b[:limit], fmt.Errorf("%w (over %d bytes)", ErrTooLarge, limit)
 	}
 	return b, nil
-}
-
-// snippet returns the start of an error body, cleaned for a message.
-func snippet(r io.Reader) string {
-	b, _ := readCapped(r, maxErrorBody) // best effort: it only decorates an error
-	return scan.Clean(string(b), 200)
 }

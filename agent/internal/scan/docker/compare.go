@@ -15,6 +15,9 @@ type comparison struct {
 	list     scan.List
 	checked  int
 	problems []error
+	// remote maps each target checked (Reference.String()) to the digest
+	// its registry serves.
+	remote map[string]string
 }
 
 // compare asks the registry of every target for its tag's digest and
@@ -26,7 +29,7 @@ type comparison struct {
 // skipped rather than each waiting for a timeout.
 func compare(ctx context.Context, eng *Engine, reg *Registry, targets []target) comparison {
 	var (
-		res     comparison
+		res     = comparison{remote: map[string]string{}}
 		images  = map[string]Image{}
 		hostErr = map[string]error{}
 	)
@@ -53,6 +56,7 @@ func compare(ctx context.Context, eng *Engine, reg *Registry, targets []target) 
 			continue
 		}
 		res.checked++
+		res.remote[t.ref.String()] = remote
 		for _, digests := range local {
 			if !slices.Contains(digests, remote) {
 				res.list.Add(v1alpha1.PendingUpdate{

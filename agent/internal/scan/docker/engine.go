@@ -54,7 +54,11 @@ type Container struct {
 	// ID when that reference now names another image.
 	Image   string
 	ImageID string
-	State   string
+	// Names are the container's names, each with a leading slash.
+	Names []string
+	State string
+	// Created is in seconds since 1970.
+	Created int64
 }
 
 // ContainerDetail is the part of /containers/{id}/json the scanner reads.
@@ -64,6 +68,10 @@ type ContainerDetail struct {
 		// with, kept even after its tag moved to a newer image.
 		Image string
 	}
+	RestartCount int
+	State        struct {
+		Health *struct{ Status string }
+	}
 }
 
 // Image is the part of /images/{id}/json (and /images/json entries) the
@@ -72,6 +80,15 @@ type Image struct {
 	ID          string `json:"Id"`
 	RepoTags    []string
 	RepoDigests []string
+}
+
+// ImageSummary is an /images/json entry: an Image with its size in bytes
+// and its creation time in seconds since 1970 (inspecting gives the time
+// as text instead).
+type ImageSummary struct {
+	Image
+	Size    int64
+	Created int64
 }
 
 // Info is the part of /info the scanner reads.
@@ -91,6 +108,12 @@ func (e *Engine) Containers(ctx context.Context) ([]Container, error) {
 	return out, e.get(ctx, "/containers/json", &out)
 }
 
+// AllContainers lists every container, stopped ones included.
+func (e *Engine) AllContainers(ctx context.Context) ([]Container, error) {
+	var out []Container
+	return out, e.get(ctx, "/containers/json?all=1", &out)
+}
+
 // Container inspects one container.
 func (e *Engine) Container(ctx context.Context, id string) (ContainerDetail, error) {
 	var out ContainerDetail
@@ -98,8 +121,8 @@ func (e *Engine) Container(ctx context.Context, id string) (ContainerDetail, err
 }
 
 // Images lists the local images (top-level only).
-func (e *Engine) Images(ctx context.Context) ([]Image, error) {
-	var out []Image
+func (e *Engine) Images(ctx context.Context) ([]ImageSummary, error) {
+	var out []ImageSummary
 	return out, e.get(ctx, "/images/json", &out)
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,8 +31,8 @@ type fakeRegistry struct {
 	noHeadDigest bool
 	// body is what GET serves as the manifest.
 	body []byte
-	// tokenCalls and manifestCalls count requests.
-	tokenCalls, manifestCalls int
+	// tokenCalls, pingCalls and manifestCalls count requests.
+	tokenCalls, pingCalls, manifestCalls int
 	// asked records the repo:tag of every manifest request.
 	asked []string
 	// realm overrides the token realm (default: this server's /token).
@@ -39,6 +40,16 @@ type fakeRegistry struct {
 }
 
 const fakeToken = "tok-123"
+
+// manifestAccept lists the manifest types a tag may point to; the
+// scanner must accept them all, so that the registry answers with the
+// digest the engine recorded when it pulled the tag.
+var manifestAccept = []string{
+	"application/vnd.oci.image.index.v1+json",
+	"application/vnd.docker.distribution.manifest.list.v2+json",
+	"application/vnd.oci.image.manifest.v1+json",
+	"application/vnd.docker.distribution.manifest.v2+json",
+}
 
 // newFakeRegistry serves the fake on 127.0.0.1, over TLS when tls is
 // set (httptest's certificate is for 127.0.0.1 and example.com).
@@ -82,21 +93,28 @@ func (f *fakeRegistry) token(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"token": fakeToken, "expires_in": 300})
 }
 
+// manifest serves /v2/ (the version check clients start with) and
+// /v2/<repo>/manifests/<tag>, both behind the challenge.
 func (f *fakeRegistry) manifest(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.manifestCalls++
+	ping := r.URL.Path == "/v2/"
 	repo, tag, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v2/"), "/manifests/")
-	if !ok {
+	switch {
+	case ping:
+		f.pingCalls++
+	case !ok:
 		http.NotFound(w, r)
 		return
-	}
-	f.asked = append(f.asked, repo+":"+tag)
-	accept := strings.Join(r.Header.Values("Accept"), ",")
-	for _, m := range manifestAccept {
-		if !strings.Contains(accept, m) {
-			http.Error(w, "missing Accept "+m, http.StatusBadRequest)
-			return
+	default:
+		f.manifestCalls++
+		f.asked = append(f.asked, repo+":"+tag)
+		accept := strings.Join(r.Header.Values("Accept"), ",")
+		for _, m := range manifestAccept {
+			if !strings.Contains(accept, m) {
+				http.Error(w, "missing Accept "+m, http.StatusBadRequest)
+				return
+			}
 		}
 	}
 	want := "Bearer " + fakeToken
@@ -111,9 +129,12 @@ func (f *fakeRegistry) manifest(w http.ResponseWriter, r *http.Request) {
 			if realm == "" {
 				realm = f.srv.URL + "/token"
 			}
-			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="%s",service="fake",scope="repository:%s:pull"`, realm, repo))
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="%s",service="fake"`, realm))
 		}
 		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	if ping {
 		return
 	}
 	digest, ok := f.tags[repo+":"+tag]
@@ -130,6 +151,7 @@ func (f *fakeRegistry) manifest(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Docker-Content-Digest", digest)
 	}
 	w.Header().Set("Content-Type", "application/vnd.docker.distribution.manifest.v2+json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(f.body)))
 	if r.Method == http.MethodGet {
 		_, _ = w.Write(f.body)
 	}
@@ -139,6 +161,12 @@ func (f *fakeRegistry) counts() (token, manifest int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.tokenCalls, f.manifestCalls
+}
+
+func (f *fakeRegistry) pings() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pingCalls
 }
 
 func (f *fakeRegistry) wasAsked(repoTag string) bool {

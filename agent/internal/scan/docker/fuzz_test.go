@@ -1,8 +1,6 @@
 package docker
 
 import (
-	"reflect"
-	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -42,50 +40,6 @@ func FuzzParseReference(f *testing.F) {
 		u := scan.Bound(v1alpha1.PendingUpdate{Manager: v1alpha1.ManagerDocker, Name: ref.Familiar(), Source: ref.Domain, CurrentVersion: ref.Digest})
 		if err := scan.Check(u); err != nil {
 			t.Fatalf("ParseReference(%q): %v", in, err)
-		}
-	})
-}
-
-func FuzzParseChallenges(f *testing.F) {
-	for _, s := range []string{
-		`Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull"`,
-		`Basic realm="Registry Realm"`, `basic, Bearer Realm = "https://x/t" ,  error=invalid_token`,
-		`Bearer realm="a\"b\\c", Basic realm=""`, `Basic abc==`, `Bearer realm="x`, "\x00",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, in string) {
-		cs, err := ParseChallenges(in)
-		if err != nil {
-			return
-		}
-		parts := make([]string, len(cs))
-		for i, c := range cs {
-			if c.Scheme == "" || strings.IndexFunc(c.Scheme, func(r rune) bool { return r > 0x7e || !isTchar(byte(r)) }) >= 0 {
-				t.Fatalf("ParseChallenges(%q): bad scheme %q", in, c.Scheme)
-			}
-			parts[i] = c.String()
-		}
-		// The canonical form reads back to the same challenges.
-		again, err := ParseChallenges(strings.Join(parts, ", "))
-		if err != nil || !reflect.DeepEqual(again, cs) {
-			t.Fatalf("ParseChallenges(%q) = %+v; its canonical form %q gives %+v, %v", in, cs, strings.Join(parts, ", "), again, err)
-		}
-	})
-}
-
-func FuzzParseCredentials(f *testing.F) {
-	f.Add([]byte(`{"auths":{"https://index.docker.io/v1/":{"auth":"dTpw"},"r.io":{"username":"u","password":"p"}}}`))
-	f.Add([]byte(`{"auths":{"x":{"auth":"!!"}}}`))
-	f.Fuzz(func(t *testing.T, in []byte) {
-		creds, err := ParseCredentials(in)
-		if err != nil {
-			return
-		}
-		for k, c := range creds {
-			if strings.Contains(k, "/") || c.Username == "" && c.Password == "" {
-				t.Fatalf("ParseCredentials: bad entry %q: %+v", k, c)
-			}
 		}
 	})
 }

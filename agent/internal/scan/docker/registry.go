@@ -8,8 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // defaultTimeout bounds one HTTP exchange, body included, with the
@@ -30,16 +34,20 @@ var (
 	// ErrManifestUnknown is wrapped when the registry has no manifest
 	// for the tag.
 	ErrManifestUnknown = errors.New("tag not found in registry")
+	// errRefused is wrapped when a request would have gone in clear
+	// text to a host the engine itself would only speak TLS to.
+	errRefused = errors.New("not HTTPS")
 )
 
 // RegistryConfig configures a Registry client.
 type RegistryConfig struct {
-	// Credentials are the logins to use; nil means anonymous everywhere.
-	Credentials Credentials
+	// Keychain gives the login for a registry; nil means anonymous
+	// everywhere. LoadKeychain reads the docker CLI's.
+	Keychain authn.Keychain
 	// Engine is the engine's configuration; its insecure registries may
 	// be reached over plain HTTP (loopback always may).
 	Engine Info
-	// Timeout bounds each exchange; 0 means 20s.
+	// Timeout bounds each digest lookup; 0 means 20s.
 	Timeout time.Duration
 	// TLS, when set, replaces the default TLS settings for registries
 	// reached securely (tests pin a root CA with it).
@@ -52,22 +60,18 @@ type RegistryConfig struct {
 	Proxy func(*http.Request) (*url.URL, error)
 }
 
-// Registry asks registries for the digest a tag points to. It caches, for
-// its lifetime, the scheme each host answered on and the authorization
-// each repository needed; make one per scan.
+// Registry asks registries for the digest a tag points to, through
+// go-containerregistry. Its puller keeps, for its lifetime, each
+// repository's scheme and token; make one per scan.
 type Registry struct {
-	creds    Credentials
-	policy   insecurePolicy
-	secure   *http.Client
-	insecure *http.Client
-
-	mu      sync.Mutex
-	schemes map[string]string // host -> "https" or "http"
-	auth    map[string]string // host/repository -> Authorization value
+	policy  insecurePolicy
+	timeout time.Duration
+	guard   *guard
+	puller  *remote.Puller
 }
 
 // NewRegistry returns a client configured by cfg.
-func NewRegistry(cfg RegistryConfig) *Registry {
+func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 	timeout := cfg.Timeout
 	if timeout <= 0 {
 		timeout = defaultTimeout
@@ -77,19 +81,30 @@ func NewRegistry(cfg RegistryConfig) *Registry {
 		secureTLS = cfg.TLS.Clone()
 	}
 	// The engine skips certificate checks for its insecure registries;
-	// this client is only used for hosts allowHTTP accepts.
+	// this transport is only used for hosts allowHTTP accepts.
 	insecureTLS := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // mirrors the engine's insecure-registry behaviour
-	return &Registry{
-		creds:    cfg.Credentials,
-		policy:   newInsecurePolicy(cfg.Engine),
-		secure:   newHTTPClient(cfg, secureTLS, timeout),
-		insecure: newHTTPClient(cfg, insecureTLS, timeout),
-		schemes:  map[string]string{},
-		auth:     map[string]string{},
+	policy := newInsecurePolicy(cfg.Engine)
+	g := &guard{policy: policy, secure: newTransport(cfg, secureTLS, timeout), insecure: newTransport(cfg, insecureTLS, timeout)}
+	kc := cfg.Keychain
+	if kc == nil {
+		kc = authn.NewMultiKeychain() // resolves to anonymous
 	}
+	p, err := remote.NewPuller(
+		remote.WithTransport(g),
+		remote.WithAuthFromKeychain(kc),
+		remote.WithUserAgent(userAgent),
+		// No retries: the next scheduled scan is the retry, and one
+		// flaky registry must not hold the others up.
+		remote.WithRetryPredicate(func(error) bool { return false }),
+		remote.WithRetryStatusCodes(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("registry client: %w", err)
+	}
+	return &Registry{policy: policy, timeout: timeout, guard: g, puller: p}, nil
 }
 
-func newHTTPClient(cfg RegistryConfig, tlsCfg *tls.Config, timeout time.Duration) *http.Client {
+func newTransport(cfg RegistryConfig, tlsCfg *tls.Config, timeout time.Duration) *http.Transport {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsCfg
 	tr.ResponseHeaderTimeout = timeout
@@ -100,67 +115,76 @@ func newHTTPClient(cfg RegistryConfig, tlsCfg *tls.Config, timeout time.Duration
 	if cfg.Proxy != nil {
 		tr.Proxy = cfg.Proxy
 	}
-	return &http.Client{Transport: tr, Timeout: timeout}
+	return tr
 }
 
 // Close releases idle connections.
 func (r *Registry) Close() {
-	r.secure.CloseIdleConnections()
-	r.insecure.CloseIdleConnections()
+	r.guard.secure.CloseIdleConnections()
+	r.guard.insecure.CloseIdleConnections()
 }
 
-// clientFor picks the TLS settings for a URL on host with scheme.
-func (r *Registry) clientFor(scheme, host string) *http.Client {
-	if scheme == "https" && r.policy.allowHTTP(host) {
-		return r.insecure
+// Digest returns the digest of the manifest ref's tag points to now. It
+// asks with HEAD, which Docker Hub does not count against pull limits,
+// and falls back to GET (hashing the body when no Docker-Content-Digest
+// is sent) for registries whose HEAD gives no digest.
+func (r *Registry) Digest(ctx context.Context, ref Reference) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	var opts []name.Option
+	if r.policy.allowHTTP(ref.APIHost()) {
+		// Lets go-containerregistry fall back to plain HTTP; the guard
+		// still refuses it for any other host (a token realm, say).
+		opts = append(opts, name.Insecure)
 	}
-	return r.secure
+	nref, err := name.ParseReference(ref.String(), opts...)
+	if err != nil {
+		return "", fmt.Errorf("%w %q: %w", ErrInvalidReference, ref.String(), err)
+	}
+	desc, err := r.puller.Head(ctx, nref)
+	if err == nil {
+		return desc.Digest.String(), nil
+	}
+	if !headUnsupported(err) {
+		return "", explain(ref, err)
+	}
+	got, err := r.puller.Get(ctx, nref)
+	if err != nil {
+		return "", explain(ref, err)
+	}
+	return got.Digest.String(), nil
 }
 
-// schemesFor lists the schemes to try for host: HTTPS, then plain HTTP
-// only where the policy allows it, or the one that worked before.
-func (r *Registry) schemesFor(host string) []string {
-	r.mu.Lock()
-	known := r.schemes[host]
-	r.mu.Unlock()
+// headUnsupported reports whether a HEAD failed in a way a GET may not:
+// the registry answered, but not with a usable digest.
+func headUnsupported(err error) bool {
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		return terr.StatusCode == http.StatusMethodNotAllowed || terr.StatusCode == http.StatusBadRequest
+	}
+	var uerr *url.Error
+	return !errors.As(err, &uerr) && !errors.Is(err, ErrTooLarge)
+}
+
+// explain maps a go-containerregistry error onto the errors callers
+// match: the registry's HTTP status, or unreachable for a failure to
+// connect at all.
+func explain(ref Reference, err error) error {
+	what := fmt.Sprintf("registry %s: manifest %s", ref.APIHost(), ref.Familiar())
+	var terr *transport.Error
+	var uerr *url.Error
 	switch {
-	case known != "":
-		return []string{known}
-	case r.policy.allowHTTP(host):
-		return []string{"https", "http"}
+	case errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound:
+		return fmt.Errorf("%w: %s: %w", ErrManifestUnknown, what, err)
+	case errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden):
+		return fmt.Errorf("%w: %s: %w", ErrUnauthorized, what, err)
+	case errors.As(err, &terr) && terr.StatusCode == http.StatusTooManyRequests:
+		return fmt.Errorf("%s (rate limited): %w", what, err)
+	case errors.Is(err, errRefused), errors.Is(err, ErrTooLarge), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return fmt.Errorf("%s: %w", what, err)
+	case errors.As(err, &uerr):
+		return fmt.Errorf("%w: %s: %w", ErrUnreachable, ref.APIHost(), err)
 	default:
-		return []string{"https"}
+		return fmt.Errorf("%s: %w", what, err)
 	}
-}
-
-// send makes one request to host, falling back from HTTPS to HTTP where
-// allowed when HTTPS cannot be spoken at all.
-func (r *Registry) send(ctx context.Context, method, host, path, authorization string, accept []string) (*http.Response, error) {
-	schemes := r.schemesFor(host)
-	var errs []error
-	for _, scheme := range schemes {
-		req, err := http.NewRequestWithContext(ctx, method, scheme+"://"+host+path, nil)
-		if err != nil {
-			return nil, fmt.Errorf("registry %s: %w", host, err)
-		}
-		for _, a := range accept {
-			req.Header.Add("Accept", a)
-		}
-		req.Header.Set("User-Agent", userAgent)
-		if authorization != "" {
-			req.Header.Set("Authorization", authorization)
-		}
-		resp, err := r.clientFor(scheme, host).Do(req)
-		if err == nil {
-			r.mu.Lock()
-			r.schemes[host] = scheme
-			r.mu.Unlock()
-			return resp, nil
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("registry %s: %w", host, context.Cause(ctx))
-		}
-		errs = append(errs, err)
-	}
-	return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, host, errors.Join(errs...))
 }

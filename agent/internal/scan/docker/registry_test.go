@@ -11,9 +11,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
 )
 
 func mustRef(t *testing.T, s string) Reference {
@@ -23,6 +27,31 @@ func mustRef(t *testing.T, s string) Reference {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// newReg makes a Registry or fails t.
+func newReg(t *testing.T, cfg RegistryConfig) *Registry {
+	t.Helper()
+	r, err := NewRegistry(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+// keychain writes config, a docker config.json, and loads it.
+func keychain(t *testing.T, config string) authn.Keychain {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kc, err := LoadKeychain(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kc
 }
 
 func digestOf(t *testing.T, reg *Registry, ref string) (string, error) {
@@ -36,18 +65,17 @@ func TestDigestAnonymousTokenFlow(t *testing.T) {
 	f := newFakeRegistry(t, false)
 	f.set("team/app:1", dgA)
 	f.set("team/app:2", dgB)
-	reg := NewRegistry(RegistryConfig{})
-	defer reg.Close()
+	reg := newReg(t, RegistryConfig{})
 	for tag, want := range map[string]string{"1": dgA, "2": dgB} {
 		got, err := digestOf(t, reg, f.host()+"/team/app:"+tag)
 		if err != nil || got != want {
 			t.Fatalf("tag %s: Digest = %q, %v; want %q", tag, got, err, want)
 		}
 	}
-	// One challenge, one token, then the token is reused for the
-	// repository: 401 + 200 + 200.
-	if tok, man := f.counts(); tok != 1 || man != 3 {
-		t.Errorf("token requests %d, manifest requests %d; want 1 and 3", tok, man)
+	// One version check, one token, then the token is reused for the
+	// repository: one HEAD per tag.
+	if tok, man := f.counts(); tok != 1 || man != 2 || f.pings() != 1 {
+		t.Errorf("token requests %d, manifest requests %d, version checks %d; want 1, 2 and 1", tok, man, f.pings())
 	}
 }
 
@@ -55,14 +83,12 @@ func TestDigestTokenWithLogin(t *testing.T) {
 	f := newFakeRegistry(t, false)
 	f.set("team/app:1", dgA)
 	f.login = "alice:s3cret"
-	creds, err := ParseCredentials([]byte(`{"auths":{"http://` + f.host() + `/v1/":{"auth":"YWxpY2U6czNjcmV0"}}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := digestOf(t, NewRegistry(RegistryConfig{Credentials: creds}), f.host()+"/team/app:1"); err != nil || got != dgA {
+	// The CLI may key a login by URL; "YWxpY2U6czNjcmV0" is alice:s3cret.
+	kc := keychain(t, `{"auths":{"http://`+f.host()+`/v1/":{"auth":"YWxpY2U6czNjcmV0"}}}`)
+	if got, err := digestOf(t, newReg(t, RegistryConfig{Keychain: kc}), f.host()+"/team/app:1"); err != nil || got != dgA {
 		t.Fatalf("with login: %q, %v", got, err)
 	}
-	_, err = digestOf(t, NewRegistry(RegistryConfig{}), f.host()+"/team/app:1")
+	_, err := digestOf(t, newReg(t, RegistryConfig{}), f.host()+"/team/app:1")
 	if !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("without login: %v, want ErrUnauthorized", err)
 	}
@@ -72,11 +98,11 @@ func TestDigestBasicChallenge(t *testing.T) {
 	f := newFakeRegistry(t, false)
 	f.set("app:1", dgA)
 	f.basicOnly, f.login = true, "bob:pw"
-	creds := Credentials{f.host(): {Username: "bob", Password: "pw"}}
-	if got, err := digestOf(t, NewRegistry(RegistryConfig{Credentials: creds}), f.host()+"/app:1"); err != nil || got != dgA {
+	kc := keychain(t, `{"auths":{"`+f.host()+`":{"username":"bob","password":"pw"}}}`)
+	if got, err := digestOf(t, newReg(t, RegistryConfig{Keychain: kc}), f.host()+"/app:1"); err != nil || got != dgA {
 		t.Fatalf("with login: %q, %v", got, err)
 	}
-	if _, err := digestOf(t, NewRegistry(RegistryConfig{}), f.host()+"/app:1"); !errors.Is(err, ErrUnauthorized) {
+	if _, err := digestOf(t, newReg(t, RegistryConfig{}), f.host()+"/app:1"); !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("without login: %v, want ErrUnauthorized", err)
 	}
 	if tok, _ := f.counts(); tok != 0 {
@@ -90,23 +116,23 @@ func TestDigestFallsBackToGet(t *testing.T) {
 	f.set("app:1", "") // and no digest header on GET either: hash the body
 	sum := sha256.Sum256(f.body)
 	want := "sha256:" + hex.EncodeToString(sum[:])
-	if got, err := digestOf(t, NewRegistry(RegistryConfig{}), f.host()+"/app:1"); err != nil || got != want {
+	if got, err := digestOf(t, newReg(t, RegistryConfig{}), f.host()+"/app:1"); err != nil || got != want {
 		t.Fatalf("Digest = %q, %v; want %q", got, err, want)
 	}
 
-	f.body = bytes.Repeat([]byte("x"), maxManifestBody+1)
-	if _, err := digestOf(t, NewRegistry(RegistryConfig{}), f.host()+"/app:1"); !errors.Is(err, ErrTooLarge) {
+	f.body = bytes.Repeat([]byte("x"), maxRegistryBody+1)
+	if _, err := digestOf(t, newReg(t, RegistryConfig{}), f.host()+"/app:1"); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("oversized manifest: %v, want ErrTooLarge", err)
 	}
 }
 
 func TestDigestErrors(t *testing.T) {
 	f := newFakeRegistry(t, false)
-	if _, err := digestOf(t, NewRegistry(RegistryConfig{}), f.host()+"/app:missing"); !errors.Is(err, ErrManifestUnknown) {
+	if _, err := digestOf(t, newReg(t, RegistryConfig{}), f.host()+"/app:missing"); !errors.Is(err, ErrManifestUnknown) {
 		t.Errorf("unknown tag: %v, want ErrManifestUnknown", err)
 	}
 	// Nothing listens on port 1.
-	if _, err := digestOf(t, NewRegistry(RegistryConfig{}), "127.0.0.1:1/app:1"); !errors.Is(err, ErrUnreachable) {
+	if _, err := digestOf(t, newReg(t, RegistryConfig{}), "127.0.0.1:1/app:1"); !errors.Is(err, ErrUnreachable) {
 		t.Errorf("closed port: %v, want ErrUnreachable", err)
 	}
 }
@@ -131,13 +157,13 @@ func TestSecureRegistryUsesVerifiedTLS(t *testing.T) {
 	roots.AddCert(f.srv.Certificate())
 	ref := "example.com/team/app:1" // httptest's certificate names example.com
 
-	pinned := NewRegistry(RegistryConfig{DialContext: routeTo(f.host()), Proxy: noProxy, TLS: &tls.Config{RootCAs: roots}})
+	pinned := newReg(t, RegistryConfig{DialContext: routeTo(f.host()), Proxy: noProxy, TLS: &tls.Config{RootCAs: roots}})
 	if got, err := digestOf(t, pinned, ref); err != nil || got != dgA {
 		t.Fatalf("pinned CA: Digest = %q, %v", got, err)
 	}
 	// Without the CA the certificate is refused: example.com is not an
 	// insecure registry, so verification is never skipped.
-	_, err := digestOf(t, NewRegistry(RegistryConfig{DialContext: routeTo(f.host()), Proxy: noProxy}), ref)
+	_, err := digestOf(t, newReg(t, RegistryConfig{DialContext: routeTo(f.host()), Proxy: noProxy}), ref)
 	var unknown x509.UnknownAuthorityError
 	if !errors.Is(err, ErrUnreachable) || !errors.As(err, &unknown) {
 		t.Fatalf("unpinned CA: %v, want ErrUnreachable from an unknown authority", err)
@@ -147,9 +173,9 @@ func TestSecureRegistryUsesVerifiedTLS(t *testing.T) {
 	f.realm = "http://example.com/token"
 	f.login = "alice:pw"
 	before, _ := f.counts()
-	creds := Credentials{"example.com": {Username: "alice", Password: "pw"}}
-	_, err = digestOf(t, NewRegistry(RegistryConfig{DialContext: routeTo(f.host()), Proxy: noProxy, TLS: &tls.Config{RootCAs: roots}, Credentials: creds}), ref)
-	if err == nil || !strings.Contains(err.Error(), "not HTTPS") {
+	kc := keychain(t, `{"auths":{"example.com":{"username":"alice","password":"pw"}}}`)
+	_, err = digestOf(t, newReg(t, RegistryConfig{DialContext: routeTo(f.host()), Proxy: noProxy, TLS: &tls.Config{RootCAs: roots}, Keychain: kc}), ref)
+	if err == nil || !strings.Contains(err.Error(), "realm") {
 		t.Fatalf("clear-text realm: %v, want a refusal", err)
 	}
 	if after, _ := f.counts(); after != before {
@@ -160,12 +186,21 @@ func TestSecureRegistryUsesVerifiedTLS(t *testing.T) {
 func TestSecureRegistryNeverPlainHTTP(t *testing.T) {
 	f := newFakeRegistry(t, false) // plain HTTP only
 	f.set("app:1", dgA)
-	_, err := digestOf(t, NewRegistry(RegistryConfig{DialContext: routeTo(f.host()), Proxy: noProxy}), "example.com/app:1")
+	_, err := digestOf(t, newReg(t, RegistryConfig{DialContext: routeTo(f.host()), Proxy: noProxy}), "example.com/app:1")
 	if !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("Digest over a plain-HTTP server for a secure name: %v, want ErrUnreachable", err)
 	}
 	if _, man := f.counts(); man != 0 {
 		t.Errorf("%d manifest requests reached the plain-HTTP server", man)
+	}
+	// go-containerregistry would try plain HTTP for any private address;
+	// the engine does not, unless told, and neither does the scanner.
+	_, err = digestOf(t, newReg(t, RegistryConfig{DialContext: routeTo(f.host()), Proxy: noProxy}), "10.9.9.9:5000/app:1")
+	if !errors.Is(err, errRefused) && !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("Digest over plain HTTP for a private address: %v, want a refusal", err)
+	}
+	if f.pings() != 0 {
+		t.Errorf("%d plain-HTTP requests reached the server for a private address", f.pings())
 	}
 	// Listed as insecure by the engine, the same name may use HTTP.
 	var info Info
@@ -173,7 +208,8 @@ func TestSecureRegistryNeverPlainHTTP(t *testing.T) {
 		Name   string
 		Secure bool
 	}{"example.com": {Name: "example.com", Secure: false}}
-	got, err := digestOf(t, NewRegistry(RegistryConfig{DialContext: routeTo(f.host()), Proxy: noProxy, Engine: info}), "example.com/app:1")
+	f.realm = "http://example.com/token"
+	got, err := digestOf(t, newReg(t, RegistryConfig{DialContext: routeTo(f.host()), Proxy: noProxy, Engine: info}), "example.com/app:1")
 	if err != nil || got != dgA {
 		t.Fatalf("insecure registry: Digest = %q, %v", got, err)
 	}

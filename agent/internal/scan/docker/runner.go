@@ -41,47 +41,17 @@ func (Runner) Manager() v1alpha1.PackageManager { return v1alpha1.ManagerDocker 
 // could be checked and others not (a registry down, a login refused), it
 // returns the updates found together with a *PartialError.
 func (r Runner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
-	eng, err := NewEngine(r.Host, r.Timeout)
+	s, err := r.open(ctx)
 	if err != nil {
-		if r.Host == "" && os.Getenv("DOCKER_HOST") == "" && runtime.GOOS == "windows" {
-			// No engine this scanner can reach, which to the agent is
-			// the same as none installed.
-			return nil, fmt.Errorf("docker scan: %w: %w", scan.ErrNotInstalled, err)
-		}
-		return nil, fmt.Errorf("docker scan: %w", err)
+		return nil, err
 	}
-	defer eng.Close()
-	present, err := eng.addr.present()
-	if err != nil {
-		return nil, fmt.Errorf("docker scan: %w", err)
-	}
-	if !present {
-		return nil, fmt.Errorf("docker scan: %w: no engine socket at %s", scan.ErrNotInstalled, eng.addr.address)
-	}
-	info, err := eng.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("docker scan: %w", err)
-	}
-
-	var problems []error
-	path := r.ConfigPath
-	if path == "" {
-		path = DefaultConfigPath()
-	}
-	creds, err := LoadCredentials(path)
-	if err != nil {
-		// Public images need no login: go on anonymously, but say so.
-		problems = append(problems, fmt.Errorf("registry logins not used: %w", err))
-	}
-	reg := NewRegistry(RegistryConfig{Credentials: creds, Engine: info, Timeout: r.Timeout})
-	defer reg.Close()
-
-	targets, listErrs := collectTargets(ctx, eng, r.Images)
-	problems = append(problems, listErrs...)
+	defer s.close()
+	targets, listErrs := collectTargets(ctx, s.eng, r.Images)
+	problems := append(s.problems, listErrs...)
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("docker scan: %w", context.Cause(ctx))
 	}
-	res := compare(ctx, eng, reg, targets)
+	res := compare(ctx, s.eng, s.reg, targets)
 	if ctx.Err() != nil {
 		// A scan cut short is a timeout (or shutdown), not a partial
 		// result: the caller keeps its last complete one.
@@ -97,4 +67,61 @@ func (r Runner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
 	default:
 		return res.list.Items(), &PartialError{Checked: res.checked, Errs: problems}
 	}
+}
+
+// session is an engine and a registry client for one scan, with the
+// problems met opening them.
+type session struct {
+	eng      *Engine
+	reg      *Registry
+	problems []error
+}
+
+// open connects to the engine and prepares the registry client with the
+// engine's insecure registries and the docker config's logins.
+func (r Runner) open(ctx context.Context) (*session, error) {
+	eng, err := NewEngine(r.Host, r.Timeout)
+	if err != nil {
+		if r.Host == "" && os.Getenv("DOCKER_HOST") == "" && runtime.GOOS == "windows" {
+			// No engine this scanner can reach, which to the agent is
+			// the same as none installed.
+			return nil, fmt.Errorf("docker scan: %w: %w", scan.ErrNotInstalled, err)
+		}
+		return nil, fmt.Errorf("docker scan: %w", err)
+	}
+	present, err := eng.addr.present()
+	if err != nil {
+		eng.Close()
+		return nil, fmt.Errorf("docker scan: %w", err)
+	}
+	if !present {
+		eng.Close()
+		return nil, fmt.Errorf("docker scan: %w: no engine socket at %s", scan.ErrNotInstalled, eng.addr.address)
+	}
+	info, err := eng.Info(ctx)
+	if err != nil {
+		eng.Close()
+		return nil, fmt.Errorf("docker scan: %w", err)
+	}
+	s := &session{eng: eng}
+	path := r.ConfigPath
+	if path == "" {
+		path = DefaultConfigPath()
+	}
+	kc, err := LoadKeychain(path)
+	if err != nil {
+		// Public images need no login: go on anonymously, but say so.
+		s.problems = append(s.problems, fmt.Errorf("registry logins not used: %w", err))
+	}
+	s.reg, err = NewRegistry(RegistryConfig{Keychain: kc, Engine: info, Timeout: r.Timeout})
+	if err != nil {
+		eng.Close()
+		return nil, fmt.Errorf("docker scan: %w", err)
+	}
+	return s, nil
+}
+
+func (s *session) close() {
+	s.reg.Close()
+	s.eng.Close()
 }
