@@ -6,8 +6,9 @@
 # agent's .rpm) and shellcheck (lints the install script); for the real
 # node cluster of hack/node.sh, containerd and runc (docker.io brings them
 # too), containernetworking-plugins (the CNI plugins in /usr/lib/cni),
-# iptables and conntrack (kube-proxy) and openssl (its certificates).
-# Idempotent: does
+# iptables and conntrack (kube-proxy) and openssl (its certificates);
+# qemu-user-static, whose qemu-aarch64-static runs the arm64 image's
+# binaries on this amd64 machine. Idempotent: does
 # nothing when all are present. It only installs; the Docker tests start
 # and stop their own private dockerd.
 #
@@ -34,6 +35,7 @@ command -v runc >/dev/null 2>&1 || missing+=(runc)
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 command -v conntrack >/dev/null 2>&1 || missing+=(conntrack)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v qemu-aarch64-static >/dev/null 2>&1 || missing+=(qemu-user-static)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
