@@ -138,7 +138,7 @@ func largestAgent() *rf.Agent {
 	for i := range rf.MaxUpdateItems {
 		a.Status.Updates.Items = append(a.Status.Updates.Items, rf.PendingUpdate{
 			Manager: rf.ManagerWindowsUpdate, Name: fill(fmt.Sprintf("pkg%d-", i), 128),
-			CurrentVersion: fill("1.0-", 80), AvailableVersion: fill("2.0-", 80), Security: true, Source: fill("src", 80),
+			CurrentVersion: fill("1.0-", 80), AvailableVersion: fill("2.0-", 80), Security: true, Source: fill("src", 80), FirstSeen: &now,
 		})
 	}
 	for i := range rf.MaxWorkChanges {

@@ -54,12 +54,14 @@ func (g *Gateway) applyScan(ctx context.Context, rec *agentRecord, sr *protocol.
 			a.Status.Subsystems = append(a.Status.Subsystems, next)
 		}
 		if sr.Subsystem == schedule.Updates && sr.Updates != nil && sr.Result == redflagv1.RunSucceeded && sr.UpdatesHash != a.Status.Updates.Hash {
+			prevItems := a.Status.Updates.Items
 			a.Status.Updates = clampInventory(*sr.Updates, sr.UpdatesHash)
 			// An inventory without a plausible scan time gets the
 			// scan's: a nil one would hide UpdatesAvailable.
 			if a.Status.Updates.ScannedAt = g.hostTime(sr.Updates.ScannedAt); a.Status.Updates.ScannedAt == nil {
 				a.Status.Updates.ScannedAt = finished.DeepCopy()
 			}
+			keepFirstSeen(a.Status.Updates.Items, prevItems, *a.Status.Updates.ScannedAt)
 		}
 		failed := sr.Result == redflagv1.RunFailed || sr.Result == redflagv1.RunTimedOut
 		wasFailed := prev.Result == redflagv1.RunFailed || prev.Result == redflagv1.RunTimedOut
@@ -116,6 +118,26 @@ func clampInventory(in redflagv1.UpdateInventory, hash string) redflagv1.UpdateI
 		})
 	}
 	return out
+}
+
+// keepFirstSeen stamps each pending update with when it was first stored:
+// the time of the previous inventory's entry for the same package, else
+// this scan's. The host's own value was dropped by clampInventory, so a
+// host cannot make an update look older or newer than the gateway saw it.
+func keepFirstSeen(items, prev []redflagv1.PendingUpdate, scanned metav1.Time) {
+	seen := make(map[[2]string]*metav1.Time, len(prev))
+	for _, p := range prev {
+		if p.FirstSeen != nil {
+			seen[[2]string{string(p.Manager), p.Name}] = p.FirstSeen
+		}
+	}
+	for i := range items {
+		if t, ok := seen[[2]string{string(items[i].Manager), items[i].Name}]; ok && !t.After(scanned.Time) {
+			items[i].FirstSeen = t.DeepCopy()
+			continue
+		}
+		items[i].FirstSeen = scanned.DeepCopy()
+	}
 }
 
 // errBadReport is a report that will never be accepted (400).
