@@ -6,7 +6,9 @@
 # agent's .rpm) and shellcheck (lints the install script); for the real
 # node cluster of hack/node.sh, containerd and runc (docker.io brings them
 # too), containernetworking-plugins (the CNI plugins in /usr/lib/cni),
-# iptables and conntrack (kube-proxy) and openssl (its certificates).
+# iptables and conntrack (kube-proxy) and openssl (its certificates);
+# prometheus (promtool's rule unit tests of the chart's alerts, and a real
+# Prometheus scraping the manager in internal/e2e).
 # Idempotent: does
 # nothing when all are present. It only installs; the Docker tests start
 # and stop their own private dockerd.
@@ -34,6 +36,9 @@ command -v runc >/dev/null 2>&1 || missing+=(runc)
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 command -v conntrack >/dev/null 2>&1 || missing+=(conntrack)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  missing+=(prometheus)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
