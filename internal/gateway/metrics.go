@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"io"
 	"net/http"
 	"time"
 
@@ -49,6 +50,15 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 		s.status = http.StatusOK
 	}
 	return s.ResponseWriter.Write(b)
+}
+
+// ReadFrom keeps the connection's sendfile path for files served whole
+// (releases), which hiding the writer's io.ReaderFrom would lose.
+func (s *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return io.Copy(s.ResponseWriter, r)
 }
 
 // Unwrap lets http.ResponseController (and the forwarding proxy) reach
