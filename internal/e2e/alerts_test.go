@@ -308,7 +308,7 @@ func TestPrometheusAlertFiresAndResolves(t *testing.T) {
 	h := newHost(t, "a1e47a1e47a1e47a1e47a1e47a1e47a1")
 	h.register(c, token)
 	key := agentOf(t, c, "alerts", h)
-	patchAgent(t, c, key, func(a *redflagv1.Agent) { a.Spec.CheckInInterval = &metav1.Duration{Duration: 3 * time.Second} })
+	patchAgent(t, c, key, func(a *redflagv1.Agent) { a.Spec.CheckInInterval = &metav1.Duration{Duration: 5 * time.Second} })
 	agent := h.run()
 	eventually(t, 60*time.Second, "Prometheus to see the agent checking in", func() bool {
 		var v struct {
