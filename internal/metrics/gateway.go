@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,26 @@ const (
 	EndpointOther    = "other"
 )
 
+// endpoints are the endpoint labels by index (see EndpointOf).
+var endpoints = [...]string{EndpointRegister, EndpointCheckIn, EndpointReport, EndpointHealth, EndpointCA, EndpointRelease, EndpointInstall, EndpointOther}
+
+// Endpoint is a gateway route, an index into endpoints.
+type Endpoint uint8
+
+const (
+	epRegister Endpoint = iota
+	epCheckIn
+	epReport
+	epHealth
+	epCA
+	epRelease
+	epInstall
+	epOther
+)
+
+// String is the endpoint's label value.
+func (e Endpoint) String() string { return endpoints[e] }
+
 // Enrollment results besides the refusal codes (protocol.Code*).
 const (
 	EnrollEnrolled   = "Enrolled"   // a new Agent, one seat used
@@ -42,6 +63,11 @@ type Gateway struct {
 	InFlight          prometheus.Gauge
 	BodyBytesInFlight prometheus.Gauge
 	CertNotAfter      prometheus.Gauge
+
+	// The series of the hot path, looked up once: WithLabelValues hashes
+	// and allocates on every call.
+	durations [len(endpoints)]prometheus.Observer
+	requests  [len(endpoints)][600]atomic.Pointer[prometheus.Counter]
 }
 
 // NewGateway makes the gateway's metrics and registers them on reg (nil:
@@ -80,6 +106,9 @@ func NewGateway(reg prometheus.Registerer) (*Gateway, error) {
 			Help: "When the certificate the gateway serves expires (Unix time).",
 		}),
 	}
+	for i, e := range endpoints {
+		m.durations[i] = m.Duration.WithLabelValues(e)
+	}
 	if reg == nil {
 		return m, nil
 	}
@@ -92,48 +121,46 @@ func NewGateway(reg prometheus.Registerer) (*Gateway, error) {
 }
 
 // EndpointOf names r's route, for the endpoint label.
-func EndpointOf(r *http.Request) string {
+func EndpointOf(r *http.Request) Endpoint {
 	p := r.URL.Path
 	switch {
 	case p == protocol.PathCheckIn:
-		return EndpointCheckIn
+		return epCheckIn
 	case p == protocol.PathReport:
-		return EndpointReport
+		return epReport
 	case p == protocol.PathRegister:
-		return EndpointRegister
+		return epRegister
 	case p == protocol.PathHealth:
-		return EndpointHealth
+		return epHealth
 	case p == protocol.PathCA:
-		return EndpointCA
+		return epCA
 	case p == installscript.Path:
-		return EndpointInstall
+		return epInstall
 	case strings.HasPrefix(p, protocol.ReleasesPrefix):
-		return EndpointRelease
+		return epRelease
 	}
-	return EndpointOther
+	return epOther
 }
 
-// statusText are the code labels, made once: strconv on every request
-// would allocate.
-var statusText = func() map[int]string {
-	m := map[int]string{}
-	for c := 100; c < 600; c++ {
-		if http.StatusText(c) != "" {
-			m[c] = strconv.Itoa(c)
-		}
-	}
-	return m
-}()
-
 // Observe counts one answered request.
-func (m *Gateway) Observe(endpoint string, status int, took time.Duration, refusal string) {
-	code, ok := statusText[status]
-	if !ok {
-		code = "other"
-	}
-	m.Requests.WithLabelValues(endpoint, code).Inc()
-	m.Duration.WithLabelValues(endpoint).Observe(took.Seconds())
+func (m *Gateway) Observe(ep Endpoint, status int, took time.Duration, refusal string) {
+	m.counter(ep, status).Inc()
+	m.durations[ep].Observe(took.Seconds())
 	if refusal != "" {
 		m.Refusals.WithLabelValues(refusal).Inc()
 	}
+}
+
+// counter is the request counter of (ep, status), made on first use.
+func (m *Gateway) counter(ep Endpoint, status int) prometheus.Counter {
+	if status < 100 || status >= len(m.requests[ep]) {
+		return m.Requests.WithLabelValues(ep.String(), "other")
+	}
+	slot := &m.requests[ep][status]
+	if c := slot.Load(); c != nil {
+		return *c
+	}
+	c := m.Requests.WithLabelValues(ep.String(), strconv.Itoa(status))
+	slot.Store(&c)
+	return c
 }
