@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,6 +23,35 @@ import (
 	"github.com/redflag-io/redflag/internal/apttest"
 )
 
+// pathWithoutDNF is a PATH holding every program of the system's PATH
+// but dnf (as links in a directory of the test's): these hosts are Debian
+// hosts, and a dnf the test machine happens to have installed, with no
+// repositories, would fail every install's scan (ManagerUnavailable).
+func pathWithoutDNF(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			switch e.Name() {
+			case "dnf", "dnf-3", "dnf4", "dnf5", "yum", "microdnf":
+				continue
+			}
+			link := filepath.Join(dir, e.Name())
+			if _, err := os.Lstat(link); err == nil {
+				continue // an earlier PATH entry wins, as in a shell
+			}
+			if err := os.Symlink(filepath.Join(d, e.Name()), link); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir
+}
+
 // metricsFleet enrolls two real agents in ns, each scanning its own
 // sandbox apt root with redflag-demo 1.0 → 2.0 and a security update
 // redflag-sec 1.0 → 1.1, checking in every 5 s under a ScanSchedule.
@@ -28,6 +59,7 @@ func metricsFleet(t *testing.T, c *cluster, ns, token string) []client.ObjectKey
 	t.Helper()
 	ctx := context.Background()
 	var keys []client.ObjectKey
+	path := pathWithoutDNF(t)
 	for i := range 2 {
 		sb := apttest.New(t, apttest.Options{
 			Installed: []apttest.Package{{Name: "redflag-demo", Version: "1.0"}, {Name: "redflag-sec", Version: "1.0"}},
@@ -37,7 +69,7 @@ func metricsFleet(t *testing.T, c *cluster, ns, token string) []client.ObjectKey
 			},
 		})
 		h := newHost(t, fmt.Sprintf("%032x", 0x3e7a0000+i))
-		h.env = append(h.env, "APT_CONFIG="+sb.Config)
+		h.env = append(h.env, "APT_CONFIG="+sb.Config, "PATH="+path)
 		h.register(c, token)
 		if i == 0 {
 			h.register(c, token) // the same host again: its Agent back, no seat
@@ -82,15 +114,23 @@ func TestMetricsDescribeTheFleet(t *testing.T) {
 	keys := metricsFleet(t, c, ns, token)
 	applyYAML(t, c, ns, rolloutManifest)
 	au := client.ObjectKey{Namespace: ns, Name: "demo-upgrade"}
-	eventually(t, 150*time.Second, "the rollout to succeed", func() bool {
-		var u redflagv1.AgentUpdate
-		return c.env.Client.Get(ctx, au, &u) == nil && u.Status.Phase == redflagv1.RolloutSucceeded
-	})
+	var u redflagv1.AgentUpdate
+	deadline := time.Now().Add(240 * time.Second)
+	for c.env.Client.Get(ctx, au, &u) != nil || u.Status.Phase != redflagv1.RolloutSucceeded {
+		if time.Now().After(deadline) {
+			for _, k := range keys {
+				a := getAgent(t, c, k)
+				t.Logf("%s: currentWork %+v, conditions %+v", k.Name, a.Status.CurrentWork, a.Status.Conditions)
+			}
+			t.Fatalf("the rollout did not succeed within 240 s: %+v", u.Status)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 
 	// The objects keep moving a little (lastSeen is written every 1.75
 	// intervals), so compare a fresh read with a scrape until they agree.
 	var last error
-	deadline := time.Now().Add(60 * time.Second)
+	deadline = time.Now().Add(60 * time.Second)
 	for {
 		if last = compareFleet(t, c, metricsAddr, ns, keys, au); last == nil {
 			break
