@@ -15,16 +15,19 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/controllers"
 	"github.com/redflag-io/redflag/internal/events"
 	"github.com/redflag-io/redflag/internal/gateway"
+	"github.com/redflag-io/redflag/internal/metrics"
 	"github.com/redflag-io/redflag/internal/release"
 	"github.com/redflag-io/redflag/internal/version"
 )
@@ -146,10 +149,18 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
+	// The fleet's metrics are read from the cache by whichever replica
+	// leads the controllers (internal/metrics).
+	fleet := metrics.NewFleet(mgr.GetCache(), clock.RealClock{}, ctrl.Log)
+	if o.runControllers {
+		if err := ctrlmetrics.Registry.Register(fleet); err != nil {
+			return fmt.Errorf("registering the fleet metrics: %w", err)
+		}
+	}
 	switch {
 	case electedApart:
 		elected := manager.RunnableFunc(func(ctx context.Context) error {
-			return controllers.RunElected(ctx, cfg, election, mgr.GetCache(), ctrl.Log.WithName("controllers"))
+			return controllers.RunElected(ctx, cfg, election, mgr.GetCache(), ctrl.Log.WithName("controllers"), fleet.Runnable())
 		})
 		if err := mgr.Add(elected); err != nil {
 			return fmt.Errorf("adding the controllers: %w", err)
@@ -157,6 +168,9 @@ func run() error {
 	case o.runControllers:
 		if err := controllers.SetupAll(mgr); err != nil {
 			return err
+		}
+		if err := mgr.Add(fleet.Runnable()); err != nil {
+			return fmt.Errorf("adding the fleet metrics: %w", err)
 		}
 	}
 	if o.runGateway {
@@ -169,9 +183,13 @@ func run() error {
 		}
 		o.gateway.ReleaseDir, o.gateway.ReleasePublicKey = served.Dir, served.PublicKey
 		setupLog.Info("agent releases", "store", served.Dir, "bundled", served.Bundled, "publicKey", served.PublicKey)
+		gwMetrics, err := metrics.NewGateway(ctrlmetrics.Registry)
+		if err != nil {
+			return err
+		}
 		gw, err := gateway.New(o.gateway, gateway.Deps{
 			Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Cache: mgr.GetCache(),
-			Events: mgr.GetEventRecorder(gateway.EventSource), Log: ctrl.Log,
+			Events: mgr.GetEventRecorder(gateway.EventSource), Log: ctrl.Log, Metrics: gwMetrics,
 		})
 		if err != nil {
 			return fmt.Errorf("configuring the gateway: %w", err)

@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 )
 
@@ -28,7 +29,10 @@ import (
 // old ones stay registered and feed queues that are shut down. Leadership
 // changes are rare, so the few stale handlers are left rather than track
 // them.
-func RunElected(ctx context.Context, cfg *rest.Config, opts ctrl.Options, shared cache.Cache, log logr.Logger) error {
+//
+// also are Runnables to run beside the controllers in each term (the fleet
+// metrics, which only the leader reports).
+func RunElected(ctx context.Context, cfg *rest.Config, opts ctrl.Options, shared cache.Cache, log logr.Logger, also ...manager.Runnable) error {
 	opts.NewCache = func(*rest.Config, cache.Options) (cache.Cache, error) { return borrowedCache{shared}, nil }
 	opts.Metrics = metricsserver.Options{BindAddress: "0"} // the main manager serves metrics
 	opts.HealthProbeBindAddress = "0"
@@ -43,6 +47,11 @@ func RunElected(ctx context.Context, cfg *rest.Config, opts ctrl.Options, shared
 		}
 		if err := SetupAll(mgr); err != nil {
 			return err
+		}
+		for _, r := range also {
+			if err := mgr.Add(r); err != nil {
+				return fmt.Errorf("adding a runnable to the controllers' manager: %w", err)
+			}
 		}
 		err = mgr.Start(ctx)
 		if ctx.Err() != nil {

@@ -8,7 +8,9 @@
 # too), containernetworking-plugins (the CNI plugins in /usr/lib/cni),
 # iptables and conntrack (kube-proxy) and openssl (its certificates);
 # qemu-user-static, whose qemu-aarch64-static runs the arm64 image's
-# binaries on this amd64 machine. Idempotent: does
+# binaries on this amd64 machine; prometheus (promtool's rule unit tests of
+# the chart's alerts, and a real Prometheus scraping the manager in
+# internal/e2e). Idempotent: does
 # nothing when all are present. It only installs; the Docker tests start
 # and stop their own private dockerd.
 #
@@ -36,6 +38,9 @@ command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 command -v conntrack >/dev/null 2>&1 || missing+=(conntrack)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v qemu-aarch64-static >/dev/null 2>&1 || missing+=(qemu-user-static)
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  missing+=(prometheus)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

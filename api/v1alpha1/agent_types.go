@@ -203,9 +203,12 @@ type PendingUpdate struct {
 	// +kubebuilder:validation:MaxLength=80
 	// +optional
 	Source string `json:"source,omitempty"`
-	// FirstSeen is when a scan first listed an update of this package
-	// (same manager and name, whatever the version) in the run of scans
-	// that still lists one: how long the host has been waiting for it.
+	// FirstSeen is when the gateway first stored a pending update of this
+	// package (same manager and name), kept across scans while one stays
+	// pending; a newer version of the same package keeps the time. The
+	// gateway sets it, never the host. It gives the age of the oldest
+	// pending security update (the metric
+	// redflag_agent_oldest_security_update_age_seconds).
 	// +optional
 	FirstSeen *metav1.Time `json:"firstSeen,omitempty"`
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/redflag-io/redflag/internal/events"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
@@ -32,14 +34,15 @@ import (
 // address.
 type bodyBudget struct {
 	limit, perAddress int64
+	gauge             prometheus.Gauge // the total, for the metrics endpoint
 
 	mu     sync.Mutex
 	total  int64
 	byAddr map[string]int64
 }
 
-func newBodyBudget(limit, perAddress int64) *bodyBudget {
-	return &bodyBudget{limit: limit, perAddress: perAddress, byAddr: map[string]int64{}}
+func newBodyBudget(limit, perAddress int64, gauge prometheus.Gauge) *bodyBudget {
+	return &bodyBudget{limit: limit, perAddress: perAddress, gauge: gauge, byAddr: map[string]int64{}}
 }
 
 // take reserves n bytes for addr. full says whether the gateway as a whole
@@ -55,6 +58,7 @@ func (b *bodyBudget) take(addr string, n int64) (ok, full bool) {
 	}
 	b.total += n
 	b.byAddr[addr] += n
+	b.gauge.Set(float64(b.total))
 	return true, false
 }
 
@@ -65,6 +69,7 @@ func (b *bodyBudget) give(addr string, n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.total -= n
+	b.gauge.Set(float64(b.total))
 	if left := b.byAddr[addr] - n; left > 0 {
 		b.byAddr[addr] = left
 	} else {

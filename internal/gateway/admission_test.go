@@ -132,7 +132,7 @@ func TestBodiesOfUnverifiedSendersAreNotRead(t *testing.T) {
 // budget comes back when the requests end.
 func TestBodyBudget(t *testing.T) {
 	saved := gw.bodies
-	gw.bodies = newBodyBudget(3*protocol.MaxRegisterBody, 2*protocol.MaxRegisterBody)
+	gw.bodies = newBodyBudget(3*protocol.MaxRegisterBody, 2*protocol.MaxRegisterBody, gw.metrics.BodyBytesInFlight)
 	t.Cleanup(func() { gw.bodies = saved })
 
 	// hold starts a registration whose body never ends until release.

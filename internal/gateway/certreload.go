@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/clock"
@@ -26,13 +27,22 @@ type servingCert struct {
 	current atomic.Pointer[tls.Certificate]
 	crt     []byte // tls.crt of current, to tell a change
 	key     []byte
+	expiry  prometheus.Gauge // current's notAfter, for the metrics endpoint
 }
 
-func newServingCert(m servingMaterial) *servingCert {
-	s := &servingCert{crt: m.crt, key: m.key}
+func newServingCert(m servingMaterial, expiry prometheus.Gauge) *servingCert {
+	s := &servingCert{crt: m.crt, key: m.key, expiry: expiry}
 	c := m.cert
-	s.current.Store(&c)
+	s.store(&c)
 	return s
+}
+
+// store serves c from the next handshake on and exports its expiry.
+func (s *servingCert) store(c *tls.Certificate) {
+	s.current.Store(c)
+	if leaf := s.leaf(); leaf != nil {
+		s.expiry.Set(float64(leaf.NotAfter.Unix()))
+	}
 }
 
 // get is tls.Config.GetCertificate.
@@ -90,7 +100,7 @@ func (s *servingCert) watch(ctx context.Context, r client.Reader, w client.Write
 			return
 		}
 		s.crt, s.key = crt, k
-		s.current.Store(&pair)
+		s.store(&pair)
 		notAfter := ""
 		if leaf := s.leaf(); leaf != nil {
 			notAfter = leaf.NotAfter.UTC().Format(time.RFC3339)

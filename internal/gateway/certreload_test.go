@@ -57,7 +57,7 @@ func TestARenewedCertificateIsServedWithoutARestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := newServingCert(servingMaterial{cert: pair}).leaf().SerialNumber.String()
+	want := newServingCert(servingMaterial{cert: pair}, testGauge()).leaf().SerialNumber.String()
 	if want == before {
 		t.Fatal("the renewed certificate has the old serial")
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -175,4 +176,9 @@ func eventsOfType(t *testing.T, ns, name, eventType string) []string {
 		}
 	}
 	return reasons
+}
+
+// testGauge is a gauge registered nowhere, for pieces built alone.
+func testGauge() prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{Name: "redflag_test", Help: "unregistered"})
 }

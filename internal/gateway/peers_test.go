@@ -78,11 +78,11 @@ func TestAForgedOrReusedPeerHeaderIsNotTrusted(t *testing.T) {
 	_, otherKey, _ := ed25519.GenerateKey(nil)
 	material := testServing(t)
 	p, _ := testPeers("gw-a", "gw-b")
-	f, err := newForwarder(p, key, material.caPEM, newServingCert(material).leaf, logr.Discard())
+	f, err := newForwarder(p, key, material.caPEM, newServingCert(material, testGauge()).leaf, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
-	forger, err := newForwarder(p, otherKey, material.caPEM, newServingCert(material).leaf, logr.Discard())
+	forger, err := newForwarder(p, otherKey, material.caPEM, newServingCert(material, testGauge()).leaf, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func withPeerHeader(r *http.Request, from string, f *forwarder) *http.Request {
 
 func TestPeersTrustOnlyTheGatewaysOwnCA(t *testing.T) {
 	ours, theirs := testServing(t), testServing(t)
-	cfg, err := peerTLSConfig(ours.caPEM, newServingCert(ours).leaf)
+	cfg, err := peerTLSConfig(ours.caPEM, newServingCert(ours, testGauge()).leaf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestPeersTrustOnlyTheGatewaysOwnCA(t *testing.T) {
 		t.Error("a certificate from another CA is trusted as a peer")
 	}
 	// A publicly issued certificate (no ca.crt): only the same key passes.
-	cfg, err = peerTLSConfig(nil, newServingCert(ours).leaf)
+	cfg, err = peerTLSConfig(nil, newServingCert(ours, testGauge()).leaf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/metrics"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -52,6 +53,7 @@ func (g *Gateway) handleRegister(w http.ResponseWriter, r *http.Request) {
 	// speed while guessing token secrets cannot.
 	ip := clientIP(r)
 	if blocked, wait := g.registerLimits.blocked(ip, now); blocked {
+		g.metrics.Enrollments.WithLabelValues("", "", protocol.CodeRateLimited).Inc()
 		failRetry(w, http.StatusTooManyRequests, protocol.CodeRateLimited, retryAfterSeconds(wait), "too many failed registration attempts from this address")
 		return
 	}
@@ -65,6 +67,7 @@ func (g *Gateway) handleRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := validateRegister(&req); err != nil {
 		g.registerLimits.take(ip, now)
+		g.countEnrollment(&req, protocol.CodeBadRequest)
 		fail(w, http.StatusBadRequest, protocol.CodeBadRequest, "%v", err)
 		return
 	}
@@ -74,20 +77,40 @@ func (g *Gateway) handleRegister(w http.ResponseWriter, r *http.Request) {
 		var refusal *errRegistration
 		switch {
 		case errors.As(err, &refusal):
+			g.countEnrollment(&req, refusal.code)
 			fail(w, refusal.status, refusal.code, "%s", refusal.msg)
 		case isUnavailable(err):
+			g.countEnrollment(&req, protocol.CodeUnavailable)
 			failRetry(w, http.StatusServiceUnavailable, protocol.CodeUnavailable, 10, "the cluster cannot be reached; retry later")
 		default:
+			g.countEnrollment(&req, protocol.CodeInternal)
 			g.log.Error(err, "registration failed", "machineID", req.MachineID)
 			fail(w, http.StatusInternalServerError, protocol.CodeInternal, "registration failed; see the gateway's log")
 		}
 		return
 	}
+	result := metrics.EnrollReenrolled
+	if created {
+		result = metrics.EnrollEnrolled
+	}
+	g.countEnrollment(&req, result)
 	reply(w, protocol.RegisterResponse{
 		Namespace: agent.Namespace, AgentName: agent.Name, Created: created,
 		WorkPublicKey:   g.workPublicKey,
 		CheckInInterval: protocol.Duration{Duration: g.intervalOf(recordOf(agent))},
 	})
+}
+
+// countEnrollment counts a registration that named a well-formed token
+// under the token it names. Only a token id the gateway knows becomes a
+// label value, so guessed ids all count under the empty name and cannot
+// add series.
+func (g *Gateway) countEnrollment(req *protocol.RegisterRequest, result string) {
+	var ref client.ObjectKey
+	if m := tokenPattern.FindStringSubmatch(req.Token); m != nil {
+		ref, _ = g.tokens.lookup(m[1])
+	}
+	g.metrics.Enrollments.WithLabelValues(ref.Namespace, ref.Name, result).Inc()
 }
 
 func validateRegister(req *protocol.RegisterRequest) error {

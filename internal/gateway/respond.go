@@ -17,6 +17,7 @@ import (
 // fail writes a JSON refusal. Messages are for the host's operator and never
 // carry secrets.
 func fail(w http.ResponseWriter, status int, code, format string, args ...any) {
+	noteRefusal(w, code)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

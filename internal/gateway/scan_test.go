@@ -87,3 +87,58 @@ func TestScansAreDueUntilStoredAndUnchangedResultsWriteNothing(t *testing.T) {
 		t.Errorf("scans %v due right after a run", due)
 	}
 }
+
+// TestPendingUpdatesKeepWhenTheyWereFirstSeen: each pending update is
+// stamped with the scan that first reported its package, the stamp is
+// kept while the package stays pending (even at a newer version), starts
+// anew once it was gone, and a host cannot choose it.
+func TestPendingUpdatesKeepWhenTheyWereFirstSeen(t *testing.T) {
+	h, _ := enrolledHost(t)
+	ctx := context.Background()
+	ns, _, _ := strings.Cut(h.id.Agent, "/")
+	sched := &redflagv1.ScanSchedule{Spec: redflagv1.ScanScheduleSpec{Subsystems: redflagv1.ScanSubsystems{
+		Updates: &redflagv1.UpdatesSchedule{SubsystemSchedule: redflagv1.SubsystemSchedule{Interval: metav1.Duration{Duration: time.Hour}}},
+	}}}
+	sched.Namespace, sched.Name = ns, "hourly"
+	if err := env.Client.Create(ctx, sched); err != nil {
+		t.Fatal(err)
+	}
+	var scans []protocol.ScanRequest
+	eventually(t, "the scan to be due", func() bool { scans = dueScans(t, h); return len(scans) == 1 })
+	base := time.Now().Add(-4 * time.Hour).Truncate(time.Second)
+	forged := metav1.NewTime(time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC))
+	report := func(n int, items ...redflagv1.PendingUpdate) map[string]time.Time {
+		t.Helper()
+		at := metav1.NewTime(base.Add(time.Duration(n) * time.Hour))
+		inv := redflagv1.UpdateInventory{Total: int32(len(items)), Items: items, ScannedAt: &at}
+		_, err := host.Report(ctx, h.id, protocol.Report{IdempotencyKey: "scan-" + at.String(), Kind: protocol.ReportScan, Time: at.Time,
+			Scan: &protocol.ScanResult{Subsystem: "updates", ID: scans[0].ID, Result: redflagv1.RunSucceeded, Finished: at.Time, Updates: &inv, UpdatesHash: at.String()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]time.Time{}
+		for _, it := range getAgent(t, h.id.Agent).Status.Updates.Items {
+			if it.FirstSeen == nil {
+				t.Fatalf("scan %d: %s stored without firstSeen", n, it.Name)
+			}
+			seen[it.Name] = it.FirstSeen.Time
+		}
+		return seen
+	}
+	openssl := func(v string) redflagv1.PendingUpdate {
+		return redflagv1.PendingUpdate{Manager: "apt", Name: "openssl", AvailableVersion: v, Security: true, FirstSeen: &forged}
+	}
+	curl := redflagv1.PendingUpdate{Manager: "apt", Name: "curl", AvailableVersion: "8.1"}
+	want := func(n int, got map[string]time.Time, name string, scan int) {
+		t.Helper()
+		if w := base.Add(time.Duration(scan) * time.Hour); !got[name].Equal(w) {
+			t.Errorf("after scan %d, %s firstSeen %s, want scan %d's time %s", n, name, got[name], scan, w)
+		}
+	}
+	want(0, report(0, openssl("3.0.2")), "openssl", 0)
+	s1 := report(1, openssl("3.0.3"), curl)
+	want(1, s1, "openssl", 0)
+	want(1, s1, "curl", 1)
+	report(2, curl)
+	want(3, report(3, openssl("3.0.4"), curl), "openssl", 3)
+}

@@ -23,6 +23,7 @@ import (
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/events"
 	"github.com/redflag-io/redflag/internal/installscript"
+	"github.com/redflag-io/redflag/internal/metrics"
 	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/internal/release"
 )
@@ -82,6 +83,7 @@ type Gateway struct {
 	peers          *peerSet // nil with one replica
 	takeover       takeover
 	forwarder      *forwarder // nil with one replica
+	metrics        *metrics.Gateway
 
 	serving       *servingCert
 	signingKey    ed25519.PrivateKey
@@ -100,6 +102,9 @@ type Deps struct {
 	Events events.Sink
 	Clock  clock.PassiveClock
 	Log    logr.Logger
+	// Metrics receives the gateway's metrics; nil makes unregistered
+	// ones (tests build many gateways in one process).
+	Metrics *metrics.Gateway
 }
 
 // New builds a gateway; Start serves it.
@@ -111,6 +116,13 @@ func New(opts Options, d Deps) (*Gateway, error) {
 	if d.Clock == nil {
 		d.Clock = clock.RealClock{}
 	}
+	if d.Metrics == nil {
+		m, err := metrics.NewGateway(nil)
+		if err != nil {
+			return nil, err
+		}
+		d.Metrics = m
+	}
 	return &Gateway{
 		opts: opts, client: d.Client, reader: d.Reader, cache: d.Cache, clock: d.Clock,
 		recorder: events.NewRecorder(d.Events, d.Clock),
@@ -119,7 +131,8 @@ func New(opts Options, d Deps) (*Gateway, error) {
 		applied:        appliedKeys{keys: map[string][]string{}},
 		warned:         warnLimiter{last: map[string]time.Time{}},
 		ipLimits:       newLimiterSet(opts.PerIPRate, opts.PerIPBurst),
-		bodies:         newBodyBudget(opts.BodyBudget, opts.PerAddressBodyBudget),
+		bodies:         newBodyBudget(opts.BodyBudget, opts.PerAddressBodyBudget, d.Metrics.BodyBytesInFlight),
+		metrics:        d.Metrics,
 		agentLimits:    newLimiterSet(opts.PerAgentRate, opts.PerAgentBurst),
 		registerLimits: newLimiterSet(opts.RegisterRate, opts.RegisterBurst),
 	}, nil
@@ -153,7 +166,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		return err
 	}
 	g.caPEM = serving.caPEM
-	g.serving = newServingCert(serving)
+	g.serving = newServingCert(serving, g.metrics.CertNotAfter)
 	go g.serving.watch(ctx, g.reader, g.client, client.ObjectKey{Namespace: g.opts.Namespace, Name: g.opts.TLSSecretName}, g.opts.CertReloadInterval, g.clock, g.log)
 	if g.signingKey, err = ensureSigningKey(ctx, g.reader, g.client, g.opts.Namespace, g.opts.SigningSecretName); err != nil {
 		return err
@@ -301,7 +314,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux.Handle("GET "+installscript.Path, installscript.Handler(installscript.Options{
 		GatewayURL: g.opts.PublicURL, CAPEM: g.caPEM, ReleasePublicKey: g.opts.ReleasePublicKey,
 	}))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return g.instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g.forwarder != nil && g.forwarder.fromPeer(r) {
 			// The replica the host reached applied the address limit.
 			mux.ServeHTTP(w, r)
@@ -320,7 +333,7 @@ func (g *Gateway) Handler() http.Handler {
 			return
 		}
 		mux.ServeHTTP(w, r)
-	})
+	}))
 }
 
 // clientIP is the peer address. Behind a proxy every host shares the
