@@ -54,7 +54,19 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	now := r.Clock.Now()
 	base := au.DeepCopy()
 
+	window, err := rollout.ParseWindow(au.Spec.Window)
+	if err != nil {
+		r.stall(&au, "InvalidWindow", err.Error())
+		return ctrl.Result{}, r.writeStatus(ctx, base, &au)
+	}
+	open, closes, opens := window.Open(now)
 	key := rollout.WorkKey(&au)
+	if au.Spec.Recurrence != nil {
+		if handled, res, err := r.betweenRuns(ctx, base, &au, now, open, window); handled || err != nil {
+			return res, err
+		}
+		key = rollout.RunKey(&au, au.Status.Run)
+	}
 	attempt := max(rollout.Attempt(key, au.Status.WorkID), 0)
 	retry := au.Annotations[redflagv1.RetryAnnotation]
 	retried := retry != "" && retry != au.Status.LastHandledRetry
@@ -68,13 +80,8 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	skips := skippedHosts(in, agents)
 	in.Now = now
-	window, err := rollout.ParseWindow(au.Spec.Window)
-	if err != nil {
-		r.stall(&au, "InvalidWindow", err.Error())
-		return ctrl.Result{}, r.writeStatus(ctx, base, &au)
-	}
-	open, closes, opens := window.Open(now)
 	in.WindowOpen = open
 	in.Paused = au.Spec.Paused
 	in.Canary = int(au.Spec.Strategy.Canary)
@@ -107,7 +114,11 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	au.Status.Counts = plan.Counts
 	au.Status.Slots = slotsOf(plan.Slots, base.Status.Slots, now)
 	au.Status.Failures = failures
+	au.Status.SkippedHosts = skips
 	announce := r.setPhase(&au, plan, open, retried)
+	if au.Spec.Recurrence != nil {
+		endRun(&au.Status, plan, now)
+	}
 	for _, f := range newTimeouts(timedOut, failures, base.Status.Failures) {
 		e := r.Recorder.Entry(events.HostTimedOut, f.Agent+": "+f.Message, map[string]string{"agent": f.Agent, "workID": workID})
 		au.Status.History = history.Append(au.Status.History, e)
@@ -170,6 +181,9 @@ func (r *AgentUpdateReconciler) gather(ctx context.Context, au *redflagv1.AgentU
 		a := &agents.Items[i]
 		byName[a.Name] = a
 		result := rollout.OutcomeOf(key, workID, &a.Status, au.Spec.AgentVersion)
+		if result.Outcome == rollout.Pending {
+			result = skipUnneeded(au, a, result)
+		}
 		var lastSeen time.Time
 		if a.Status.LastSeen != nil {
 			lastSeen = a.Status.LastSeen.Time

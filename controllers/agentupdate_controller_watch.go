@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"maps"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -51,7 +52,9 @@ func (r *AgentUpdateReconciler) rolloutsInNamespace(ctx context.Context, obj cli
 }
 
 // agentRolloutInputsChanged passes an Agent change only when something a
-// rollout reads changed: most Agent writes are lastSeen persistence.
+// rollout reads changed (holds and the update inventory decide skips and
+// whether a recurring run has anything to do): most Agent writes are
+// lastSeen persistence.
 var agentRolloutInputsChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		before, ok1 := e.ObjectOld.(*redflagv1.Agent)
@@ -62,6 +65,8 @@ var agentRolloutInputsChanged = predicate.Funcs{
 		return !maps.Equal(before.Labels, after.Labels) ||
 			before.Spec.Paused != after.Spec.Paused ||
 			before.Spec.Revoked != after.Spec.Revoked ||
+			!slices.Equal(before.Spec.Holds, after.Spec.Holds) ||
+			before.Status.Updates.Hash != after.Status.Updates.Hash ||
 			before.DeletionTimestamp.IsZero() != after.DeletionTimestamp.IsZero() ||
 			before.Status.AgentVersion != after.Status.AgentVersion ||
 			!equality.Semantic.DeepEqual(before.Status.CurrentWork, after.Status.CurrentWork) ||

@@ -99,6 +99,17 @@ type AgentSpec struct {
 	// 5 seconds. Users set it; rollouts set it while the host has work.
 	// +optional
 	Heartbeat *HeartbeatSpec `json:"heartbeat,omitempty"`
+	// Holds names packages (or images) that no rollout may update on this
+	// host, as `apt-mark hold` does on the host itself: every rollout
+	// excludes them from the host's work, and a host whose selected
+	// updates are all held is shown as skipped (PackagesHeld). At most 50
+	// exact names.
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=128
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9][A-Za-z0-9+._:/@-]*$`
+	// +listType=set
+	// +optional
+	Holds []string `json:"holds,omitempty"`
 	// DesiredVersion is the agent version a rollout wants the host to run.
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern=`^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`

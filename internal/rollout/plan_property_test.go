@@ -26,6 +26,10 @@ type world struct {
 	started     []string // order hosts started in
 	slotGrants  int
 	grantFailed bool // a slot was granted while the failure budget was spent
+	// held hosts have every selected update held on their Agent: the
+	// controller presents a pending one as Skipped (PackagesHeld).
+	held      map[string]bool
+	grantHeld string // a held host was granted a slot
 	log         []string
 
 	// Silence: a clock, each host's last check-in, whether it is alive
@@ -48,7 +52,7 @@ func newWorld(seed uint64) *world {
 	w := &world{
 		rng: rng, targeted: map[string]bool{}, eligible: map[string]bool{}, outcome: map[string]Outcome{},
 		now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), timeout: time.Duration(5+rng.IntN(20)) * time.Second,
-		alive: map[string]bool{}, lastSeen: map[string]time.Time{}, slotSince: map[string]time.Time{}, timedOut: map[string]bool{},
+		alive: map[string]bool{}, held: map[string]bool{}, lastSeen: map[string]time.Time{}, slotSince: map[string]time.Time{}, timedOut: map[string]bool{},
 	}
 	n := 3 + rng.IntN(12)
 	for i := range n {
@@ -74,6 +78,9 @@ func (w *world) input() Input {
 	}
 	for _, h := range w.hosts {
 		t := Target{Name: h, Eligible: w.eligible[h], Result: HostResult{Outcome: w.outcome[h]}, LastCheckIn: w.lastSeen[h], Timeout: w.timeout}
+		if w.held[h] && w.outcome[h] == Pending {
+			t.Result = HostResult{Outcome: Skipped, Reason: PackagesHeld}
+		}
 		if w.targeted[h] {
 			in.Targets = append(in.Targets, t)
 		} else if w.outcome[h] == Running {
@@ -118,6 +125,11 @@ func (w *world) reconcile() {
 	}
 	if len(plan.Started) > 0 && w.failed() > w.maxFail {
 		w.grantFailed = true
+	}
+	for _, h := range plan.Started {
+		if w.held[h] && w.grantHeld == "" {
+			w.grantHeld = h
+		}
 	}
 	for _, h := range plan.Slots {
 		since := w.now
@@ -181,6 +193,10 @@ func (w *world) step() {
 	case r < 18:
 		w.eligible[h] = !w.eligible[h]
 		w.log = append(w.log, fmt.Sprintf("%s eligible=%v", h, w.eligible[h]))
+	case r < 19:
+		// A hold is set or lifted on the Agent.
+		w.held[h] = !w.held[h]
+		w.log = append(w.log, fmt.Sprintf("%s held=%v", h, w.held[h]))
 	default:
 		w.paused = !w.paused
 		w.log = append(w.log, fmt.Sprintf("paused=%v", w.paused))
@@ -222,6 +238,9 @@ func TestDecideNeverExceedsLimits(t *testing.T) {
 			}
 			if w.keptSilent != "" {
 				t.Fatalf("seed %d: %s\n%v", seed, w.keptSilent, w.log)
+			}
+			if w.grantHeld != "" {
+				t.Fatalf("seed %d: %s was granted a slot while held\n%v", seed, w.grantHeld, w.log)
 			}
 			for _, h := range w.slots {
 				// A crash between storing the failure and the plan may

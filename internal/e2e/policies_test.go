@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/apttest"
+)
+
+const recurringManifest = `
+apiVersion: redflag.io/v1alpha1
+kind: AgentUpdate
+metadata:
+  name: demo-upgrade
+spec:
+  selector:
+    matchLabels:
+      tier: web
+  packages:
+    scope: All
+  recurrence:
+    every: 15s
+`
+
+// TestRecurringRolloutInstallsWhatBecamePending: a recurring AgentUpdate
+// runs on a real agent, installing redflag-demo 2.0; then 3.0 is
+// published, and a later run installs exactly that (2.0 to 3.0) and
+// nothing else; the run after that finds nothing pending, records
+// NothingToDo and gives the host no work.
+func TestRecurringRolloutInstallsWhatBecamePending(t *testing.T) {
+	f := newFleet(t, "recurring", 1)
+	name := f.names[0]
+	sb := f.sandboxes[name]
+	applyYAML(t, f.c, f.ns, scanScheduleManifest)
+	applyYAML(t, f.c, f.ns, recurringManifest)
+
+	lastRun := func() redflagv1.RunRecord {
+		runs := f.rollout(t).Status.Runs
+		if len(runs) == 0 {
+			return redflagv1.RunRecord{}
+		}
+		return runs[len(runs)-1]
+	}
+	eventually(t, 120*time.Second, "run 1 to succeed", func() bool {
+		return slices.ContainsFunc(f.rollout(t).Status.Runs, func(r redflagv1.RunRecord) bool {
+			return r.Run == 1 && r.Result == redflagv1.RunCompleted
+		})
+	})
+	if v := sb.InstalledVersion(t, "redflag-demo"); v != "2.0" {
+		t.Fatalf("after run 1 redflag-demo %s is installed, want 2.0", v)
+	}
+	au := f.rollout(t)
+	if r := au.Status.Runs[0]; r.Hosts != 1 || r.Succeeded != 1 || r.Failed != 0 || r.Finished == nil {
+		t.Errorf("run 1 record %+v: want 1 host, 1 succeeded, finished", r)
+	}
+	if au.Status.LastRun == nil || au.Status.NextRun == nil || !au.Status.NextRun.After(au.Status.LastRun.Time) {
+		t.Errorf("lastRun %v nextRun %v: want both, next after last", au.Status.LastRun, au.Status.NextRun)
+	}
+	firstWork := f.agent(t, name).Status.CurrentWork.ID
+
+	// A new version appears; the agent's next scan sees it.
+	sb.Publish(t, 0, apttest.Package{Name: "redflag-demo", Version: "3.0"})
+	published := time.Now()
+	patchAgent(t, f.c, client.ObjectKey{Namespace: f.ns, Name: name}, func(a *redflagv1.Agent) {
+		if a.Annotations == nil {
+			a.Annotations = map[string]string{}
+		}
+		a.Annotations[redflagv1.ScanNowAnnotation] = published.UTC().Format(time.RFC3339Nano)
+	})
+	eventually(t, 60*time.Second, "a later run to install 3.0", func() bool {
+		r := lastRun()
+		return r.Run > 1 && r.Result == redflagv1.RunCompleted && sb.InstalledVersion(t, "redflag-demo") == "3.0"
+	})
+	w := f.agent(t, name).Status.CurrentWork
+	if w == nil || w.ID == firstWork || w.Phase != redflagv1.WorkSucceeded {
+		t.Fatalf("currentWork %+v: want a new work ID (not %s), Succeeded", w, firstWork)
+	}
+	want := []redflagv1.PackageChange{{Manager: redflagv1.ManagerApt, Name: "redflag-demo", From: "2.0", To: "3.0"}}
+	if !slices.Equal(w.Changes, want) {
+		t.Errorf("the later run changed %+v, want only %+v", w.Changes, want)
+	}
+	// Runs between the two that found nothing (3.0 not scanned yet) must
+	// say so; none may have run work.
+	installed := lastRun().Run
+	for _, r := range f.rollout(t).Status.Runs {
+		if r.Run > 1 && r.Run < installed && r.Result != redflagv1.RunFoundNothing {
+			t.Errorf("run %d before 3.0 was pending: %+v, want NothingToDo", r.Run, r)
+		}
+	}
+
+	// The next run finds nothing pending: recorded, and the host gets no work.
+	eventually(t, 60*time.Second, "a run after the install to find nothing to do", func() bool {
+		r := lastRun()
+		return r.Run > installed && r.Result == redflagv1.RunFoundNothing
+	})
+	a := f.agent(t, name)
+	if a.Status.CurrentWork.ID != w.ID {
+		t.Errorf("after a NothingToDo run the host got work %s", a.Status.CurrentWork.ID)
+	}
+	if len(f.installOrder(t)) != 4 {
+		t.Errorf("dpkg ran %q; want two runs (2.0, then 3.0)", f.installOrder(t))
+	}
+	au = f.rollout(t)
+	if len(au.Status.Slots) != 0 || au.Status.Phase != redflagv1.RolloutSucceeded {
+		t.Errorf("between runs: slots %v phase %s, want none and Succeeded", au.Status.Slots, au.Status.Phase)
+	}
+	if c := meta.FindStatusCondition(au.Status.Conditions, redflagv1.ConditionReady); c == nil || c.Status != "True" || c.Reason != "WaitingForNextRun" {
+		t.Errorf("Ready %+v: want True, WaitingForNextRun", c)
+	}
+}
+
+// TestHeldPackageIsNeverInstalled: two hosts; one Agent holds
+// redflag-demo. A rollout of every pending update upgrades the other host
+// and skips the holder with reason PackagesHeld, and the held package
+// stays at 1.0 on its host.
+func TestHeldPackageIsNeverInstalled(t *testing.T) {
+	f := newFleet(t, "holds", 2)
+	applyYAML(t, f.c, f.ns, scanScheduleManifest)
+	for _, n := range f.names {
+		eventually(t, 60*time.Second, n+" to list redflag-demo 2.0 as pending", func() bool {
+			return slices.ContainsFunc(f.agent(t, n).Status.Updates.Items, func(u redflagv1.PendingUpdate) bool {
+				return u.Name == "redflag-demo" && u.AvailableVersion == "2.0"
+			})
+		})
+	}
+	held := f.names[0]
+	patchAgent(t, f.c, client.ObjectKey{Namespace: f.ns, Name: held}, func(a *redflagv1.Agent) {
+		a.Spec.Holds = []string{"redflag-demo"}
+	})
+	applyYAML(t, f.c, f.ns, `
+apiVersion: redflag.io/v1alpha1
+kind: AgentUpdate
+metadata:
+  name: demo-upgrade
+spec:
+  selector:
+    matchLabels:
+      tier: web
+  packages:
+    scope: All
+  strategy:
+    maxConcurrent: 2
+`)
+	eventually(t, 120*time.Second, "the rollout to succeed", func() bool {
+		return f.rollout(t).Status.Phase == redflagv1.RolloutSucceeded
+	})
+	au := f.rollout(t)
+	if c := au.Status.Counts; c.Total != 2 || c.Succeeded != 1 || c.Skipped != 1 {
+		t.Errorf("counts %+v: want 1 succeeded, 1 skipped", c)
+	}
+	if len(au.Status.SkippedHosts) != 1 || au.Status.SkippedHosts[0].Agent != held || au.Status.SkippedHosts[0].Reason != "PackagesHeld" {
+		t.Errorf("skippedHosts %+v: want %s with PackagesHeld", au.Status.SkippedHosts, held)
+	}
+	if v := f.sandboxes[held].InstalledVersion(t, "redflag-demo"); v != "1.0" {
+		t.Errorf("held host has redflag-demo %s, want 1.0", v)
+	}
+	if v := f.sandboxes[f.names[1]].InstalledVersion(t, "redflag-demo"); v != "2.0" {
+		t.Errorf("other host has redflag-demo %s, want 2.0", v)
+	}
+	if w := f.agent(t, held).Status.CurrentWork; w != nil {
+		t.Errorf("the held host was given work %+v", w)
+	}
+}
