@@ -39,7 +39,7 @@ type agentRecord struct {
 	factsHash         string
 	agentVersion      string
 	labels            map[string]string
-	holds             []string // spec.holds: never handed out in work
+	holds             []string                // spec.holds: never handed out in work
 	lastRun           map[string]*metav1.Time // by subsystem
 	lastResult        map[string]redflagv1.RunResult
 	updatesHash       string

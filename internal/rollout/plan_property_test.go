@@ -30,7 +30,7 @@ type world struct {
 	// controller presents a pending one as Skipped (PackagesHeld).
 	held      map[string]bool
 	grantHeld string // a held host was granted a slot
-	log         []string
+	log       []string
 
 	// Silence: a clock, each host's last check-in, whether it is alive
 	// (checks in and reports) and when each slot was granted.
