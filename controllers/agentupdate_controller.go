@@ -34,6 +34,11 @@ type AgentUpdateReconciler struct {
 	client.Client
 	Recorder *events.Recorder
 	Clock    clock.PassiveClock
+	// RebootBudget bounds the hosts of a namespace in rebooting rollouts'
+	// work at once (0: none); see rebootingElsewhere.
+	RebootBudget int
+
+	reboots rebootLedger
 }
 
 // +kubebuilder:rbac:groups=redflag.io,resources=agentupdates,verbs=get;list;watch;update;patch
@@ -46,6 +51,9 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.Get(ctx, req.NamespacedName, &au); err != nil {
 		// A deleted rollout needs no cleanup: its slots went with it, and
 		// the gateway stops handing out its work when the cache drops it.
+		if apierrors.IsNotFound(err) {
+			r.reboots.forget(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !au.DeletionTimestamp.IsZero() {
@@ -84,6 +92,7 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	in.Now = now
 	in.WindowOpen = open
 	in.Paused = au.Spec.Paused
+	in.Reboots, in.RebootBudget = reboots(&au), r.RebootBudget
 	in.Canary = int(au.Spec.Strategy.Canary)
 	in.MaxConcurrent, in.MaxFailures, err = rollout.Limits(au.Spec.Strategy, len(in.Targets))
 	if err != nil {
@@ -133,6 +142,9 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 		return ctrl.Result{}, err
 	}
+	// What this rollout now holds toward the namespace's reboot budget,
+	// remembered until the cache shows it to the other rollouts' passes.
+	r.reboots.set(au.Namespace, au.Name, rebootingHosts(&au, in))
 	for _, e := range announce {
 		r.Recorder.Emit(&au, e)
 	}
@@ -172,6 +184,7 @@ func (r *AgentUpdateReconciler) gather(ctx context.Context, au *redflagv1.AgentU
 	}
 	byName := make(map[string]*redflagv1.Agent, len(agents.Items))
 	busy := busyHosts(au, others.Items)
+	in.RebootingElsewhere = r.rebootingElsewhere(au, others.Items, agents.Items)
 	ours := map[string]bool{}
 	for _, s := range au.Status.Slots {
 		ours[s.Agent] = true
@@ -263,7 +276,9 @@ func (r *AgentUpdateReconciler) recordTimeouts(ctx context.Context, au *redflagv
 		msg := fmt.Sprintf("no check-in since %s, longer than the rollout's bound of %s: its slot was released and its work abandoned",
 			since.UTC().Format(time.RFC3339), bound)
 		id := workID
-		if w := a.Status.CurrentWork; w != nil && !w.Phase.Finished() && rollout.Attempt(key, w.ID) >= 0 {
+		if w := a.Status.CurrentWork; w != nil && (!w.Phase.Finished() || rollout.RebootPending(&a.Status)) && rollout.Attempt(key, w.ID) >= 0 {
+			// A host that never came back from its reboot fails as a
+			// silent installer does.
 			id = w.ID
 			w.Phase, w.Reason, w.Message, w.FinishedAt = redflagv1.WorkFailed, rollout.HostTimedOut, msg, &at
 		}

@@ -101,6 +101,7 @@ func (r *AgentUpdateReconciler) markIdle(au *redflagv1.AgentUpdate, open bool) {
 	st := &au.Status
 	gen := au.Generation
 	st.ObservedGeneration = gen
+	r.reboots.forget(au.Namespace, au.Name)
 	st.Slots, st.WaitingOn = nil, ""
 	next := "when the window opens"
 	if st.NextRun != nil {

@@ -20,6 +20,7 @@ const (
 	reasonRolloutHalted   = "RolloutHalted"
 	reasonCanaryFailed    = "CanaryFailed"
 	reasonNoTargetsActive = "NoTargets"
+	reasonRebootBudget    = "RebootBudgetFull"
 )
 
 // setPhase turns a plan into the phase and the conditions kstatus, Flux
@@ -59,6 +60,11 @@ func (r *AgentUpdateReconciler) setPhase(au *redflagv1.AgentUpdate, p rollout.Pl
 		msg := fmt.Sprintf("waiting on AgentUpdate %s, which holds the next hosts: %s", p.WaitingOn, progress)
 		conditions.MarkNotReady(&st.Conditions, gen, reasonWaitingOnOther, msg)
 		conditions.MarkReconciling(&st.Conditions, gen, reasonWaitingOnOther, msg)
+	case p.RebootBudgetFull && c.InProgress == 0:
+		st.Phase = redflagv1.RolloutWaiting
+		msg := "waiting for the namespace's reboot budget: other rollouts' hosts may be rebooting: " + progress
+		conditions.MarkNotReady(&st.Conditions, gen, reasonRebootBudget, msg)
+		conditions.MarkReconciling(&st.Conditions, gen, reasonRebootBudget, msg)
 	default:
 		st.Phase = redflagv1.RolloutProgressing
 		conditions.MarkNotReady(&st.Conditions, gen, reasonProgressing, progress)
@@ -96,6 +102,7 @@ func readyMessage(st *redflagv1.AgentUpdateStatus) string {
 
 // stall marks a rollout whose spec cannot be acted on.
 func (r *AgentUpdateReconciler) stall(au *redflagv1.AgentUpdate, reason, msg string) {
+	r.reboots.forget(au.Namespace, au.Name)
 	au.Status.Phase = redflagv1.RolloutFailed
 	au.Status.Slots = nil
 	au.Status.ObservedGeneration = au.Generation

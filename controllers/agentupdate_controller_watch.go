@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -53,8 +54,8 @@ func (r *AgentUpdateReconciler) rolloutsInNamespace(ctx context.Context, obj cli
 
 // agentRolloutInputsChanged passes an Agent change only when something a
 // rollout reads changed (holds and the update inventory decide skips and
-// whether a recurring run has anything to do): most Agent writes are
-// lastSeen persistence.
+// whether a recurring run has anything to do; the boot time and Ready end
+// a reboot): most Agent writes are lastSeen persistence.
 var agentRolloutInputsChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		before, ok1 := e.ObjectOld.(*redflagv1.Agent)
@@ -67,6 +68,8 @@ var agentRolloutInputsChanged = predicate.Funcs{
 			before.Spec.Revoked != after.Spec.Revoked ||
 			!slices.Equal(before.Spec.Holds, after.Spec.Holds) ||
 			before.Status.Updates.Hash != after.Status.Updates.Hash ||
+			!equality.Semantic.DeepEqual(before.Status.System.BootTime, after.Status.System.BootTime) ||
+			meta.IsStatusConditionTrue(before.Status.Conditions, redflagv1.ConditionReady) != meta.IsStatusConditionTrue(after.Status.Conditions, redflagv1.ConditionReady) ||
 			before.DeletionTimestamp.IsZero() != after.DeletionTimestamp.IsZero() ||
 			before.Status.AgentVersion != after.Status.AgentVersion ||
 			!equality.Semantic.DeepEqual(before.Status.CurrentWork, after.Status.CurrentWork) ||

@@ -28,7 +28,7 @@ import (
 // old ones stay registered and feed queues that are shut down. Leadership
 // changes are rare, so the few stale handlers are left rather than track
 // them.
-func RunElected(ctx context.Context, cfg *rest.Config, opts ctrl.Options, shared cache.Cache, log logr.Logger) error {
+func RunElected(ctx context.Context, cfg *rest.Config, opts ctrl.Options, shared cache.Cache, settings Settings, log logr.Logger) error {
 	opts.NewCache = func(*rest.Config, cache.Options) (cache.Cache, error) { return borrowedCache{shared}, nil }
 	opts.Metrics = metricsserver.Options{BindAddress: "0"} // the main manager serves metrics
 	opts.HealthProbeBindAddress = "0"
@@ -41,7 +41,7 @@ func RunElected(ctx context.Context, cfg *rest.Config, opts ctrl.Options, shared
 		if err != nil {
 			return fmt.Errorf("creating the controllers' manager: %w", err)
 		}
-		if err := SetupAll(mgr); err != nil {
+		if err := SetupAll(mgr, settings); err != nil {
 			return err
 		}
 		err = mgr.Start(ctx)

@@ -349,6 +349,11 @@ type WorkStatus struct {
 	// DryRun marks changes as planned, not made.
 	// +optional
 	DryRun bool `json:"dryRun,omitempty"`
+	// Rebooting says the host reboots after this work: its rollout keeps
+	// its slot (and the namespace's reboot budget counts it) until the
+	// host reports a boot time after FinishedAt and checks in Ready.
+	// +optional
+	Rebooting bool `json:"rebooting,omitempty"`
 	// Changes lists what was installed, with versions before and after
 	// (at most 50; Message says when more changed).
 	// +kubebuilder:validation:MaxItems=50

@@ -30,6 +30,10 @@ type world struct {
 	// controller presents a pending one as Skipped (PackagesHeld).
 	held      map[string]bool
 	grantHeld string // a held host was granted a slot
+	// Reboot budget: both this rollout and other (another rollout of the
+	// namespace, its own world) reboot; budget bounds them together.
+	budget int
+	other  *world
 	log       []string
 
 	// Silence: a clock, each host's last check-in, whether it is alive
@@ -75,6 +79,9 @@ func (w *world) input() Input {
 	}
 	for _, h := range w.slots {
 		in.SlotSince[h] = w.slotSince[h]
+	}
+	if w.other != nil {
+		in.Reboots, in.RebootBudget, in.RebootingElsewhere = true, w.budget, w.other.working()
 	}
 	for _, h := range w.hosts {
 		t := Target{Name: h, Eligible: w.eligible[h], Result: HostResult{Outcome: w.outcome[h]}, LastCheckIn: w.lastSeen[h], Timeout: w.timeout}
@@ -422,5 +429,55 @@ func TestSilenceBoundIsNeverBelowSilentAfter(t *testing.T) {
 	}
 	if got := SilenceBound(30*time.Minute, 3*time.Minute); got != 30*time.Minute {
 		t.Errorf("30m with a 1m interval: %s, want 30m", got)
+	}
+}
+
+// TestRebootBudgetHoldsAcrossRollouts plays two rebooting rollouts of one
+// namespace against each other (each with its own hosts, controller
+// crashes, pauses, timeouts) and checks after every step that the hosts
+// holding a slot or running work in both together never exceed the
+// namespace's reboot budget. A host that reboots after its install stays
+// Running until it is back, so the model's Running covers the reboot.
+func TestRebootBudgetHoldsAcrossRollouts(t *testing.T) {
+	full := 0
+	for seed := range uint64(300) {
+		a, b := newWorld(seed), newWorld(seed+100000)
+		a.budget = 1 + a.rng.IntN(3)
+		b.budget, a.other, b.other = a.budget, b, a
+		for range 800 {
+			w := a
+			if a.rng.IntN(2) == 0 {
+				w = b
+			}
+			w.step()
+			if n := a.working() + b.working(); n > a.budget {
+				t.Fatalf("seed %d: %d hosts may be rebooting at once, budget %d\nA: %v\nB: %v", seed, n, a.budget, a.log, b.log)
+			}
+			if a.working()+b.working() == a.budget {
+				full++
+			}
+		}
+	}
+	if full < 1000 {
+		t.Errorf("the budget was full in only %d steps: the mix does not test it", full)
+	}
+}
+
+func TestDecideWaitsForTheRebootBudget(t *testing.T) {
+	in := Input{
+		Targets:       []Target{{Name: "a", Eligible: true}, {Name: "b", Eligible: true}},
+		MaxConcurrent: 2, WindowOpen: true, Reboots: true, RebootBudget: 2, RebootingElsewhere: 1,
+	}
+	p := Decide(in)
+	if !slices.Equal(p.Started, []string{"a"}) || p.RebootBudgetFull {
+		t.Errorf("budget 2 with 1 rebooting elsewhere: started %v full %v, want [a] and not full", p.Started, p.RebootBudgetFull)
+	}
+	in.RebootingElsewhere = 2
+	if p := Decide(in); len(p.Started) != 0 || !p.RebootBudgetFull {
+		t.Errorf("budget spent elsewhere: started %v full %v, want none and full", p.Started, p.RebootBudgetFull)
+	}
+	in.Reboots = false
+	if p := Decide(in); len(p.Started) != 2 {
+		t.Errorf("a rollout that does not reboot: started %v, want both", p.Started)
 	}
 }
