@@ -1,7 +1,14 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +17,7 @@ import (
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/apttest"
+	"github.com/redflag-io/redflag/internal/rollout"
 )
 
 const recurringManifest = `
@@ -164,5 +172,144 @@ spec:
 	}
 	if w := f.agent(t, held).Status.CurrentWork; w != nil {
 		t.Errorf("the held host was given work %+v", w)
+	}
+}
+
+// rebootSim stands in for reboots: the agents' reboot command is a script
+// that records the reboot (time and host) in a log, moves the host's boot
+// time (REDFLAG_BOOT_TIME_FILE, one file per host) past now and stops the
+// agent, as a reboot would; restart brings stopped agents back up.
+type rebootSim struct {
+	log string
+	env []string
+}
+
+func newRebootSim(t *testing.T) *rebootSim {
+	t.Helper()
+	dir := t.TempDir()
+	s := &rebootSim{log: filepath.Join(dir, "reboots.log")}
+	script := filepath.Join(dir, "reboot.sh")
+	body := "#!/bin/sh\n" +
+		"echo \"$(date +%s.%N) $REDFLAG_BOOT_TIME_FILE\" >> " + s.log + "\n" +
+		"date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ > \"$REDFLAG_BOOT_TIME_FILE\"\n" +
+		"kill -TERM $PPID\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.env = []string{"REDFLAG_REBOOT_COMMAND=" + script, "REDFLAG_BOOT_TIME_FILE=" + filepath.Join(dir, "boot-{host}")}
+	return s
+}
+
+// reboots counts the recorded reboots.
+func (s *rebootSim) reboots(t *testing.T) int {
+	t.Helper()
+	data, err := os.ReadFile(s.log)
+	if os.IsNotExist(err) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(strings.Split(strings.TrimSpace(string(data)), "\n"))
+}
+
+// restart starts again, until stopped, every agent of the fleet whose
+// process ended (its simulated reboot); the fleet's process map is only
+// touched here while it runs.
+func (s *rebootSim) restart(t *testing.T, f *fleet) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			for _, name := range f.names {
+				if f.agents[name].exited() {
+					f.agents[name] = f.hosts[name].run()
+				}
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
+	return func() { cancel(); wg.Wait() }
+}
+
+// TestRebootBudgetAcrossTwoRollouts: four hosts, two rebooting rollouts
+// of two hosts each with maxConcurrent 2, and the namespace's reboot
+// budget of 1 (the manager's default). Each host's reboot is recorded and
+// simulated (boot time moved, agent stopped and started again). All four
+// hosts upgrade and reboot, and never do two hosts hold a slot, run the
+// work or wait to come back from a reboot at once.
+func TestRebootBudgetAcrossTwoRollouts(t *testing.T) {
+	sim := newRebootSim(t)
+	f := newFleet(t, "reboots", 4, sim.env...)
+	stopRestarts := sim.restart(t, f)
+	defer stopRestarts()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	most, mostAt := 0, ""
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			var list redflagv1.AgentUpdateList
+			var agents redflagv1.AgentList
+			if f.c.env.Client.List(ctx, &list, client.InNamespace(f.ns)) == nil && f.c.env.Client.List(ctx, &agents, client.InNamespace(f.ns)) == nil {
+				busy := map[string]bool{}
+				for _, au := range list.Items {
+					for _, s := range au.Status.Slots {
+						busy[s.Agent] = true
+					}
+				}
+				for _, a := range agents.Items {
+					if w := a.Status.CurrentWork; w != nil && (!w.Phase.Finished() || rollout.RebootPending(&a.Status)) {
+						busy[a.Name] = true
+					}
+				}
+				if len(busy) > most {
+					most, mostAt = len(busy), fmt.Sprint(slices.Sorted(maps.Keys(busy)))
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	for i, pair := range [][]string{f.names[:2], f.names[2:]} {
+		applyYAML(t, f.c, f.ns, fmt.Sprintf(`
+apiVersion: redflag.io/v1alpha1
+kind: AgentUpdate
+metadata:
+  name: reboot-%d
+spec:
+  agents: [%s, %s]
+  packages:
+    scope: All
+  reboot: Always
+  strategy:
+    maxConcurrent: 2
+    hostTimeout: 5m
+`, i, pair[0], pair[1]))
+	}
+	eventually(t, 300*time.Second, "both rollouts to succeed", func() bool {
+		for i := range 2 {
+			var au redflagv1.AgentUpdate
+			if err := f.c.env.Client.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: fmt.Sprintf("reboot-%d", i)}, &au); err != nil || au.Status.Phase != redflagv1.RolloutSucceeded {
+				return false
+			}
+		}
+		return true
+	})
+	cancel()
+	wg.Wait()
+	if most != 1 {
+		t.Errorf("at most %d hosts were in rebooting rollouts' work at once (%s); the budget is 1", most, mostAt)
+	}
+	if n := sim.reboots(t); n != 4 {
+		t.Errorf("%d reboots recorded, want 4", n)
+	}
+	for _, name := range f.names {
+		if v := f.sandboxes[name].InstalledVersion(t, "redflag-demo"); v != "2.0" {
+			t.Errorf("%s: redflag-demo %s, want 2.0", name, v)
+		}
+		a := f.agent(t, name)
+		if w := a.Status.CurrentWork; w == nil || !w.Rebooting || rollout.RebootPending(&a.Status) {
+			t.Errorf("%s: currentWork %+v boot time %v: want a reboot that is over", name, w, a.Status.System.BootTime)
+		}
 	}
 }

@@ -34,7 +34,7 @@ type world struct {
 	// namespace, its own world) reboot; budget bounds them together.
 	budget int
 	other  *world
-	log       []string
+	log    []string
 
 	// Silence: a clock, each host's last check-in, whether it is alive
 	// (checks in and reports) and when each slot was granted.
