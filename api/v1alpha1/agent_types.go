@@ -210,6 +210,10 @@ type PendingUpdate struct {
 	// Security is true for a security update.
 	// +optional
 	Security bool `json:"security,omitempty"`
+	// Held is true when the host itself holds the package (`apt-mark
+	// hold`): the agent never installs it, and rollouts skip it.
+	// +optional
+	Held bool `json:"held,omitempty"`
 	// Source is where it comes from (archive, repository, registry).
 	// +kubebuilder:validation:MaxLength=80
 	// +optional

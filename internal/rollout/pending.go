@@ -29,7 +29,7 @@ const (
 const PackagesHeld = "PackagesHeld"
 
 // PendingOn judges a host's inventory against a package selection and the
-// Agent's holds. It mirrors the agent's own selection (scope, names,
+// holds: the Agent's (spec.holds) and the host's own (items marked held). It mirrors the agent's own selection (scope, names,
 // exclude globs, managers) closely enough to say "nothing" only when
 // sure: where the controller cannot match a name the way the host's
 // package manager would (image references, Windows Update titles), an
@@ -43,7 +43,7 @@ func PendingOn(sel *redflagv1.PackageSelection, inv *redflagv1.UpdateInventory, 
 		if !selects(sel, u) {
 			continue
 		}
-		if slices.Contains(holds, u.Name) {
+		if u.Held || slices.Contains(holds, u.Name) {
 			held = true
 			continue
 		}

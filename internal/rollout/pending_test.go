@@ -45,6 +45,7 @@ func TestPendingOn(t *testing.T) {
 		{"all held", all, inv(apt("curl", false), apt("openssl", true)), []string{"curl", "openssl"}, PendingHeldOnly},
 		{"one held, one not", all, inv(apt("curl", false), apt("openssl", true)), []string{"openssl"}, PendingSome},
 		{"held but not selected", named, inv(apt("curl", false)), []string{"curl"}, PendingNothing},
+		{"held on the host", all, inv(redflagv1.PendingUpdate{Manager: redflagv1.ManagerApt, Name: "curl", Held: true}), nil, PendingHeldOnly},
 		{"truncated list without a match", named, truncated, nil, PendingUnknown},
 		{"image names are the agent's to match", image, inv(redflagv1.PendingUpdate{Manager: redflagv1.ManagerDocker, Name: "docker.io/library/nginx:1.27"}), nil, PendingSome},
 	} {
