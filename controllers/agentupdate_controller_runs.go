@@ -45,7 +45,7 @@ func (r *AgentUpdateReconciler) betweenRuns(ctx context.Context, base, au *redfl
 	hosts := int32(0)
 	for _, t := range in.Targets {
 		a := agents[t.Name]
-		switch rollout.PendingOn(au.Spec.Packages, &a.Status.Updates, a.Spec.Holds) {
+		switch rollout.PendingOn(au.Spec.Packages, rollout.InventoryAfterWork(&a.Status), a.Spec.Holds) {
 		case rollout.PendingSome, rollout.PendingUnknown:
 			if t.Eligible {
 				hosts++

@@ -28,7 +28,7 @@ func skipUnneeded(au *redflagv1.AgentUpdate, a *redflagv1.Agent, res rollout.Hos
 	if sel == nil {
 		return res
 	}
-	switch rollout.PendingOn(sel, &a.Status.Updates, a.Spec.Holds) {
+	switch rollout.PendingOn(sel, rollout.InventoryAfterWork(&a.Status), a.Spec.Holds) {
 	case rollout.PendingHeldOnly:
 		return rollout.HostResult{Outcome: rollout.Skipped, Reason: rollout.PackagesHeld}
 	case rollout.PendingNothing:

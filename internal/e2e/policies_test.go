@@ -53,7 +53,7 @@ func TestRecurringRolloutInstallsWhatBecamePending(t *testing.T) {
 		}
 		return runs[len(runs)-1]
 	}
-	eventually(t, 120*time.Second, "run 1 to succeed", func() bool {
+	eventually(t, 150*time.Second, "run 1 to succeed", func() bool {
 		return slices.ContainsFunc(f.rollout(t).Status.Runs, func(r redflagv1.RunRecord) bool {
 			return r.Run == 1 && r.Result == redflagv1.RunCompleted
 		})
@@ -79,7 +79,7 @@ func TestRecurringRolloutInstallsWhatBecamePending(t *testing.T) {
 		}
 		a.Annotations[redflagv1.ScanNowAnnotation] = published.UTC().Format(time.RFC3339Nano)
 	})
-	eventually(t, 60*time.Second, "a later run to install 3.0", func() bool {
+	eventually(t, 150*time.Second, "a later run to install 3.0", func() bool {
 		r := lastRun()
 		return r.Run > 1 && r.Result == redflagv1.RunCompleted && sb.InstalledVersion(t, "redflag-demo") == "3.0"
 	})
@@ -101,7 +101,7 @@ func TestRecurringRolloutInstallsWhatBecamePending(t *testing.T) {
 	}
 
 	// The next run finds nothing pending: recorded, and the host gets no work.
-	eventually(t, 60*time.Second, "a run after the install to find nothing to do", func() bool {
+	eventually(t, 90*time.Second, "a run after the install to find nothing to do", func() bool {
 		r := lastRun()
 		return r.Run > installed && r.Result == redflagv1.RunFoundNothing
 	})

@@ -90,3 +90,24 @@ func namesMatch(name string, u redflagv1.PendingUpdate) bool {
 	}
 	return strings.EqualFold(name, u.Name) || strings.HasPrefix(name, u.Name+".")
 }
+
+// InventoryAfterWork is the host's inventory with what its last finished
+// install changed taken out, when the inventory is older than that
+// install: the host rescans after an install, but a run that starts
+// before the rescan arrives must not see the updates just installed as
+// still pending (and send the host work that would change nothing).
+func InventoryAfterWork(st *redflagv1.AgentStatus) *redflagv1.UpdateInventory {
+	inv := &st.Updates
+	w := st.CurrentWork
+	if w == nil || w.DryRun || w.FinishedAt == nil || len(w.Changes) == 0 || inv.ScannedAt == nil || inv.ScannedAt.After(w.FinishedAt.Time) {
+		return inv
+	}
+	out := *inv
+	out.Items = slices.DeleteFunc(slices.Clone(inv.Items), func(u redflagv1.PendingUpdate) bool {
+		return slices.ContainsFunc(w.Changes, func(c redflagv1.PackageChange) bool {
+			return c.Manager == u.Manager && c.Name == u.Name && c.To == u.AvailableVersion
+		})
+	})
+	out.Total = max(inv.Total-int32(len(inv.Items)-len(out.Items)), int32(len(out.Items)))
+	return &out
+}

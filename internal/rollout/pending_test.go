@@ -2,11 +2,38 @@ package rollout
 
 import (
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 )
+
+func TestInventoryAfterWork(t *testing.T) {
+	scanned := metav1.NewTime(time.Date(2026, 12, 1, 22, 0, 0, 0, time.UTC))
+	finished := metav1.NewTime(scanned.Add(time.Minute))
+	st := &redflagv1.AgentStatus{
+		Updates: redflagv1.UpdateInventory{ScannedAt: &scanned, Total: 2, Items: []redflagv1.PendingUpdate{
+			{Manager: redflagv1.ManagerApt, Name: "curl", AvailableVersion: "8.1"},
+			{Manager: redflagv1.ManagerApt, Name: "openssl", AvailableVersion: "3.1"},
+		}},
+		CurrentWork: &redflagv1.WorkStatus{Phase: redflagv1.WorkSucceeded, FinishedAt: &finished, Changes: []redflagv1.PackageChange{
+			{Manager: redflagv1.ManagerApt, Name: "curl", From: "8.0", To: "8.1"},
+		}},
+	}
+	got := InventoryAfterWork(st)
+	if len(got.Items) != 1 || got.Items[0].Name != "openssl" || got.Total != 1 {
+		t.Errorf("after installing curl: %+v, want only openssl pending", got)
+	}
+	if len(st.Updates.Items) != 2 {
+		t.Error("the Agent's own inventory was changed")
+	}
+	later := metav1.NewTime(finished.Add(time.Second))
+	st.Updates.ScannedAt = &later
+	if got := InventoryAfterWork(st); len(got.Items) != 2 {
+		t.Errorf("a scan after the install is taken as it is: %+v", got)
+	}
+}
 
 func TestPendingOn(t *testing.T) {
 	scanned := metav1.Now()
