@@ -215,6 +215,9 @@ func (r *AgentUpdateReconciler) gather(ctx context.Context, au *redflagv1.AgentU
 			Eligible:    !a.Spec.Paused && !a.Spec.Revoked && a.DeletionTimestamp.IsZero(),
 			LastCheckIn: lastSeen, Timeout: timeout,
 		}
+		if result.Outcome == rollout.Running && rollout.RebootPending(&a.Status) {
+			t.RebootSince = a.Status.CurrentWork.FinishedAt.Time
+		}
 		if other, ok := busy[a.Name]; ok && (!ours[a.Name] || other.first) {
 			t.BusyWith = other.name
 		}
@@ -275,6 +278,10 @@ func (r *AgentUpdateReconciler) recordTimeouts(ctx context.Context, au *redflagv
 		since, bound := silentSince(h, a, in)
 		msg := fmt.Sprintf("no check-in since %s, longer than the rollout's bound of %s: its slot was released and its work abandoned",
 			since.UTC().Format(time.RFC3339), bound)
+		if rollout.RebootPending(&a.Status) {
+			msg = fmt.Sprintf("not back from its reboot (no newer boot time and Ready) %s after its install ended: its slot was released and it counts as failed",
+				bound)
+		}
 		id := workID
 		if w := a.Status.CurrentWork; w != nil && (!w.Phase.Finished() || rollout.RebootPending(&a.Status)) && rollout.Attempt(key, w.ID) >= 0 {
 			// A host that never came back from its reboot fails as a

@@ -22,6 +22,11 @@ type Target struct {
 	// Timeout is how long the host may be silent while it holds a slot or
 	// runs this rollout's work (see SilenceBound); 0 never times out.
 	Timeout time.Duration
+	// RebootSince, when set, is when the host finished its work and went
+	// to reboot: it must be back within Timeout of it, checking in or
+	// not (a host whose reboot command failed checks in but never comes
+	// back).
+	RebootSince time.Time
 }
 
 // HostTimedOut is the reason a host that went silent while working for a
@@ -255,6 +260,9 @@ func timeOut(in *Input) (out []string, next time.Time) {
 		since := t.LastCheckIn
 		if s, ok := in.SlotSince[t.Name]; ok && holds[t.Name] && s.After(since) {
 			since = s
+		}
+		if !t.RebootSince.IsZero() {
+			since = t.RebootSince
 		}
 		if t.Timeout <= 0 || since.IsZero() {
 			return time.Time{}

@@ -481,3 +481,22 @@ func TestDecideWaitsForTheRebootBudget(t *testing.T) {
 		t.Errorf("a rollout that does not reboot: started %v, want both", p.Started)
 	}
 }
+
+// TestDecideTimesOutAHostThatDoesNotComeBack: a host that went to reboot
+// longer than its timeout ago fails even though it keeps checking in (its
+// reboot command failed, say); one within the bound keeps its slot.
+func TestDecideTimesOutAHostThatDoesNotComeBack(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	running := HostResult{Outcome: Running}
+	in := Input{
+		Targets: []Target{
+			{Name: "a", Eligible: true, Result: running, LastCheckIn: now, Timeout: 10 * time.Minute, RebootSince: now.Add(-11 * time.Minute)},
+			{Name: "b", Eligible: true, Result: running, LastCheckIn: now, Timeout: 10 * time.Minute, RebootSince: now.Add(-time.Minute)},
+		},
+		Slots: []string{"a", "b"}, MaxConcurrent: 2, MaxFailures: 5, WindowOpen: true, Now: now,
+	}
+	p := Decide(in)
+	if !slices.Equal(p.TimedOut, []string{"a"}) || !slices.Equal(p.Slots, []string{"b"}) || p.Counts.Failed != 1 {
+		t.Errorf("timed out %v slots %v failed %d: want a timed out, b kept", p.TimedOut, p.Slots, p.Counts.Failed)
+	}
+}
