@@ -59,7 +59,7 @@ func skippedHosts(in rollout.Input, agents map[string]*redflagv1.Agent) []redfla
 		}
 		out = append(out, redflagv1.HostSkip{
 			Agent: t.Name, Reason: rollout.PackagesHeld,
-			Message: conditions.Truncate("every update the rollout selects is held on the Agent (spec.holds): "+strings.Join(held, ", "), redflagv1.MaxMessageLength),
+			Message: conditions.Truncate("every update the rollout selects is held on the Agent (spec.holds): "+strings.Join(held, ", "), redflagv1.MaxSkipMessage),
 		})
 	}
 	return out

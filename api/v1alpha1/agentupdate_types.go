@@ -19,6 +19,8 @@ const (
 	MaxRunRecords = 10
 	// MaxSkipRecords bounds status.skippedHosts.
 	MaxSkipRecords = 20
+	// MaxSkipMessage bounds status.skippedHosts[].message.
+	MaxSkipMessage = 256
 )
 
 // PackageScope says which pending updates a package rollout installs.
@@ -326,8 +328,10 @@ type HostSkip struct {
 	// Reason is a short CamelCase cause, such as PackagesHeld.
 	// +kubebuilder:validation:MaxLength=64
 	Reason string `json:"reason"`
-	// Message explains it.
-	// +kubebuilder:validation:MaxLength=512
+	// Message explains it (names the held packages), at most 256
+	// characters: the list sits beside a copy of spec.packages in the
+	// 256 KiB size budget.
+	// +kubebuilder:validation:MaxLength=256
 	// +optional
 	Message string `json:"message,omitempty"`
 }

@@ -230,7 +230,7 @@ func largestRollout() *rf.AgentUpdate {
 	u.Status.Run, u.Status.LastRun, u.Status.NextRun = 1<<30, &now, &now
 	u.Status.RunPackages = u.Spec.Packages.DeepCopy()
 	for i := range rf.MaxSkipRecords {
-		u.Status.SkippedHosts = append(u.Status.SkippedHosts, rf.HostSkip{Agent: dnsName(i), Reason: fill("Reason", 64), Message: fill("message", 512)})
+		u.Status.SkippedHosts = append(u.Status.SkippedHosts, rf.HostSkip{Agent: dnsName(i), Reason: fill("Reason", 64), Message: fill("message", rf.MaxSkipMessage)})
 	}
 	for i := range rf.MaxRunRecords {
 		u.Status.Runs = append(u.Status.Runs, rf.RunRecord{
