@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -37,6 +38,9 @@ type AgentUpdateReconciler struct {
 	// RebootBudget bounds the hosts of a namespace in rebooting rollouts'
 	// work at once (0: none); see rebootingElsewhere.
 	RebootBudget int
+	// HTTPClient asks Prometheus gates; nil means a client with a 10s
+	// timeout.
+	HTTPClient *http.Client
 
 	reboots rebootLedger
 }
@@ -68,9 +72,17 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, r.writeStatus(ctx, base, &au)
 	}
 	open, closes, opens := window.Open(now)
+	// A closed Prometheus gate starts nobody, as a closed window does.
+	gate := ""
+	if open {
+		gate = r.gateClosed(ctx, au.Spec.PrometheusGate)
+	}
 	key := rollout.WorkKey(&au)
 	if au.Spec.Recurrence != nil {
-		if handled, res, err := r.betweenRuns(ctx, base, &au, now, open, window); handled || err != nil {
+		if handled, res, err := r.betweenRuns(ctx, base, &au, now, open && gate == "", window); handled || err != nil {
+			if gate != "" && err == nil {
+				res.RequeueAfter = min(res.RequeueAfter, gateRecheck)
+			}
 			return res, err
 		}
 		key = rollout.RunKey(&au, au.Status.Run)
@@ -90,7 +102,7 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	skips := skippedHosts(in, agents)
 	in.Now = now
-	in.WindowOpen = open
+	in.WindowOpen = open && gate == ""
 	in.Paused = au.Spec.Paused
 	in.Reboots, in.RebootBudget = reboots(&au), r.RebootBudget
 	in.Canary = int(au.Spec.Strategy.Canary)
@@ -124,7 +136,7 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	au.Status.Slots = slotsOf(plan.Slots, base.Status.Slots, now)
 	au.Status.Failures = failures
 	au.Status.SkippedHosts = skips
-	announce := r.setPhase(&au, plan, open, retried)
+	announce := r.setPhase(&au, plan, open, gate, retried)
 	if au.Spec.Recurrence != nil {
 		endRun(&au.Status, plan, now)
 	}
@@ -155,6 +167,9 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 	}
 	next := nextLook(open, closes, opens, now)
+	if gate != "" {
+		next = min(next, gateRecheck)
+	}
 	if !plan.NextTimeout.IsZero() {
 		// Look again the moment the next working host would time out; a
 		// host that checked in meanwhile has moved its own moment on.

@@ -27,7 +27,7 @@ const (
 // and Argo CD read (Succeeded: Ready=True, Current; Halted: Stalled=True,
 // Failed; everything else InProgress), and returns the history entries to
 // emit as Events once the status is stored.
-func (r *AgentUpdateReconciler) setPhase(au *redflagv1.AgentUpdate, p rollout.Plan, windowOpen, retried bool) []redflagv1.HistoryEntry {
+func (r *AgentUpdateReconciler) setPhase(au *redflagv1.AgentUpdate, p rollout.Plan, windowOpen bool, gate string, retried bool) []redflagv1.HistoryEntry {
 	st := &au.Status
 	gen := au.Generation
 	prev := st.Phase
@@ -51,6 +51,11 @@ func (r *AgentUpdateReconciler) setPhase(au *redflagv1.AgentUpdate, p rollout.Pl
 		st.Phase = redflagv1.RolloutPaused
 		conditions.MarkNotReady(&st.Conditions, gen, reasonRolloutPaused, "paused: "+progress)
 		conditions.Remove(&st.Conditions, redflagv1.ConditionReconciling)
+	case gate != "" && c.InProgress == 0:
+		st.Phase = redflagv1.RolloutWaiting
+		msg := conditions.Truncate(gate+": "+progress, redflagv1.MaxConditionMessage)
+		conditions.MarkNotReady(&st.Conditions, gen, reasonGateClosed, msg)
+		conditions.MarkReconciling(&st.Conditions, gen, reasonGateClosed, msg)
 	case !windowOpen && c.InProgress == 0:
 		st.Phase = redflagv1.RolloutWaiting
 		conditions.MarkNotReady(&st.Conditions, gen, reasonOutsideWindow, "outside the maintenance window: "+progress)

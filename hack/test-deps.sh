@@ -6,7 +6,8 @@
 # agent's .rpm) and shellcheck (lints the install script); for the real
 # node cluster of hack/node.sh, containerd and runc (docker.io brings them
 # too), containernetworking-plugins (the CNI plugins in /usr/lib/cni),
-# iptables and conntrack (kube-proxy) and openssl (its certificates).
+# iptables and conntrack (kube-proxy) and openssl (its certificates);
+# prometheus for the rollout gate test.
 # Idempotent: does
 # nothing when all are present. It only installs; the Docker tests start
 # and stop their own private dockerd.
@@ -34,6 +35,8 @@ command -v runc >/dev/null 2>&1 || missing+=(runc)
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 command -v conntrack >/dev/null 2>&1 || missing+=(conntrack)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# A real Prometheus for the AgentUpdate's Prometheus gate test.
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

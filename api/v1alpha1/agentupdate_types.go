@@ -223,6 +223,27 @@ type AgentUpdateSpec struct {
 	// installing what is pending then. Unset: it runs once.
 	// +optional
 	Recurrence *Recurrence `json:"recurrence,omitempty"`
+	// PrometheusGate holds the rollout while a Prometheus query returns
+	// any result (as kured's alert filter does): no new host starts and
+	// no new run begins; hosts already working finish.
+	// +optional
+	PrometheusGate *PrometheusGate `json:"prometheusGate,omitempty"`
+}
+
+// PrometheusGate is a Prometheus instant query that must come back empty
+// for a rollout to start hosts.
+type PrometheusGate struct {
+	// URL of the Prometheus server (its /api/v1/query is asked), http or
+	// https, without credentials.
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^https?://[^@/?#\s]+(/[^?#\s]*)?$`
+	URL string `json:"url"`
+	// Query is a PromQL expression, such as ALERTS{alertstate="firing"}.
+	// While it returns any series the gate is closed; an error or an
+	// unreachable server closes it too.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Query string `json:"query"`
 }
 
 // RolloutPhase is where a rollout stands.

@@ -227,6 +227,7 @@ func largestRollout() *rf.AgentUpdate {
 		})
 	}
 	u.Spec.Recurrence = &rf.Recurrence{Every: metav1.Duration{Duration: 8760 * time.Hour}}
+	u.Spec.PrometheusGate = &rf.PrometheusGate{URL: "https://" + fill("prometheus", 504), Query: fill("ALERTS", 1024)}
 	u.Status.Run, u.Status.LastRun, u.Status.NextRun = 1<<30, &now, &now
 	u.Status.RunPackages = u.Spec.Packages.DeepCopy()
 	for i := range rf.MaxSkipRecords {

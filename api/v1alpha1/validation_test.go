@@ -160,6 +160,9 @@ spec: {agents: [web-01], agentVersion: v1.2.3, recurrence: {every: 24h}}`, []str
 	{"recurrence too fast", `
 kind: AgentUpdate
 spec: {agents: [web-01], packages: {scope: All}, recurrence: {every: 5s}}`, []string{"spec.recurrence.every", "between 10s and 8760h"}},
+	{"prometheus gate with credentials in the URL", `
+kind: AgentUpdate
+spec: {agents: [web-01], packages: {scope: All}, prometheusGate: {url: "http://user:secret@prom:9090", query: "ALERTS"}}`, []string{"spec.prometheusGate.url", "should match"}},
 	{"agent hold with a space", `
 kind: Agent
 spec: {machineID: m1, publicKey: "MCowBQYDK2VwAyEAq7Sx1Zc4ZtS6nJHb2vH0aKxwZbQ=", holds: ["open ssl"]}`, []string{"spec.holds", "should match"}},
