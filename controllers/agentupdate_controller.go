@@ -43,6 +43,7 @@ type AgentUpdateReconciler struct {
 	HTTPClient *http.Client
 
 	reboots rebootLedger
+	gates   gateAnswers
 }
 
 // +kubebuilder:rbac:groups=redflag.io,resources=agentupdates,verbs=get;list;watch;update;patch
@@ -57,6 +58,7 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		// the gateway stops handing out its work when the cache drops it.
 		if apierrors.IsNotFound(err) {
 			r.reboots.forget(req.Namespace, req.Name)
+			r.gates.forget(req.String())
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -75,7 +77,7 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	// A closed Prometheus gate starts nobody, as a closed window does.
 	gate := ""
 	if open {
-		gate = r.gateClosed(ctx, au.Spec.PrometheusGate)
+		gate = r.gateClosed(ctx, req.String(), au.Spec.PrometheusGate, now)
 	}
 	key := rollout.WorkKey(&au)
 	if au.Spec.Recurrence != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
@@ -26,18 +27,69 @@ const maxGateResponse = 1 << 20
 // gate is open (no gate, or the query returned nothing) and otherwise why
 // it is closed: results, or an error (a gate that cannot be asked is
 // closed, erring toward not starting hosts).
-func (r *AgentUpdateReconciler) gateClosed(ctx context.Context, g *redflagv1.PrometheusGate) string {
+//
+// Every Agent change in a namespace brings a pass of each of its rollouts,
+// so an answer is reused for gateReuse (per rollout, URL and query): a
+// busy fleet does not become a query storm on Prometheus.
+func (r *AgentUpdateReconciler) gateClosed(ctx context.Context, key string, g *redflagv1.PrometheusGate, now time.Time) string {
 	if g == nil {
+		r.gates.forget(key)
 		return ""
 	}
+	if verdict, ok := r.gates.get(key, *g, now); ok {
+		return verdict
+	}
+	verdict := ""
 	n, err := queryPrometheus(ctx, r.gateClient(), g.URL, g.Query)
 	switch {
 	case err != nil:
-		return fmt.Sprintf("the Prometheus gate could not be asked (no host starts until it can): %v", err)
+		verdict = fmt.Sprintf("the Prometheus gate could not be asked (no host starts until it can): %v", err)
 	case n > 0:
-		return fmt.Sprintf("the Prometheus gate's query returned %d series; no host starts while it returns any", n)
+		verdict = fmt.Sprintf("the Prometheus gate's query returned %d series; no host starts while it returns any", n)
 	}
-	return ""
+	r.gates.put(key, *g, verdict, now)
+	return verdict
+}
+
+// gateReuse is how long a gate's answer stands.
+const gateReuse = 10 * time.Second
+
+// gateAnswers remembers each rollout's last gate answer; one entry per
+// rollout with a gate, dropped when the rollout goes or loses its gate.
+type gateAnswers struct {
+	mu sync.Mutex
+	m  map[string]gateAnswer
+}
+
+type gateAnswer struct {
+	gate    redflagv1.PrometheusGate
+	verdict string
+	at      time.Time
+}
+
+func (c *gateAnswers) get(key string, g redflagv1.PrometheusGate, now time.Time) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a, ok := c.m[key]
+	if !ok || a.gate != g || now.Sub(a.at) >= gateReuse || now.Before(a.at) {
+		return "", false
+	}
+	return a.verdict, true
+}
+
+func (c *gateAnswers) put(key string, g redflagv1.PrometheusGate, verdict string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]gateAnswer{}
+	}
+	c.m[key] = gateAnswer{gate: g, verdict: verdict, at: now}
+}
+
+func (c *gateAnswers) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, key)
 }
 
 func (r *AgentUpdateReconciler) gateClient() *http.Client {
