@@ -30,6 +30,7 @@ spec:
       tier: web
   packages:
     scope: All
+    managers: [apt]
   recurrence:
     every: 15s
 `
@@ -150,6 +151,7 @@ spec:
       tier: web
   packages:
     scope: All
+    managers: [apt]
   strategy:
     maxConcurrent: 2
 `)
@@ -286,6 +288,7 @@ spec:
   agents: [%s, %s]
   packages:
     scope: All
+    managers: [apt]
   reboot: Always
   strategy:
     maxConcurrent: 2

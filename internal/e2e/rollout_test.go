@@ -351,6 +351,7 @@ spec:
       tier: web
   packages:
     scope: All
+    managers: [apt]   # the sandbox stands in for apt; a dnf on the test machine is not a host's
   dryRun: true
 `)
 	eventually(t, 90*time.Second, "the dry run to succeed", func() bool {
