@@ -41,7 +41,7 @@ spec:
 // nothing else; the run after that finds nothing pending, records
 // NothingToDo and gives the host no work.
 func TestRecurringRolloutInstallsWhatBecamePending(t *testing.T) {
-	f := newFleet(t, "recurring", 1)
+	f := newFleet(t, "recurring", 1, aptOnlyPath(t))
 	name := f.names[0]
 	sb := f.sandboxes[name]
 	applyYAML(t, f.c, f.ns, scanScheduleManifest)
@@ -127,7 +127,7 @@ func TestRecurringRolloutInstallsWhatBecamePending(t *testing.T) {
 // and skips the holder with reason PackagesHeld, and the held package
 // stays at 1.0 on its host.
 func TestHeldPackageIsNeverInstalled(t *testing.T) {
-	f := newFleet(t, "holds", 2)
+	f := newFleet(t, "holds", 2, aptOnlyPath(t))
 	applyYAML(t, f.c, f.ns, scanScheduleManifest)
 	for _, n := range f.names {
 		eventually(t, 60*time.Second, n+" to list redflag-demo 2.0 as pending", func() bool {
@@ -241,7 +241,7 @@ func (s *rebootSim) restart(t *testing.T, f *fleet) (stop func()) {
 // work or wait to come back from a reboot at once.
 func TestRebootBudgetAcrossTwoRollouts(t *testing.T) {
 	sim := newRebootSim(t)
-	f := newFleet(t, "reboots", 4, sim.env...)
+	f := newFleet(t, "reboots", 4, append(sim.env, aptOnlyPath(t))...)
 	stopRestarts := sim.restart(t, f)
 	defer stopRestarts()
 
@@ -321,4 +321,28 @@ spec:
 			t.Errorf("%s: currentWork %+v boot time %v: want a reboot that is over", name, w, a.Status.System.BootTime)
 		}
 	}
+}
+
+// aptOnlyPath is a PATH environment entry for agents whose host has apt
+// and no dnf: every program of /usr/bin except dnf and yum, linked into a
+// directory of its own. The shared test machine may have dnf installed
+// without repositories, which fails every scan and install of a host that
+// is meant to run apt only.
+func aptOnlyPath(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	entries, err := os.ReadDir("/usr/bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if name == "dnf" || strings.HasPrefix(name, "dnf-") || name == "yum" || name == "dnf5" {
+			continue
+		}
+		if err := os.Symlink(filepath.Join("/usr/bin", name), filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return "PATH=" + dir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin"
 }

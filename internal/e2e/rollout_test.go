@@ -337,7 +337,7 @@ func kstatusOfObject(t *testing.T, obj client.Object, kind string) status.Status
 // result is reported; the rollout succeeds once the host is back.
 func TestDryRunThenRebootAlways(t *testing.T) {
 	sim := newRebootSim(t)
-	f := newFleet(t, "dryrun", 1, sim.env...)
+	f := newFleet(t, "dryrun", 1, append(sim.env, aptOnlyPath(t))...)
 	defer sim.restart(t, f)()
 	host := f.names[0]
 	applyYAML(t, f.c, f.ns, `
