@@ -45,6 +45,7 @@ type options struct {
 	runControllers   bool
 	runGateway       bool
 	gateway          gateway.Options
+	controllers      controllers.Settings
 	extraDNSNames    string
 }
 
@@ -76,6 +77,7 @@ func run() error {
 	flag.StringVar(&o.leaderElectionID, "leader-election-id", "redflag-manager.redflag.io", "Name of the leader-election Lease.")
 	flag.BoolVar(&o.showVersion, "version", false, "Print the version and exit.")
 	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address for Go's pprof endpoints (off when empty), for profiling.")
+	flag.IntVar(&o.controllers.RebootBudget, "reboot-budget", 1, "Hosts of one namespace that may be in the work of rollouts that reboot (spec.reboot IfRequired or Always) at once, across all rollouts, each counted from its slot until it is back from its reboot; 0: no budget.")
 	flag.BoolVar(&o.runControllers, "controllers", true, "Run the controllers (leader-elected). Turn off to run a gateway-only replica.")
 	flag.BoolVar(&o.runGateway, "gateway", true, "Run the HTTPS gateway that hosts talk to (on every replica).")
 	flag.StringVar(&o.gateway.BindAddress, "gateway-bind-address", ":9443", "Address the gateway's HTTPS server binds to.")
@@ -160,13 +162,13 @@ func run() error {
 	switch {
 	case electedApart:
 		elected := manager.RunnableFunc(func(ctx context.Context) error {
-			return controllers.RunElected(ctx, cfg, election, mgr.GetCache(), ctrl.Log.WithName("controllers"), fleet.Runnable())
+			return controllers.RunElected(ctx, cfg, election, mgr.GetCache(), o.controllers, ctrl.Log.WithName("controllers"), fleet.Runnable())
 		})
 		if err := mgr.Add(elected); err != nil {
 			return fmt.Errorf("adding the controllers: %w", err)
 		}
 	case o.runControllers:
-		if err := controllers.SetupAll(mgr); err != nil {
+		if err := controllers.SetupAll(mgr, o.controllers); err != nil {
 			return err
 		}
 		if err := mgr.Add(fleet.Runnable()); err != nil {

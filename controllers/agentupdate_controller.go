@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -34,6 +35,15 @@ type AgentUpdateReconciler struct {
 	client.Client
 	Recorder *events.Recorder
 	Clock    clock.PassiveClock
+	// RebootBudget bounds the hosts of a namespace in rebooting rollouts'
+	// work at once (0: none); see rebootingElsewhere.
+	RebootBudget int
+	// HTTPClient asks Prometheus gates; nil means a client with a 10s
+	// timeout.
+	HTTPClient *http.Client
+
+	reboots rebootLedger
+	gates   gateAnswers
 }
 
 // +kubebuilder:rbac:groups=redflag.io,resources=agentupdates,verbs=get;list;watch;update;patch
@@ -46,6 +56,10 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.Get(ctx, req.NamespacedName, &au); err != nil {
 		// A deleted rollout needs no cleanup: its slots went with it, and
 		// the gateway stops handing out its work when the cache drops it.
+		if apierrors.IsNotFound(err) {
+			r.reboots.forget(req.Namespace, req.Name)
+			r.gates.forget(req.String())
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !au.DeletionTimestamp.IsZero() {
@@ -54,7 +68,27 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	now := r.Clock.Now()
 	base := au.DeepCopy()
 
+	window, err := rollout.ParseWindow(au.Spec.Window)
+	if err != nil {
+		r.stall(&au, "InvalidWindow", err.Error())
+		return ctrl.Result{}, r.writeStatus(ctx, base, &au)
+	}
+	open, closes, opens := window.Open(now)
+	// A closed Prometheus gate starts nobody, as a closed window does.
+	gate := ""
+	if open {
+		gate = r.gateClosed(ctx, req.String(), au.Spec.PrometheusGate, now)
+	}
 	key := rollout.WorkKey(&au)
+	if au.Spec.Recurrence != nil {
+		if handled, res, err := r.betweenRuns(ctx, base, &au, now, open && gate == "", window); handled || err != nil {
+			if gate != "" && err == nil {
+				res.RequeueAfter = min(res.RequeueAfter, gateRecheck)
+			}
+			return res, err
+		}
+		key = rollout.RunKey(&au, au.Status.Run)
+	}
 	attempt := max(rollout.Attempt(key, au.Status.WorkID), 0)
 	retry := au.Annotations[redflagv1.RetryAnnotation]
 	retried := retry != "" && retry != au.Status.LastHandledRetry
@@ -68,15 +102,11 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	skips := skippedHosts(in, agents)
 	in.Now = now
-	window, err := rollout.ParseWindow(au.Spec.Window)
-	if err != nil {
-		r.stall(&au, "InvalidWindow", err.Error())
-		return ctrl.Result{}, r.writeStatus(ctx, base, &au)
-	}
-	open, closes, opens := window.Open(now)
-	in.WindowOpen = open
+	in.WindowOpen = open && gate == ""
 	in.Paused = au.Spec.Paused
+	in.Reboots, in.RebootBudget = reboots(&au), r.RebootBudget
 	in.Canary = int(au.Spec.Strategy.Canary)
 	in.MaxConcurrent, in.MaxFailures, err = rollout.Limits(au.Spec.Strategy, len(in.Targets))
 	if err != nil {
@@ -107,7 +137,11 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	au.Status.Counts = plan.Counts
 	au.Status.Slots = slotsOf(plan.Slots, base.Status.Slots, now)
 	au.Status.Failures = failures
-	announce := r.setPhase(&au, plan, open, retried)
+	au.Status.SkippedHosts = skips
+	announce := r.setPhase(&au, plan, open, gate, retried)
+	if au.Spec.Recurrence != nil {
+		endRun(&au.Status, plan, now)
+	}
 	for _, f := range newTimeouts(timedOut, failures, base.Status.Failures) {
 		e := r.Recorder.Entry(events.HostTimedOut, f.Agent+": "+f.Message, map[string]string{"agentUpdate": au.Name, "agent": f.Agent, "workID": workID})
 		au.Status.History = history.Append(au.Status.History, e)
@@ -122,6 +156,9 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 		return ctrl.Result{}, err
 	}
+	// What this rollout now holds toward the namespace's reboot budget,
+	// remembered until the cache shows it to the other rollouts' passes.
+	r.reboots.set(au.Namespace, au.Name, rebootingHosts(&au, in))
 	for _, e := range announce {
 		r.Recorder.Emit(&au, e)
 	}
@@ -132,6 +169,9 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 	}
 	next := nextLook(open, closes, opens, now)
+	if gate != "" {
+		next = min(next, gateRecheck)
+	}
 	if !plan.NextTimeout.IsZero() {
 		// Look again the moment the next working host would time out; a
 		// host that checked in meanwhile has moved its own moment on.
@@ -161,6 +201,7 @@ func (r *AgentUpdateReconciler) gather(ctx context.Context, au *redflagv1.AgentU
 	}
 	byName := make(map[string]*redflagv1.Agent, len(agents.Items))
 	busy := busyHosts(au, others.Items)
+	in.RebootingElsewhere = r.rebootingElsewhere(au, others.Items, agents.Items)
 	ours := map[string]bool{}
 	for _, s := range au.Status.Slots {
 		ours[s.Agent] = true
@@ -170,6 +211,9 @@ func (r *AgentUpdateReconciler) gather(ctx context.Context, au *redflagv1.AgentU
 		a := &agents.Items[i]
 		byName[a.Name] = a
 		result := rollout.OutcomeOf(key, workID, &a.Status, au.Spec.AgentVersion)
+		if result.Outcome == rollout.Pending {
+			result = skipUnneeded(au, a, result)
+		}
 		var lastSeen time.Time
 		if a.Status.LastSeen != nil {
 			lastSeen = a.Status.LastSeen.Time
@@ -187,6 +231,9 @@ func (r *AgentUpdateReconciler) gather(ctx context.Context, au *redflagv1.AgentU
 			Name: a.Name, Result: result,
 			Eligible:    !a.Spec.Paused && !a.Spec.Revoked && a.DeletionTimestamp.IsZero(),
 			LastCheckIn: lastSeen, Timeout: timeout,
+		}
+		if result.Outcome == rollout.Running && rollout.RebootPending(&a.Status) {
+			t.RebootSince = a.Status.CurrentWork.FinishedAt.Time
 		}
 		if other, ok := busy[a.Name]; ok && (!ours[a.Name] || other.first) {
 			t.BusyWith = other.name
@@ -248,8 +295,14 @@ func (r *AgentUpdateReconciler) recordTimeouts(ctx context.Context, au *redflagv
 		since, bound := silentSince(h, a, in)
 		msg := fmt.Sprintf("no check-in since %s, longer than the rollout's bound of %s: its slot was released and its work abandoned",
 			since.UTC().Format(time.RFC3339), bound)
+		if rollout.RebootPending(&a.Status) {
+			msg = fmt.Sprintf("not back from its reboot (no newer boot time and Ready) %s after its install ended: its slot was released and it counts as failed",
+				bound)
+		}
 		id := workID
-		if w := a.Status.CurrentWork; w != nil && !w.Phase.Finished() && rollout.Attempt(key, w.ID) >= 0 {
+		if w := a.Status.CurrentWork; w != nil && (!w.Phase.Finished() || rollout.RebootPending(&a.Status)) && rollout.Attempt(key, w.ID) >= 0 {
+			// A host that never came back from its reboot fails as a
+			// silent installer does.
 			id = w.ID
 			w.Phase, w.Reason, w.Message, w.FinishedAt = redflagv1.WorkFailed, rollout.HostTimedOut, msg, &at
 		}

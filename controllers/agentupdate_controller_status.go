@@ -20,13 +20,14 @@ const (
 	reasonRolloutHalted   = "RolloutHalted"
 	reasonCanaryFailed    = "CanaryFailed"
 	reasonNoTargetsActive = "NoTargets"
+	reasonRebootBudget    = "RebootBudgetFull"
 )
 
 // setPhase turns a plan into the phase and the conditions kstatus, Flux
 // and Argo CD read (Succeeded: Ready=True, Current; Halted: Stalled=True,
 // Failed; everything else InProgress), and returns the history entries to
 // emit as Events once the status is stored.
-func (r *AgentUpdateReconciler) setPhase(au *redflagv1.AgentUpdate, p rollout.Plan, windowOpen, retried bool) []redflagv1.HistoryEntry {
+func (r *AgentUpdateReconciler) setPhase(au *redflagv1.AgentUpdate, p rollout.Plan, windowOpen bool, gate string, retried bool) []redflagv1.HistoryEntry {
 	st := &au.Status
 	gen := au.Generation
 	prev := st.Phase
@@ -50,6 +51,11 @@ func (r *AgentUpdateReconciler) setPhase(au *redflagv1.AgentUpdate, p rollout.Pl
 		st.Phase = redflagv1.RolloutPaused
 		conditions.MarkNotReady(&st.Conditions, gen, reasonRolloutPaused, "paused: "+progress)
 		conditions.Remove(&st.Conditions, redflagv1.ConditionReconciling)
+	case gate != "" && c.InProgress == 0:
+		st.Phase = redflagv1.RolloutWaiting
+		msg := conditions.Truncate(gate+": "+progress, redflagv1.MaxConditionMessage)
+		conditions.MarkNotReady(&st.Conditions, gen, reasonGateClosed, msg)
+		conditions.MarkReconciling(&st.Conditions, gen, reasonGateClosed, msg)
 	case !windowOpen && c.InProgress == 0:
 		st.Phase = redflagv1.RolloutWaiting
 		conditions.MarkNotReady(&st.Conditions, gen, reasonOutsideWindow, "outside the maintenance window: "+progress)
@@ -59,6 +65,11 @@ func (r *AgentUpdateReconciler) setPhase(au *redflagv1.AgentUpdate, p rollout.Pl
 		msg := fmt.Sprintf("waiting on AgentUpdate %s, which holds the next hosts: %s", p.WaitingOn, progress)
 		conditions.MarkNotReady(&st.Conditions, gen, reasonWaitingOnOther, msg)
 		conditions.MarkReconciling(&st.Conditions, gen, reasonWaitingOnOther, msg)
+	case p.RebootBudgetFull && c.InProgress == 0:
+		st.Phase = redflagv1.RolloutWaiting
+		msg := "waiting for the namespace's reboot budget: other rollouts' hosts may be rebooting: " + progress
+		conditions.MarkNotReady(&st.Conditions, gen, reasonRebootBudget, msg)
+		conditions.MarkReconciling(&st.Conditions, gen, reasonRebootBudget, msg)
 	default:
 		st.Phase = redflagv1.RolloutProgressing
 		conditions.MarkNotReady(&st.Conditions, gen, reasonProgressing, progress)
@@ -96,6 +107,7 @@ func readyMessage(st *redflagv1.AgentUpdateStatus) string {
 
 // stall marks a rollout whose spec cannot be acted on.
 func (r *AgentUpdateReconciler) stall(au *redflagv1.AgentUpdate, reason, msg string) {
+	r.reboots.forget(au.Namespace, au.Name)
 	au.Status.Phase = redflagv1.RolloutFailed
 	au.Status.Slots = nil
 	au.Status.ObservedGeneration = au.Generation

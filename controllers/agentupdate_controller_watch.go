@@ -3,8 +3,10 @@ package controllers
 import (
 	"context"
 	"maps"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -51,7 +53,9 @@ func (r *AgentUpdateReconciler) rolloutsInNamespace(ctx context.Context, obj cli
 }
 
 // agentRolloutInputsChanged passes an Agent change only when something a
-// rollout reads changed: most Agent writes are lastSeen persistence.
+// rollout reads changed (holds and the update inventory decide skips and
+// whether a recurring run has anything to do; the boot time and Ready end
+// a reboot): most Agent writes are lastSeen persistence.
 var agentRolloutInputsChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		before, ok1 := e.ObjectOld.(*redflagv1.Agent)
@@ -62,6 +66,10 @@ var agentRolloutInputsChanged = predicate.Funcs{
 		return !maps.Equal(before.Labels, after.Labels) ||
 			before.Spec.Paused != after.Spec.Paused ||
 			before.Spec.Revoked != after.Spec.Revoked ||
+			!slices.Equal(before.Spec.Holds, after.Spec.Holds) ||
+			before.Status.Updates.Hash != after.Status.Updates.Hash ||
+			!equality.Semantic.DeepEqual(before.Status.System.BootTime, after.Status.System.BootTime) ||
+			meta.IsStatusConditionTrue(before.Status.Conditions, redflagv1.ConditionReady) != meta.IsStatusConditionTrue(after.Status.Conditions, redflagv1.ConditionReady) ||
 			before.DeletionTimestamp.IsZero() != after.DeletionTimestamp.IsZero() ||
 			before.Status.AgentVersion != after.Status.AgentVersion ||
 			!equality.Semantic.DeepEqual(before.Status.CurrentWork, after.Status.CurrentWork) ||

@@ -32,7 +32,7 @@ import (
 //
 // also are Runnables to run beside the controllers in each term (the fleet
 // metrics, which only the leader reports).
-func RunElected(ctx context.Context, cfg *rest.Config, opts ctrl.Options, shared cache.Cache, log logr.Logger, also ...manager.Runnable) error {
+func RunElected(ctx context.Context, cfg *rest.Config, opts ctrl.Options, shared cache.Cache, settings Settings, log logr.Logger, also ...manager.Runnable) error {
 	opts.NewCache = func(*rest.Config, cache.Options) (cache.Cache, error) { return borrowedCache{shared}, nil }
 	opts.Metrics = metricsserver.Options{BindAddress: "0"} // the main manager serves metrics
 	opts.HealthProbeBindAddress = "0"
@@ -45,7 +45,7 @@ func RunElected(ctx context.Context, cfg *rest.Config, opts ctrl.Options, shared
 		if err != nil {
 			return fmt.Errorf("creating the controllers' manager: %w", err)
 		}
-		if err := SetupAll(mgr); err != nil {
+		if err := SetupAll(mgr, settings); err != nil {
 			return err
 		}
 		for _, r := range also {

@@ -52,7 +52,9 @@ func TestControllersCampaignAgainAfterLosingLeadership(t *testing.T) {
 		LeaseDuration: ptr.To(4 * time.Second), RenewDeadline: ptr.To(3 * time.Second), RetryPeriod: ptr.To(500 * time.Millisecond),
 	}
 	electedDone := make(chan error, 1)
-	go func() { electedDone <- controllers.RunElected(ctx, env.Config, election, owner.GetCache(), log) }()
+	go func() {
+		electedDone <- controllers.RunElected(ctx, env.Config, election, owner.GetCache(), controllers.Settings{}, log)
+	}()
 
 	tokenActive(t, ns, "before")
 

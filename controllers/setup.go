@@ -24,8 +24,15 @@ const ScanScheduleEventSource = "redflag.io/scanschedule-controller"
 // controller's Events.
 const AgentUpdateEventSource = "redflag.io/agentupdate-controller"
 
+// Settings are the controllers' knobs that come from the manager's flags.
+type Settings struct {
+	// RebootBudget is how many hosts of a namespace may be in the work of
+	// rollouts that reboot at once, across all of them; 0 means no budget.
+	RebootBudget int
+}
+
 // SetupAll registers every RedFlag reconciler with the manager.
-func SetupAll(mgr ctrl.Manager) error {
+func SetupAll(mgr ctrl.Manager, settings Settings) error {
 	c := mgr.GetClient()
 	clk := clock.RealClock{}
 	reconcilers := map[string]interface{ SetupWithManager(ctrl.Manager) error }{
@@ -48,9 +55,10 @@ func SetupAll(mgr ctrl.Manager) error {
 			Clock:    clk,
 		},
 		"AgentUpdate": &AgentUpdateReconciler{
-			Client:   c,
-			Recorder: events.NewRecorder(mgr.GetEventRecorder(AgentUpdateEventSource), clk),
-			Clock:    clk,
+			Client:       c,
+			Recorder:     events.NewRecorder(mgr.GetEventRecorder(AgentUpdateEventSource), clk),
+			Clock:        clk,
+			RebootBudget: settings.RebootBudget,
 		},
 	}
 	for kind, r := range reconcilers {

@@ -25,7 +25,7 @@ func TestManagerStartsAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := controllers.SetupAll(mgr); err != nil {
+	if err := controllers.SetupAll(mgr, controllers.Settings{}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

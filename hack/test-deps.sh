@@ -10,7 +10,8 @@
 # qemu-user-static, whose qemu-aarch64-static runs the arm64 image's
 # binaries on this amd64 machine; prometheus (promtool's rule unit tests of
 # the chart's alerts, and a real Prometheus scraping the manager in
-# internal/e2e). Idempotent: does
+# internal/e2e, and the AgentUpdate's Prometheus gate test in
+# controllers). Idempotent: does
 # nothing when all are present. It only installs; the Docker tests start
 # and stop their own private dockerd.
 #

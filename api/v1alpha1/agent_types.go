@@ -99,6 +99,17 @@ type AgentSpec struct {
 	// 5 seconds. Users set it; rollouts set it while the host has work.
 	// +optional
 	Heartbeat *HeartbeatSpec `json:"heartbeat,omitempty"`
+	// Holds names packages (or images) that no rollout may update on this
+	// host, as `apt-mark hold` does on the host itself: every rollout
+	// excludes them from the host's work, and a host whose selected
+	// updates are all held is shown as skipped (PackagesHeld). At most 50
+	// exact names.
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=128
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9][A-Za-z0-9+._:/@-]*$`
+	// +listType=set
+	// +optional
+	Holds []string `json:"holds,omitempty"`
 	// DesiredVersion is the agent version a rollout wants the host to run.
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern=`^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`
@@ -199,6 +210,10 @@ type PendingUpdate struct {
 	// Security is true for a security update.
 	// +optional
 	Security bool `json:"security,omitempty"`
+	// Held is true when the host itself holds the package (`apt-mark
+	// hold`): the agent never installs it, and rollouts skip it.
+	// +optional
+	Held bool `json:"held,omitempty"`
 	// Source is where it comes from (archive, repository, registry).
 	// +kubebuilder:validation:MaxLength=80
 	// +optional
@@ -357,6 +372,11 @@ type WorkStatus struct {
 	// DryRun marks changes as planned, not made.
 	// +optional
 	DryRun bool `json:"dryRun,omitempty"`
+	// Rebooting says the host reboots after this work: its rollout keeps
+	// its slot (and the namespace's reboot budget counts it) until the
+	// host reports a boot time after FinishedAt and checks in Ready.
+	// +optional
+	Rebooting bool `json:"rebooting,omitempty"`
 	// Changes lists what was installed, with versions before and after
 	// (at most 50; Message says when more changed).
 	// +kubebuilder:validation:MaxItems=50

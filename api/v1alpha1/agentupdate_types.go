@@ -15,6 +15,12 @@ const (
 	MaxSlots = 250
 	// MaxFailureRecords bounds status.failures (the most recent kept).
 	MaxFailureRecords = 20
+	// MaxRunRecords bounds status.runs of a recurring rollout (the newest kept).
+	MaxRunRecords = 10
+	// MaxSkipRecords bounds status.skippedHosts.
+	MaxSkipRecords = 20
+	// MaxSkipMessage bounds status.skippedHosts[].message.
+	MaxSkipMessage = 256
 )
 
 // PackageScope says which pending updates a package rollout installs.
@@ -152,11 +158,26 @@ const (
 	RebootAlways     RebootPolicy = "Always"
 )
 
+// Recurrence makes a package rollout run again and again: each run
+// installs what is pending on its hosts when it starts.
+type Recurrence struct {
+	// Every is the time from one run's start to the next one's, a Go
+	// duration between 10s and 8760h. A run starts only inside
+	// spec.window, so "every 24h" with a window on Tuesdays 22:00-04:00
+	// runs on Tuesday nights; a run still going when the next is due
+	// delays it, and a missed run is not made up twice.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s') && duration(self) <= duration('8760h')",message="spec.recurrence.every must be between 10s and 8760h"
+	Every metav1.Duration `json:"every"`
+}
+
 // AgentUpdateSpec is one rollout: which hosts, what to install, how fast.
 // +kubebuilder:validation:XValidation:rule="has(self.selector) || (has(self.agents) && size(self.agents) > 0)",message="set spec.selector or spec.agents to choose the target hosts"
 // +kubebuilder:validation:XValidation:rule="has(self.packages) != has(self.agentVersion)",message="set exactly one of spec.packages and spec.agentVersion"
 // +kubebuilder:validation:XValidation:rule="!has(self.agentVersion) || !has(self.reboot) || self.reboot == 'Never'",message="spec.reboot must be Never for an agentVersion rollout"
 // +kubebuilder:validation:XValidation:rule="!has(self.agentVersion) || !has(self.dryRun) || !self.dryRun",message="spec.dryRun applies to package rollouts only: an agentVersion rollout cannot be dry-run"
+// +kubebuilder:validation:XValidation:rule="!has(self.recurrence) || has(self.packages)",message="spec.recurrence applies to package rollouts only"
 type AgentUpdateSpec struct {
 	// Selector chooses target Agents in the rollout's namespace by label.
 	// +kubebuilder:validation:XValidation:rule="(!has(self.matchLabels) || size(self.matchLabels) <= 32) && (!has(self.matchExpressions) || (size(self.matchExpressions) <= 8 && self.matchExpressions.all(e, !has(e.values) || size(e.values) <= 32)))",message="selector may have at most 32 matchLabels and 8 matchExpressions of at most 32 values each"
@@ -195,8 +216,34 @@ type AgentUpdateSpec struct {
 	// +optional
 	DryRun bool `json:"dryRun,omitempty"`
 	// Paused stops new hosts from starting; hosts already working finish.
+	// A paused recurring rollout starts no new run.
 	// +optional
 	Paused bool `json:"paused,omitempty"`
+	// Recurrence makes the rollout run again on a schedule, each run
+	// installing what is pending then. Unset: it runs once.
+	// +optional
+	Recurrence *Recurrence `json:"recurrence,omitempty"`
+	// PrometheusGate holds the rollout while a Prometheus query returns
+	// any result (as kured's alert filter does): no new host starts and
+	// no new run begins; hosts already working finish.
+	// +optional
+	PrometheusGate *PrometheusGate `json:"prometheusGate,omitempty"`
+}
+
+// PrometheusGate is a Prometheus instant query that must come back empty
+// for a rollout to start hosts.
+type PrometheusGate struct {
+	// URL of the Prometheus server (its /api/v1/query is asked), http or
+	// https, without credentials.
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^https?://[^@/?#\s]+(/[^?#\s]*)?$`
+	URL string `json:"url"`
+	// Query is a PromQL expression, such as ALERTS{alertstate="firing"}.
+	// While it returns any series the gate is closed; an error or an
+	// unreachable server closes it too.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Query string `json:"query"`
 }
 
 // RolloutPhase is where a rollout stands.
@@ -258,6 +305,58 @@ type HostFailure struct {
 	Message string `json:"message,omitempty"`
 }
 
+// RunOutcome is the result of a recurring rollout's run.
+// +kubebuilder:validation:Enum=Running;Succeeded;Halted;NothingToDo
+type RunOutcome string
+
+// Run outcomes.
+const (
+	RunInProgress   RunOutcome = "Running"
+	RunCompleted    RunOutcome = "Succeeded"
+	RunStopped      RunOutcome = "Halted"
+	RunFoundNothing RunOutcome = "NothingToDo"
+)
+
+// RunRecord is one run of a recurring rollout.
+type RunRecord struct {
+	// Run is the run's number, from 1.
+	Run int32 `json:"run"`
+	// Started is when the run began.
+	Started metav1.Time `json:"started"`
+	// Finished is when it ended; unset while it runs.
+	// +optional
+	Finished *metav1.Time `json:"finished,omitempty"`
+	// Result of the run. NothingToDo: no target host had anything the
+	// rollout selects pending, so nobody was given work.
+	Result RunOutcome `json:"result"`
+	// Hosts counts the target hosts with something to install when the
+	// run started.
+	// +optional
+	Hosts int32 `json:"hosts"`
+	// +optional
+	Succeeded int32 `json:"succeeded"`
+	// +optional
+	Failed int32 `json:"failed"`
+	// +optional
+	Skipped int32 `json:"skipped"`
+}
+
+// HostSkip says why a host was skipped.
+type HostSkip struct {
+	// Agent skipped.
+	// +kubebuilder:validation:MaxLength=253
+	Agent string `json:"agent"`
+	// Reason is a short CamelCase cause, such as PackagesHeld.
+	// +kubebuilder:validation:MaxLength=64
+	Reason string `json:"reason"`
+	// Message explains it (names the held packages), at most 256
+	// characters: the list sits beside a copy of spec.packages in the
+	// 256 KiB size budget.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
 // AgentUpdateStatus is the rollout's progress.
 type AgentUpdateStatus struct {
 	CommonStatus `json:",inline"`
@@ -287,6 +386,31 @@ type AgentUpdateStatus struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	WaitingOn string `json:"waitingOn,omitempty"`
+	// SkippedHosts lists targets skipped with a reason (packages held on
+	// the host), at most 20.
+	// +kubebuilder:validation:MaxItems=20
+	// +optional
+	SkippedHosts []HostSkip `json:"skippedHosts,omitempty"`
+	// Run is the number of the current (or last) run of a recurring
+	// rollout; 0 before its first.
+	// +optional
+	Run int32 `json:"run,omitempty"`
+	// RunPackages is what the current run installs: spec.packages as it
+	// was when the run started, so an edit affects only later runs.
+	// +optional
+	RunPackages *PackageSelection `json:"runPackages,omitempty"`
+	// LastRun is when the last run started (a run that found nothing to
+	// do included).
+	// +optional
+	LastRun *metav1.Time `json:"lastRun,omitempty"`
+	// NextRun is when the next run is due (it starts once the window is
+	// open and the current run is over).
+	// +optional
+	NextRun *metav1.Time `json:"nextRun,omitempty"`
+	// Runs are the newest runs, at most 10, oldest dropped first.
+	// +kubebuilder:validation:MaxItems=10
+	// +optional
+	Runs []RunRecord `json:"runs,omitempty"`
 }
 
 // AgentUpdate is a rollout. Applying one is the approval: it installs
@@ -300,6 +424,8 @@ type AgentUpdateStatus struct {
 // +kubebuilder:printcolumn:name="Done",type=integer,JSONPath=`.status.counts.succeeded`
 // +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.status.counts.failed`
 // +kubebuilder:printcolumn:name="Working",type=integer,JSONPath=`.status.counts.inProgress`
+// +kubebuilder:printcolumn:name="Last Run",type=date,JSONPath=`.status.lastRun`
+// +kubebuilder:printcolumn:name="Next Run",type=string,JSONPath=`.status.nextRun`
 // +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.spec.agentVersion`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type AgentUpdate struct {

@@ -183,6 +183,9 @@ func largestAgent() *rf.Agent {
 			Name: name, LastRun: &now, Result: rf.RunTimedOut, Message: fill("message", 512),
 		})
 	}
+	for i := range 50 {
+		a.Spec.Holds = append(a.Spec.Holds, fill(fmt.Sprintf("held%d-", i), 128))
+	}
 	return a
 }
 
@@ -248,6 +251,18 @@ func largestRollout() *rf.AgentUpdate {
 	for i := range rf.MaxFailureRecords {
 		u.Status.Failures = append(u.Status.Failures, rf.HostFailure{
 			Agent: dnsName(i), Time: now, Reason: fill("Reason", 64), Message: fill("message", 512),
+		})
+	}
+	u.Spec.Recurrence = &rf.Recurrence{Every: metav1.Duration{Duration: 8760 * time.Hour}}
+	u.Spec.PrometheusGate = &rf.PrometheusGate{URL: "https://" + fill("prometheus", 504), Query: fill("ALERTS", 1024)}
+	u.Status.Run, u.Status.LastRun, u.Status.NextRun = 1<<30, &now, &now
+	u.Status.RunPackages = u.Spec.Packages.DeepCopy()
+	for i := range rf.MaxSkipRecords {
+		u.Status.SkippedHosts = append(u.Status.SkippedHosts, rf.HostSkip{Agent: dnsName(i), Reason: fill("Reason", 64), Message: fill("message", rf.MaxSkipMessage)})
+	}
+	for i := range rf.MaxRunRecords {
+		u.Status.Runs = append(u.Status.Runs, rf.RunRecord{
+			Run: int32(i + 1), Started: now, Finished: &now, Result: rf.RunStopped, Hosts: 1 << 30, Succeeded: 1 << 30, Failed: 1 << 30, Skipped: 1 << 30,
 		})
 	}
 	return u

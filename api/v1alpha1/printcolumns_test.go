@@ -19,7 +19,7 @@ func TestPrinterColumns(t *testing.T) {
 		"registrationtokens": {"Name", "Phase", "Used", "Max", "Expires", "Age"},
 		"agents":             {"Name", "Ready", "Version", "OS", "Updates", "Last Seen", "Age"},
 		"scanschedules":      {"Name", "Ready", "Matched", "Due", "Overdue", "Age"},
-		"agentupdates":       {"Name", "Phase", "Total", "Done", "Failed", "Working", "Age"},
+		"agentupdates":       {"Name", "Phase", "Total", "Done", "Failed", "Working", "Last Run", "Next Run", "Age"},
 	}
 	cfg := rest.CopyConfig(env.Config)
 	cfg.GroupVersion = &metav1.SchemeGroupVersion

@@ -154,6 +154,18 @@ spec: {agents: [web-01], agentVersion: v1.2.3, reboot: Always}`, []string{"spec.
 	{"self-update as a dry run", `
 kind: AgentUpdate
 spec: {agents: [web-01], agentVersion: v1.2.3, dryRun: true}`, []string{"spec.dryRun", "cannot be dry-run"}},
+	{"recurring self-update", `
+kind: AgentUpdate
+spec: {agents: [web-01], agentVersion: v1.2.3, recurrence: {every: 24h}}`, []string{"spec", "recurrence applies to package rollouts only"}},
+	{"recurrence too fast", `
+kind: AgentUpdate
+spec: {agents: [web-01], packages: {scope: All}, recurrence: {every: 5s}}`, []string{"spec.recurrence.every", "between 10s and 8760h"}},
+	{"prometheus gate with credentials in the URL", `
+kind: AgentUpdate
+spec: {agents: [web-01], packages: {scope: All}, prometheusGate: {url: "http://user:secret@prom:9090", query: "ALERTS"}}`, []string{"spec.prometheusGate.url", "should match"}},
+	{"agent hold with a space", `
+kind: Agent
+spec: {machineID: m1, publicKey: "MCowBQYDK2VwAyEAq7Sx1Zc4ZtS6nJHb2vH0aKxwZbQ=", holds: ["open ssl"]}`, []string{"spec.holds", "should match"}},
 	{"schedule selector too large", `
 kind: ScanSchedule
 spec: {selector: {matchExpressions: [` + strings.Repeat(`{key: k, operator: Exists},`, 9) + `]}, subsystems: {updates: {interval: 1h}}}`, []string{"spec.selector", "at most 32 matchLabels and 8 matchExpressions"}},

@@ -204,7 +204,8 @@ func (s *Sandbox) InstalledVersion(t testing.TB, name string) string {
 		return ""
 	}
 	status, version, _ := strings.Cut(out, "\t")
-	if status != "install ok installed" {
+	// A held package (apt-mark hold) reads "hold ok installed".
+	if status != "install ok installed" && status != "hold ok installed" {
 		return ""
 	}
 	return version

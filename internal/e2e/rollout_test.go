@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -80,7 +81,10 @@ func newFleetOn(t *testing.T, c *cluster, ns string, hostCount int, env ...strin
 		hook := fmt.Sprintf("DPkg::Pre-Invoke { \"echo start %s >> %s\"; };\nDPkg::Post-Invoke { \"echo end %s >> %s\"; };\n", h.id, f.orderLog, h.id, f.orderLog)
 		appendFile(t, sb.Config, hook)
 		h.env = append(h.env, "APT_CONFIG="+sb.Config)
-		h.env = append(h.env, env...)
+		for _, e := range env {
+			// "{host}" makes a per-host value (a file of its own).
+			h.env = append(h.env, strings.ReplaceAll(e, "{host}", strconv.Itoa(i)))
+		}
 		h.register(c, token)
 		var agents redflagv1.AgentList
 		if err := c.env.Client.List(ctx, &agents, client.InNamespace(ns)); err != nil {
@@ -329,14 +333,12 @@ func kstatusOfObject(t *testing.T, obj client.Object, kind string) status.Status
 // TestDryRunThenRebootAlways: a dry run reports what would change and
 // installs nothing; the same upgrade with reboot Always installs and then
 // reboots the host (the agent runs $REDFLAG_REBOOT_COMMAND, here a script
-// that leaves a mark) after its result is reported.
+// that records the reboot and makes the host look rebooted) after its
+// result is reported; the rollout succeeds once the host is back.
 func TestDryRunThenRebootAlways(t *testing.T) {
-	mark := filepath.Join(t.TempDir(), "rebooted")
-	script := filepath.Join(t.TempDir(), "reboot.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\ntouch "+mark+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f := newFleet(t, "dryrun", 1, "REDFLAG_REBOOT_COMMAND="+script)
+	sim := newRebootSim(t)
+	f := newFleet(t, "dryrun", 1, append(sim.env, aptOnlyPath(t))...)
+	defer sim.restart(t, f)()
 	host := f.names[0]
 	applyYAML(t, f.c, f.ns, `
 apiVersion: redflag.io/v1alpha1
@@ -349,6 +351,7 @@ spec:
       tier: web
   packages:
     scope: All
+    managers: [apt]   # the sandbox stands in for apt; a dnf on the test machine is not a host's
   dryRun: true
 `)
 	eventually(t, 90*time.Second, "the dry run to succeed", func() bool {
@@ -364,16 +367,19 @@ spec:
 	if v := f.sandboxes[host].InstalledVersion(t, "redflag-demo"); v != "1.0" {
 		t.Fatalf("the dry run installed redflag-demo %s", v)
 	}
-	if _, err := os.Stat(mark); err == nil {
+	if sim.reboots(t) != 0 {
 		t.Fatal("a dry run rebooted the host")
 	}
 
 	applyYAML(t, f.c, f.ns, strings.Replace(rolloutManifest, "    maxFailures: 0\n", "    maxFailures: 0\n  reboot: Always\n", 1))
-	eventually(t, 90*time.Second, "the upgrade to succeed", func() bool { return f.rollout(t).Status.Phase == redflagv1.RolloutSucceeded })
+	// The rollout succeeds only once the host is back from its reboot.
+	eventually(t, 120*time.Second, "the upgrade to succeed", func() bool { return f.rollout(t).Status.Phase == redflagv1.RolloutSucceeded })
 	if v := f.sandboxes[host].InstalledVersion(t, "redflag-demo"); v != "2.0" {
 		t.Fatalf("redflag-demo %s after the upgrade, want 2.0", v)
 	}
-	eventually(t, 30*time.Second, "the reboot command to run", func() bool { _, err := os.Stat(mark); return err == nil })
+	if n := sim.reboots(t); n != 1 {
+		t.Errorf("%d reboots recorded, want 1", n)
+	}
 	if w := f.agent(t, host).Status.CurrentWork; w == nil || !strings.Contains(w.Message, "rebooting") {
 		t.Errorf("currentWork %+v: want the message to say the host reboots", w)
 	}

@@ -39,6 +39,7 @@ type agentRecord struct {
 	factsHash         string
 	agentVersion      string
 	labels            map[string]string
+	holds             []string                // spec.holds: never handed out in work
 	lastRun           map[string]*metav1.Time // by subsystem
 	lastResult        map[string]redflagv1.RunResult
 	updatesHash       string
@@ -67,7 +68,7 @@ func (r *agentRecord) ref() *redflagv1.Agent {
 func recordOf(a *redflagv1.Agent) *agentRecord {
 	r := &agentRecord{
 		key: a.Namespace + "/" + a.Name, namespace: a.Namespace, name: a.Name, uid: a.UID,
-		machineID: a.Spec.MachineID, revoked: a.Spec.Revoked || a.DeletionTimestamp != nil, paused: a.Spec.Paused,
+		machineID: a.Spec.MachineID, revoked: a.Spec.Revoked || a.DeletionTimestamp != nil, paused: a.Spec.Paused, holds: a.Spec.Holds,
 		factsHash: a.Status.FactsHash, agentVersion: a.Status.AgentVersion, ready: metav1.ConditionUnknown,
 	}
 	if v := a.Annotations[redflagv1.RebindMachineIDAnnotation]; v != "" && v != a.Spec.MachineID && machineIDPattern.MatchString(v) {

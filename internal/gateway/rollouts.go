@@ -65,8 +65,11 @@ func (x *rolloutIndex) workFor(rec *agentRecord, now time.Time) *protocol.WorkRe
 		w.RebootBefore = &c
 	}
 	if p := pick.spec.Packages; p != nil {
+		// The Agent's holds join the rollout's excludes (exact names are
+		// globs that match only themselves), so a held package is never
+		// installed, whatever the rollout or a stale inventory says.
 		w.Packages = &protocol.PackageWork{
-			Scope: p.Scope, Names: p.Names, Exclude: p.Exclude, Managers: p.Managers, AllowNewDependencies: p.AllowNewDependencies,
+			Scope: p.Scope, Names: p.Names, Exclude: withHolds(p.Exclude, rec.holds), Managers: p.Managers, AllowNewDependencies: p.AllowNewDependencies,
 		}
 	} else {
 		goos, arch := rec.labels[redflagv1.LabelOS], rec.labels[redflagv1.LabelArch]
@@ -119,6 +122,11 @@ func (x *rolloutIndex) upsert(obj any) {
 		slots: make(map[string]bool, len(au.Status.Slots)), spec: *au.Spec.DeepCopy(), window: window,
 	}
 	r.spec.Selector, r.spec.Agents = nil, nil
+	if au.Status.RunPackages != nil {
+		// A recurring rollout's run installs what it was started with;
+		// an edit applies from the next run.
+		r.spec.Packages = au.Status.RunPackages.DeepCopy()
+	}
 	for _, s := range au.Status.Slots {
 		r.slots[s.Agent] = true
 	}
@@ -133,4 +141,19 @@ func (x *rolloutIndex) upsert(obj any) {
 func workDone(rec *agentRecord, id string) bool {
 	return rec.workID == id && rec.workPhase.Finished() ||
 		slices.Contains(rec.completedWork, id)
+}
+
+// withHolds is excludes plus the holds not already among them, in a new
+// slice (the rollout's own is shared by every host).
+func withHolds(exclude, holds []string) []string {
+	if len(holds) == 0 {
+		return exclude
+	}
+	out := slices.Clone(exclude)
+	for _, h := range holds {
+		if !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
 }

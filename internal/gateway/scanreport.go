@@ -117,7 +117,7 @@ func clampInventory(in redflagv1.UpdateInventory, hash string) redflagv1.UpdateI
 		}
 		out.Items = append(out.Items, redflagv1.PendingUpdate{
 			Manager: it.Manager, Name: truncate(it.Name, 128), CurrentVersion: truncate(it.CurrentVersion, 80),
-			AvailableVersion: truncate(it.AvailableVersion, 80), Security: it.Security, Source: truncate(it.Source, 80),
+			AvailableVersion: truncate(it.AvailableVersion, 80), Security: it.Security, Held: it.Held, Source: truncate(it.Source, 80),
 		})
 	}
 	return out

@@ -87,7 +87,7 @@ func workStatusOf(wr *protocol.WorkResult) *redflagv1.WorkStatus {
 	started := metav1.NewTime(wr.Started.UTC().Truncate(time.Second))
 	ws := &redflagv1.WorkStatus{
 		ID: wr.ID, Phase: wr.Phase, StartedAt: &started, Reason: truncate(wr.Reason, 64),
-		Message: truncate(wr.Message, redflagv1.MaxMessageLength), DryRun: wr.DryRun,
+		Message: truncate(wr.Message, redflagv1.MaxMessageLength), DryRun: wr.DryRun, Rebooting: wr.Rebooting && wr.Phase == redflagv1.WorkSucceeded,
 		FromVersion: truncate(wr.FromVersion, 64), ToVersion: truncate(wr.ToVersion, 64),
 	}
 	if wr.Phase.Finished() {

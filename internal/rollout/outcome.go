@@ -3,6 +3,8 @@ package rollout
 import (
 	"slices"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 )
 
@@ -46,7 +48,11 @@ type HostResult struct {
 func OutcomeOf(key, workID string, st *redflagv1.AgentStatus, targetVersion string) HostResult {
 	current := Attempt(key, workID)
 	if w := st.CurrentWork; w != nil {
-		if a := Attempt(key, w.ID); a >= 0 {
+		if a := Attempt(key, w.ID); a >= 0 && RebootPending(st) {
+			// Installed, and rebooting: the host keeps its slot until it
+			// is back (a new boot time, and Ready).
+			return HostResult{Outcome: Running}
+		} else if a >= 0 {
 			rec := redflagv1.WorkRecord{ID: w.ID, AgentUpdate: w.AgentUpdate, Phase: w.Phase, Reason: w.Reason}
 			if w.FinishedAt != nil {
 				rec.FinishedAt = *w.FinishedAt
@@ -127,4 +133,19 @@ func RecordOf(ws *redflagv1.WorkStatus, reported int) redflagv1.WorkRecord {
 	r.Changes = slices.Clone(ws.Changes[:n])
 	r.ChangesOmitted = int32(min(max(reported, len(ws.Changes))-n, 1<<30))
 	return r
+}
+
+// RebootPending reports whether the host's current work succeeded with a
+// reboot that has not visibly happened yet: the host has not reported a
+// boot time after the work finished, or is not Ready since. A host that
+// never comes back stays Running until the rollout's hostTimeout fails it.
+func RebootPending(st *redflagv1.AgentStatus) bool {
+	w := st.CurrentWork
+	if w == nil || !w.Rebooting || w.Phase != redflagv1.WorkSucceeded || w.FinishedAt == nil {
+		return false
+	}
+	if st.System.BootTime == nil || !st.System.BootTime.After(w.FinishedAt.Time) {
+		return true
+	}
+	return !meta.IsStatusConditionTrue(st.Conditions, redflagv1.ConditionReady)
 }

@@ -22,6 +22,11 @@ type Target struct {
 	// Timeout is how long the host may be silent while it holds a slot or
 	// runs this rollout's work (see SilenceBound); 0 never times out.
 	Timeout time.Duration
+	// RebootSince, when set, is when the host finished its work and went
+	// to reboot: it must be back within Timeout of it, checking in or
+	// not (a host whose reboot command failed checks in but never comes
+	// back).
+	RebootSince time.Time
 }
 
 // HostTimedOut is the reason a host that went silent while working for a
@@ -58,6 +63,16 @@ type Input struct {
 	Canary        int
 	Paused        bool
 	WindowOpen    bool
+	// Reboots: this rollout's hosts may reboot after their work (a reboot
+	// policy other than Never, not a dry run).
+	Reboots bool
+	// RebootBudget is how many hosts of the namespace may be in the work
+	// of rollouts that reboot at once, across all of them (kured's lock,
+	// counted); 0 means no budget.
+	RebootBudget int
+	// RebootingElsewhere counts the hosts other rebooting rollouts of the
+	// namespace hold: a slot, work running, or a reboot not yet back.
+	RebootingElsewhere int
 }
 
 // Plan is what the controller writes and tells.
@@ -74,6 +89,9 @@ type Plan struct {
 	Done bool
 	// WaitingOn names the rollout holding the next host we would start.
 	WaitingOn string
+	// RebootBudgetFull: a host would have started but the namespace's
+	// reboot budget is taken.
+	RebootBudgetFull bool
 	// TimedOut are hosts that held a slot or ran the work and were silent
 	// longer than their Timeout: they lost their slot, and the targets among
 	// them count as Failed (HostTimedOut) in this plan. The controller must
@@ -90,7 +108,8 @@ type Plan struct {
 // no host starts once the failed count exceeds MaxFailures or a canary
 // failed; no host outside the canaries starts before every canary is done;
 // no host starts while paused, outside the window, or while another
-// rollout holds it.
+// rollout holds it; a rollout that reboots starts no host once its own
+// working hosts plus RebootingElsewhere reach RebootBudget.
 //
 // A host that holds a slot or runs the work and has been silent for its
 // Timeout (since its last check-in, or since its slot was granted if that
@@ -178,6 +197,16 @@ func Decide(in Input) Plan {
 		candidates = canaries
 	}
 	free := in.MaxConcurrent - len(busy)
+	if in.Reboots && in.RebootBudget > 0 {
+		// Every host this rollout holds may be rebooting: together with
+		// the other rebooting rollouts' hosts they stay within the budget.
+		if left := in.RebootBudget - in.RebootingElsewhere - len(busy); left < free {
+			free = left
+			p.RebootBudgetFull = free <= 0 && slices.ContainsFunc(candidates, func(t Target) bool {
+				return t.Result.Outcome == Pending && t.Eligible && t.BusyWith == "" && !slices.Contains(p.Slots, t.Name)
+			})
+		}
+	}
 	for _, t := range candidates {
 		if free <= 0 {
 			break
@@ -231,6 +260,9 @@ func timeOut(in *Input) (out []string, next time.Time) {
 		since := t.LastCheckIn
 		if s, ok := in.SlotSince[t.Name]; ok && holds[t.Name] && s.After(since) {
 			since = s
+		}
+		if !t.RebootSince.IsZero() {
+			since = t.RebootSince
 		}
 		if t.Timeout <= 0 || since.IsZero() {
 			return time.Time{}

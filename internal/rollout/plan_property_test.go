@@ -26,7 +26,15 @@ type world struct {
 	started     []string // order hosts started in
 	slotGrants  int
 	grantFailed bool // a slot was granted while the failure budget was spent
-	log         []string
+	// held hosts have every selected update held on their Agent: the
+	// controller presents a pending one as Skipped (PackagesHeld).
+	held      map[string]bool
+	grantHeld string // a held host was granted a slot
+	// Reboot budget: both this rollout and other (another rollout of the
+	// namespace, its own world) reboot; budget bounds them together.
+	budget int
+	other  *world
+	log    []string
 
 	// Silence: a clock, each host's last check-in, whether it is alive
 	// (checks in and reports) and when each slot was granted.
@@ -48,7 +56,7 @@ func newWorld(seed uint64) *world {
 	w := &world{
 		rng: rng, targeted: map[string]bool{}, eligible: map[string]bool{}, outcome: map[string]Outcome{},
 		now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), timeout: time.Duration(5+rng.IntN(20)) * time.Second,
-		alive: map[string]bool{}, lastSeen: map[string]time.Time{}, slotSince: map[string]time.Time{}, timedOut: map[string]bool{},
+		alive: map[string]bool{}, held: map[string]bool{}, lastSeen: map[string]time.Time{}, slotSince: map[string]time.Time{}, timedOut: map[string]bool{},
 	}
 	n := 3 + rng.IntN(12)
 	for i := range n {
@@ -72,8 +80,14 @@ func (w *world) input() Input {
 	for _, h := range w.slots {
 		in.SlotSince[h] = w.slotSince[h]
 	}
+	if w.other != nil {
+		in.Reboots, in.RebootBudget, in.RebootingElsewhere = true, w.budget, w.other.working()
+	}
 	for _, h := range w.hosts {
 		t := Target{Name: h, Eligible: w.eligible[h], Result: HostResult{Outcome: w.outcome[h]}, LastCheckIn: w.lastSeen[h], Timeout: w.timeout}
+		if w.held[h] && w.outcome[h] == Pending {
+			t.Result = HostResult{Outcome: Skipped, Reason: PackagesHeld}
+		}
 		if w.targeted[h] {
 			in.Targets = append(in.Targets, t)
 		} else if w.outcome[h] == Running {
@@ -118,6 +132,11 @@ func (w *world) reconcile() {
 	}
 	if len(plan.Started) > 0 && w.failed() > w.maxFail {
 		w.grantFailed = true
+	}
+	for _, h := range plan.Started {
+		if w.held[h] && w.grantHeld == "" {
+			w.grantHeld = h
+		}
 	}
 	for _, h := range plan.Slots {
 		since := w.now
@@ -181,6 +200,10 @@ func (w *world) step() {
 	case r < 18:
 		w.eligible[h] = !w.eligible[h]
 		w.log = append(w.log, fmt.Sprintf("%s eligible=%v", h, w.eligible[h]))
+	case r < 19:
+		// A hold is set or lifted on the Agent.
+		w.held[h] = !w.held[h]
+		w.log = append(w.log, fmt.Sprintf("%s held=%v", h, w.held[h]))
 	default:
 		w.paused = !w.paused
 		w.log = append(w.log, fmt.Sprintf("paused=%v", w.paused))
@@ -222,6 +245,9 @@ func TestDecideNeverExceedsLimits(t *testing.T) {
 			}
 			if w.keptSilent != "" {
 				t.Fatalf("seed %d: %s\n%v", seed, w.keptSilent, w.log)
+			}
+			if w.grantHeld != "" {
+				t.Fatalf("seed %d: %s was granted a slot while held\n%v", seed, w.grantHeld, w.log)
 			}
 			for _, h := range w.slots {
 				// A crash between storing the failure and the plan may
@@ -403,5 +429,74 @@ func TestSilenceBoundIsNeverBelowSilentAfter(t *testing.T) {
 	}
 	if got := SilenceBound(30*time.Minute, 3*time.Minute); got != 30*time.Minute {
 		t.Errorf("30m with a 1m interval: %s, want 30m", got)
+	}
+}
+
+// TestRebootBudgetHoldsAcrossRollouts plays two rebooting rollouts of one
+// namespace against each other (each with its own hosts, controller
+// crashes, pauses, timeouts) and checks after every step that the hosts
+// holding a slot or running work in both together never exceed the
+// namespace's reboot budget. A host that reboots after its install stays
+// Running until it is back, so the model's Running covers the reboot.
+func TestRebootBudgetHoldsAcrossRollouts(t *testing.T) {
+	full := 0
+	for seed := range uint64(300) {
+		a, b := newWorld(seed), newWorld(seed+100000)
+		a.budget = 1 + a.rng.IntN(3)
+		b.budget, a.other, b.other = a.budget, b, a
+		for range 800 {
+			w := a
+			if a.rng.IntN(2) == 0 {
+				w = b
+			}
+			w.step()
+			if n := a.working() + b.working(); n > a.budget {
+				t.Fatalf("seed %d: %d hosts may be rebooting at once, budget %d\nA: %v\nB: %v", seed, n, a.budget, a.log, b.log)
+			}
+			if a.working()+b.working() == a.budget {
+				full++
+			}
+		}
+	}
+	if full < 1000 {
+		t.Errorf("the budget was full in only %d steps: the mix does not test it", full)
+	}
+}
+
+func TestDecideWaitsForTheRebootBudget(t *testing.T) {
+	in := Input{
+		Targets:       []Target{{Name: "a", Eligible: true}, {Name: "b", Eligible: true}},
+		MaxConcurrent: 2, WindowOpen: true, Reboots: true, RebootBudget: 2, RebootingElsewhere: 1,
+	}
+	p := Decide(in)
+	if !slices.Equal(p.Started, []string{"a"}) || p.RebootBudgetFull {
+		t.Errorf("budget 2 with 1 rebooting elsewhere: started %v full %v, want [a] and not full", p.Started, p.RebootBudgetFull)
+	}
+	in.RebootingElsewhere = 2
+	if p := Decide(in); len(p.Started) != 0 || !p.RebootBudgetFull {
+		t.Errorf("budget spent elsewhere: started %v full %v, want none and full", p.Started, p.RebootBudgetFull)
+	}
+	in.Reboots = false
+	if p := Decide(in); len(p.Started) != 2 {
+		t.Errorf("a rollout that does not reboot: started %v, want both", p.Started)
+	}
+}
+
+// TestDecideTimesOutAHostThatDoesNotComeBack: a host that went to reboot
+// longer than its timeout ago fails even though it keeps checking in (its
+// reboot command failed, say); one within the bound keeps its slot.
+func TestDecideTimesOutAHostThatDoesNotComeBack(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	running := HostResult{Outcome: Running}
+	in := Input{
+		Targets: []Target{
+			{Name: "a", Eligible: true, Result: running, LastCheckIn: now, Timeout: 10 * time.Minute, RebootSince: now.Add(-11 * time.Minute)},
+			{Name: "b", Eligible: true, Result: running, LastCheckIn: now, Timeout: 10 * time.Minute, RebootSince: now.Add(-time.Minute)},
+		},
+		Slots: []string{"a", "b"}, MaxConcurrent: 2, MaxFailures: 5, WindowOpen: true, Now: now,
+	}
+	p := Decide(in)
+	if !slices.Equal(p.TimedOut, []string{"a"}) || !slices.Equal(p.Slots, []string{"b"}) || p.Counts.Failed != 1 {
+		t.Errorf("timed out %v slots %v failed %d: want a timed out, b kept", p.TimedOut, p.Slots, p.Counts.Failed)
 	}
 }

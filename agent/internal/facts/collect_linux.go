@@ -127,6 +127,13 @@ func (s Source) system(ctx context.Context, sys *redflagv1.SystemFacts) error {
 		}
 		return err
 	})
+	if boot, ok, err := bootTimeOverride(); ok || err != nil {
+		bootErr = err
+		if err == nil {
+			t := metav1.NewTime(boot)
+			sys.BootTime = &t
+		}
+	}
 	var rebootErr error
 	sys.RebootRequired, sys.RebootReason, rebootErr = s.rebootRequired(ctx)
 	return errors.Join(cpuErr, memErr, bootErr, rebootErr)

@@ -246,3 +246,28 @@ func TestAptInstallFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestAptHostHoldIsRespected: a package the host holds (apt-mark hold) is
+// reported as held by the scan and left alone by an install of every
+// pending update, while the other package upgrades.
+func TestAptHostHoldIsRespected(t *testing.T) {
+	sb := apttest.New(t, apttest.Options{
+		Installed: []apttest.Package{{Name: "redflag-app", Version: "1.0"}, {Name: "redflag-other", Version: "1.0"}},
+		Repos: []apttest.Repo{{Packages: []apttest.Package{
+			{Name: "redflag-app", Version: "2.0"}, {Name: "redflag-other", Version: "1.5"},
+		}}},
+	})
+	sb.Setenv(t)
+	sb.Run(t, "apt-mark", "hold", "redflag-app")
+
+	out, err := runApt(t, aptWork(redflagv1.ScopeAll), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []redflagv1.PackageChange{change("redflag-other", "1.0", "1.5")}; !slices.Equal(out.Changes, want) {
+		t.Fatalf("changes = %+v, want only %+v", out.Changes, want)
+	}
+	if got := sb.InstalledVersion(t, "redflag-app"); got != "1.0" {
+		t.Fatalf("the held redflag-app is at %q, want 1.0", got)
+	}
+}

@@ -68,6 +68,11 @@ func chosen(all []installer.Installer, managers []redflagv1.PackageManager) []in
 func selectUpdates(inst installer.Installer, pending []redflagv1.PendingUpdate, req protocol.PackageWork) []redflagv1.PendingUpdate {
 	var out []redflagv1.PendingUpdate
 	for _, u := range pending {
+		if u.Held {
+			// Held on the host (apt-mark hold): the host's word stands
+			// over any rollout's.
+			continue
+		}
 		switch req.Scope {
 		case redflagv1.ScopeNamed:
 			if !slices.ContainsFunc(req.Names, func(n string) bool { return inst.Selects(n, u) }) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
@@ -22,13 +23,42 @@ var cLocale = []string{"LANG=C", "LC_ALL=C"}
 type Runner struct {
 	// Apt, AptGet and AptConfig are the programs; empty means the name on
 	// PATH.
-	Apt, AptGet, AptConfig string
+	Apt, AptGet, AptConfig, AptMark string
 	// RefreshTimeout bounds the `apt-get update` before a scan; 0 means
 	// DefaultRefreshTimeout.
 	RefreshTimeout time.Duration
 }
 
 var _ scan.OptionScanner = Runner{}
+
+// markHeld marks the updates of packages the host holds (`apt-mark
+// showhold`, one name per line). apt itself refuses to upgrade them
+// unattended; marking them lets the agent leave them out and the
+// Agent's status show them as held.
+func (r Runner) markHeld(ctx context.Context, updates []v1alpha1.PendingUpdate) error {
+	if len(updates) == 0 {
+		return nil
+	}
+	res, err := scan.Command{Path: prog(r.AptMark, "apt-mark"), Args: showholdArgs, Env: cLocale}.Run(ctx)
+	if err != nil {
+		return fmt.Errorf("apt-mark showhold: %w", err)
+	}
+	held := map[string]bool{}
+	for _, line := range strings.Split(string(res.Stdout), "\n") {
+		if name := strings.TrimSpace(line); name != "" {
+			// Multi-arch holds read "name:arch"; updates are listed by name.
+			name, _, _ = strings.Cut(name, ":")
+			held[name] = true
+		}
+	}
+	for i := range updates {
+		updates[i].Held = held[updates[i].Name]
+	}
+	return nil
+}
+
+// showholdArgs is fixed; never built from input.
+var showholdArgs = []string{"showhold"}
 
 // Manager implements scan.Scanner.
 func (Runner) Manager() v1alpha1.PackageManager { return v1alpha1.ManagerApt }
@@ -60,7 +90,8 @@ func (r Runner) ScanWith(ctx context.Context, opts scan.Options) ([]v1alpha1.Pen
 		return nil, fmt.Errorf("apt scan: %w", err)
 	}
 	updates, err := Parse(bytes.NewReader(res.Stdout))
-	if err := errors.Join(refreshErr, err); err != nil {
+	holdErr := r.markHeld(ctx, updates)
+	if err := errors.Join(refreshErr, err, holdErr); err != nil {
 		return updates, fmt.Errorf("apt scan: %w", err)
 	}
 	return updates, nil
