@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -46,7 +47,8 @@ func (r Runner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
 
 // ScanWith runs `dnf check-update`; when it reports upgrades (exit 100) it
 // also runs `dnf updateinfo list --security` and `rpm -qa` and merges the
-// three. dnf refreshes expired metadata itself. The deadline comes from
+// three. When RootEnv names a root, dnf runs with --installroot and rpm
+// with --root there. dnf refreshes expired metadata itself. The deadline comes from
 // ctx. Updates are returned alongside an error wrapping scan.ErrMalformed
 // when part of the output could not be read.
 //
@@ -63,7 +65,11 @@ func (r Runner) ScanWith(ctx context.Context, opts scan.Options) ([]v1alpha1.Pen
 	if rpm == "" {
 		rpm = "rpm"
 	}
-	res, err := run(ctx, dnf, withExpiry(checkUpdateArgs, opts.RefreshListsAfter), exitUpdates)
+	dnfRoot, rpmRoot, err := RootArgs()
+	if err != nil {
+		return nil, fmt.Errorf("dnf scan: %w", err)
+	}
+	res, err := run(ctx, dnf, withRoot(dnfRoot, withExpiry(checkUpdateArgs, opts.RefreshListsAfter)), exitUpdates)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +84,7 @@ func (r Runner) ScanWith(ctx context.Context, opts scan.Options) ([]v1alpha1.Pen
 		return nil, fmt.Errorf("dnf scan: %w", parseErr)
 	}
 
-	res, err = run(ctx, dnf, withExpiry(securityArgs, opts.RefreshListsAfter))
+	res, err = run(ctx, dnf, withRoot(dnfRoot, withExpiry(securityArgs, opts.RefreshListsAfter)))
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +93,7 @@ func (r Runner) ScanWith(ctx context.Context, opts scan.Options) ([]v1alpha1.Pen
 		return nil, fmt.Errorf("dnf scan: %w", err)
 	}
 
-	res, err = run(ctx, rpm, installedArgs)
+	res, err = run(ctx, rpm, withRoot(rpmRoot, installedArgs))
 	if err != nil {
 		return nil, err
 	}
@@ -117,4 +123,12 @@ func withExpiry(args []string, maxAge time.Duration) []string {
 	}
 	secs := max(int64(maxAge/time.Second), 1)
 	return append([]string{"--setopt=metadata_expire=" + strconv.FormatInt(secs, 10)}, args...)
+}
+
+// withRoot puts the RootArgs of one program before args.
+func withRoot(root, args []string) []string {
+	if len(root) == 0 {
+		return args
+	}
+	return append(slices.Clone(root), args...)
 }
