@@ -31,7 +31,17 @@ type Package struct {
 	Epoch int
 	// Requires is an optional Requires, such as "redflag-lib >= 2".
 	Requires string
+	// Provides is an optional Provides, such as "redflag-api = 2".
+	Provides string
 }
+
+// releasePackage is installed in every sandbox. dnf reads $releasever
+// from the installed package providing system-release(releasever), as
+// fedora-release or redhat-release do on a real host; without one every
+// dnf command warns "Unable to detect release version" on stderr, a line
+// that would crowd dnf's real reason out of the error tails the agent
+// reports.
+var releasePackage = Package{Name: "redflag-release", Version: "1", Provides: "system-release(releasever) = 1"}
 
 func (p Package) release() string {
 	if p.Release == "" {
@@ -98,8 +108,8 @@ func New(t testing.TB, opts Options) *Sandbox {
 }
 
 // dnfConf is the root's dnf.conf. metadata_expire=0 makes dnf re-read the
-// repository every time, as apttest's file: lists do, so a test that
-// changes the repository sees the change.
+// repository whenever its cache is older than a second, close to
+// apttest's file: lists; ExpireCache makes it certain.
 const dnfConf = `[main]
 gpgcheck=0
 plugins=0
@@ -116,15 +126,30 @@ func (s *Sandbox) install(t testing.TB, pkgs []Package) {
 		t.Fatal(err)
 	}
 	s.Run(t, "rpm", "--initdb")
-	if len(pkgs) == 0 {
-		return
-	}
 	dir := t.TempDir()
+	pkgs = append([]Package{releasePackage}, pkgs...)
 	args := []string{"-i", "--nosignature"}
 	for _, p := range pkgs {
 		args = append(args, BuildRPM(t, dir, p))
 	}
 	s.Run(t, "rpm", args...)
+}
+
+// ExpireCache marks dnf's cached metadata in the root expired (dnf clean
+// expire-cache), so the next dnf command reads the repository as it is
+// now, even within the second the cache was written.
+func (s *Sandbox) ExpireCache(t testing.TB) {
+	t.Helper()
+	s.Run(t, "dnf", "clean", "expire-cache")
+}
+
+// BreakRepo overwrites the repository's repomd.xml with text that is not
+// XML and expires the cache, as when a mirror serves a broken or
+// truncated file: the next dnf command fails to load the repository.
+func (s *Sandbox) BreakRepo(t testing.TB) {
+	t.Helper()
+	writeFile(t, filepath.Join(s.RepoDir, "repodata/repomd.xml"), "<this is not repomd")
+	s.ExpireCache(t)
 }
 
 // Env returns RootEnv for this sandbox, to add to an exec.Cmd's
@@ -172,12 +197,12 @@ func (s *Sandbox) InstalledVersion(t testing.TB, name string) string {
 	return strings.TrimSpace(out)
 }
 
-// Installed returns the names of all packages in the sandbox's rpm
-// database, sorted.
+// Installed returns the names of the packages in the sandbox's rpm
+// database, sorted, leaving out the sandbox's own redflag-release.
 func (s *Sandbox) Installed(t testing.TB) []string {
 	t.Helper()
 	out := s.Run(t, "rpm", "-qa", "--qf", "%{NAME}\n")
-	names := strings.Fields(out)
+	names := slices.DeleteFunc(strings.Fields(out), func(n string) bool { return n == releasePackage.Name })
 	slices.Sort(names)
 	return names
 }

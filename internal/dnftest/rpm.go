@@ -13,12 +13,13 @@ import (
 )
 
 // spec is the one spec file every package is built from; the name,
-// version, release, epoch and requirements come in as macros.
+// version, release, epoch, requirements and provides come in as macros.
 const spec = `Name: %{pname}
 Version: %{pversion}
 Release: %{prelease}
 %{?pepoch:Epoch: %{pepoch}}
 %{?prequires:Requires: %{prequires}}
+%{?pprovides:Provides: %{pprovides}}
 Summary: RedFlag test package
 License: MIT
 BuildArch: noarch
@@ -67,6 +68,9 @@ func BuildRPM(t testing.TB, dir string, p Package) string {
 	}
 	if p.Requires != "" {
 		args = append(args, "--define", "prequires "+p.Requires)
+	}
+	if p.Provides != "" {
+		args = append(args, "--define", "pprovides "+p.Provides)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)

@@ -96,9 +96,7 @@ func TestSandboxScanBrokenRepo(t *testing.T) {
 		Repo:      []dnftest.Package{{Name: "redflag-plain", Version: "2.0"}},
 	})
 	s.Setenv(t)
-	if err := os.WriteFile(filepath.Join(s.RepoDir, "repodata/repomd.xml"), []byte("this is not repomd"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	s.BreakRepo(t)
 	got, err := Runner{}.Scan(context.Background())
 	if err == nil {
 		t.Fatalf("Scan of a broken repository = %+v, nil; want an error", got)
