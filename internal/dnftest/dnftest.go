@@ -135,6 +135,19 @@ func (s *Sandbox) install(t testing.TB, pkgs []Package) {
 	s.Run(t, "rpm", args...)
 }
 
+// EmptyRoot returns a new root holding only an empty rpm database, as on
+// a Debian host that has the dnf and rpm packages but no RPM-managed
+// system: the value for RootEnv in a test of that case.
+func EmptyRoot(t testing.TB) string {
+	t.Helper()
+	Require(t)
+	root := t.TempDir()
+	if out, err := run(nil, "rpm", "--root="+root, "--initdb"); err != nil {
+		t.Fatalf("rpm --initdb in %s: %v\n%s", root, err, out)
+	}
+	return root
+}
+
 // ExpireCache marks dnf's cached metadata in the root expired (dnf clean
 // expire-cache), so the next dnf command reads the repository as it is
 // now, even within the second the cache was written.

@@ -88,6 +88,17 @@ func TestSandboxScanNothingPending(t *testing.T) {
 	}
 }
 
+// TestSandboxEmptyRPMDatabase: a root whose rpm database is empty (a
+// Debian host with the dnf package) scans as a host without dnf, so it
+// neither fails every scan nor every rollout that names no manager.
+func TestSandboxEmptyRPMDatabase(t *testing.T) {
+	t.Setenv(RootEnv, dnftest.EmptyRoot(t))
+	got, err := Runner{}.Scan(context.Background())
+	if !errors.Is(err, scan.ErrNotInstalled) {
+		t.Fatalf("Scan of an empty rpm database = %+v, %v; want ErrNotInstalled", got, err)
+	}
+}
+
 // TestSandboxScanBrokenRepo: a repository whose metadata is garbage makes
 // the scan fail with dnf's reason, not report "no updates".
 func TestSandboxScanBrokenRepo(t *testing.T) {
