@@ -3,7 +3,9 @@
 # containerd, runc) and busybox-static (a static /bin/busybox the Docker
 # tests copy into images built FROM scratch, since no image can be pulled
 # here) for the Docker scanner and installer; rpm (rpm -qlp checks the
-# agent's .rpm) and shellcheck (lints the install script); for the real
+# agent's .rpm; rpmbuild builds internal/dnftest's packages), dnf and
+# createrepo-c (createrepo_c, modifyrepo_c) for the dnf sandbox roots of
+# internal/dnftest, and shellcheck (lints the install script); for the real
 # node cluster of hack/node.sh, containerd and runc (docker.io brings them
 # too), containernetworking-plugins (the CNI plugins in /usr/lib/cni),
 # iptables and conntrack (kube-proxy) and openssl (its certificates);
@@ -30,7 +32,9 @@ fi
 # Debian's plain busybox is dynamically linked and would not run in an
 # image FROM scratch; only busybox-static's /bin/busybox will.
 installed busybox-static || missing+=(busybox-static)
-command -v rpm >/dev/null 2>&1 || missing+=(rpm)
+command -v rpm >/dev/null 2>&1 && command -v rpmbuild >/dev/null 2>&1 || missing+=(rpm)
+command -v dnf >/dev/null 2>&1 || missing+=(dnf)
+command -v createrepo_c >/dev/null 2>&1 || missing+=(createrepo-c)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v containerd >/dev/null 2>&1 || missing+=(containerd)
 command -v runc >/dev/null 2>&1 || missing+=(runc)

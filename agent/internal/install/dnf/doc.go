@@ -39,7 +39,14 @@
 // format change cannot silently hide a package from the plan.
 //
 // Install runs `dnf -y upgrade <names>` and reads the versions after from
-// `rpm -qa`. dnf is not installed on the machine these tests run on: the
-// parser is tested on outputs hand-written from the real formats (see
-// testdata/README.md) and fuzzed; the commands are not run here.
+// `rpm -qa`. When scandnf.RootEnv (REDFLAG_DNF_ROOT) names a root, dnf
+// runs with --installroot and rpm with --root there.
+//
+// The sandbox tests run the real dnf 4 and rpm (Debian's packages)
+// against a root built by internal/dnftest: plan, install of only the
+// chosen package read back from the root's rpm database, a new dependency
+// in the plan, a missing package and a broken repository. dnf5 is not
+// packaged for Debian 12, so its table is tested on outputs hand-written
+// from the real formats (see testdata/README.md), as is the dnf4 parser's
+// handling of formats the sandbox does not produce; both are fuzzed.
 package dnf

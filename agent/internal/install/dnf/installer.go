@@ -64,13 +64,17 @@ func (i Installer) Plan(ctx context.Context, req installer.Request) (installer.P
 	if err != nil {
 		return installer.Plan{}, err
 	}
+	dnfRoot, _, err := scandnf.RootArgs()
+	if err != nil {
+		return installer.Plan{}, fmt.Errorf("dnf: %w", err)
+	}
 	before, err := i.installed(ctx)
 	if err != nil {
 		return installer.Plan{}, err
 	}
 	res, err := scan.Command{
 		Path:   prog(i.DNF, "dnf"),
-		Args:   append(slices.Clone(planArgs), names...),
+		Args:   args(dnfRoot, planArgs, names),
 		Env:    env,
 		OKExit: []int{exitAborted},
 	}.Run(ctx)
@@ -117,8 +121,12 @@ func (i Installer) Install(ctx context.Context, req installer.Request, plan inst
 	if err != nil {
 		return installer.Result{}, err
 	}
+	dnfRoot, _, err := scandnf.RootArgs()
+	if err != nil {
+		return installer.Result{}, fmt.Errorf("dnf: %w", err)
+	}
 	req.Log.Info("installing with dnf", "packages", names)
-	_, runErr := installer.RunInstall(ctx, scan.Command{Path: prog(i.DNF, "dnf"), Args: append(slices.Clone(installArgs), names...), Env: env})
+	_, runErr := installer.RunInstall(ctx, scan.Command{Path: prog(i.DNF, "dnf"), Args: args(dnfRoot, installArgs, names), Env: env})
 	// Read back even after a failure: rpm may have upgraded some
 	// packages before the transaction stopped.
 	after, readErr := i.installed(ctx)
@@ -156,7 +164,11 @@ func readBack(plan installer.Plan, after scandnf.Installed) installer.Result {
 
 // installed reads the installed packages with rpm.
 func (i Installer) installed(ctx context.Context) (scandnf.Installed, error) {
-	res, err := scan.Command{Path: prog(i.RPM, "rpm"), Args: installedArgs, Env: env}.Run(ctx)
+	_, rpmRoot, err := scandnf.RootArgs()
+	if err != nil {
+		return nil, fmt.Errorf("rpm: %w", err)
+	}
+	res, err := scan.Command{Path: prog(i.RPM, "rpm"), Args: args(rpmRoot, installedArgs, nil), Env: env}.Run(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("rpm -qa: %w", err)
 	}
@@ -207,6 +219,13 @@ func checkedNames(req installer.Request) ([]string, error) {
 		}
 	}
 	return names, nil
+}
+
+// args builds a command line from fixed parts: the root arguments
+// (scandnf.RootArgs), the subcommand and the checked names.
+func args(root, fixed, names []string) []string {
+	out := make([]string, 0, len(root)+len(fixed)+len(names))
+	return append(append(append(out, root...), fixed...), names...)
 }
 
 func prog(path, def string) string {

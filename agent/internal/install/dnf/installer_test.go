@@ -15,11 +15,11 @@ import (
 	"github.com/redflag-io/redflag/api/v1alpha1"
 )
 
-// stub stands in for dnf and rpm, which this machine does not have: two
-// small sh programs that log their arguments, print the fixtures of a
-// directory and exit as told. It tests the argument lists, the handling
-// of dnf's exit statuses and the reading back of versions; the parser
-// itself is tested on the fixtures.
+// stub stands in for dnf and rpm: two small sh programs that log their
+// arguments, print the fixtures of a directory and exit as told. It
+// tests the argument lists and exit statuses a sandbox cannot produce
+// (dnf5's output, a transaction that fails half-way); sandbox_test.go
+// runs the real dnf.
 type stub struct {
 	dir string
 	i   Installer

@@ -16,5 +16,11 @@
 //     versions, since check-update prints only the candidate.
 //
 // Merge joins them into PendingUpdates; Runner runs the three commands with
-// fixed arguments and the C locale.
+// fixed arguments and the C locale, in the root RootEnv (REDFLAG_DNF_ROOT)
+// names, if any (dnf --installroot, rpm --root).
+//
+// sandbox_test.go runs the real dnf 4 and rpm against a root built by
+// internal/dnftest; the parsers are also tested on recorded and
+// hand-written outputs (testdata), the only test of dnf5's formats, which
+// Debian 12 does not package.
 package dnf

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -44,9 +45,13 @@ func (r Runner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
 	return r.ScanWith(ctx, scan.Options{})
 }
 
-// ScanWith runs `dnf check-update`; when it reports upgrades (exit 100) it
-// also runs `dnf updateinfo list --security` and `rpm -qa` and merges the
-// three. dnf refreshes expired metadata itself. The deadline comes from
+// ScanWith runs `rpm -qa`, then `dnf check-update`; when that reports
+// upgrades (exit 100) it also runs `dnf updateinfo list --security` and
+// merges the three. An empty rpm database is reported as
+// scan.ErrNotInstalled: dnf is present but manages nothing (a Debian host
+// with the dnf package), so the host counts as having no dnf rather than
+// a failing one. When RootEnv names a root, dnf runs with --installroot and rpm
+// with --root there. dnf refreshes expired metadata itself. The deadline comes from
 // ctx. Updates are returned alongside an error wrapping scan.ErrMalformed
 // when part of the output could not be read.
 //
@@ -63,7 +68,23 @@ func (r Runner) ScanWith(ctx context.Context, opts scan.Options) ([]v1alpha1.Pen
 	if rpm == "" {
 		rpm = "rpm"
 	}
-	res, err := run(ctx, dnf, withExpiry(checkUpdateArgs, opts.RefreshListsAfter), exitUpdates)
+	dnfRoot, rpmRoot, err := RootArgs()
+	if err != nil {
+		return nil, fmt.Errorf("dnf scan: %w", err)
+	}
+	// rpm first: a host whose rpm database is empty (a Debian host with
+	// dnf and rpm installed as tools, for building images) has nothing
+	// dnf manages, and is told apart from a dnf host whose scan fails.
+	res, err := run(ctx, rpm, withRoot(rpmRoot, installedArgs))
+	if err != nil {
+		return nil, err
+	}
+	inst, instErr := ParseInstalled(bytes.NewReader(res.Stdout))
+	if len(inst) == 0 && instErr == nil {
+		return nil, fmt.Errorf("dnf scan: %w: rpm's database lists no installed package, so dnf manages nothing on this host", scan.ErrNotInstalled)
+	}
+
+	res, err = run(ctx, dnf, withRoot(dnfRoot, withExpiry(checkUpdateArgs, opts.RefreshListsAfter)), exitUpdates)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +99,7 @@ func (r Runner) ScanWith(ctx context.Context, opts scan.Options) ([]v1alpha1.Pen
 		return nil, fmt.Errorf("dnf scan: %w", parseErr)
 	}
 
-	res, err = run(ctx, dnf, withExpiry(securityArgs, opts.RefreshListsAfter))
+	res, err = run(ctx, dnf, withRoot(dnfRoot, withExpiry(securityArgs, opts.RefreshListsAfter)))
 	if err != nil {
 		return nil, err
 	}
@@ -86,12 +107,6 @@ func (r Runner) ScanWith(ctx context.Context, opts scan.Options) ([]v1alpha1.Pen
 	if err != nil {
 		return nil, fmt.Errorf("dnf scan: %w", err)
 	}
-
-	res, err = run(ctx, rpm, installedArgs)
-	if err != nil {
-		return nil, err
-	}
-	inst, instErr := ParseInstalled(bytes.NewReader(res.Stdout))
 
 	updates := Merge(upgrades, inst, advisories)
 	if err := errors.Join(parseErr, instErr); err != nil {
@@ -117,4 +132,12 @@ func withExpiry(args []string, maxAge time.Duration) []string {
 	}
 	secs := max(int64(maxAge/time.Second), 1)
 	return append([]string{"--setopt=metadata_expire=" + strconv.FormatInt(secs, 10)}, args...)
+}
+
+// withRoot puts the RootArgs of one program before args.
+func withRoot(root, args []string) []string {
+	if len(root) == 0 {
+		return args
+	}
+	return append(slices.Clone(root), args...)
 }

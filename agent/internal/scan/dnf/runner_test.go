@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,9 +80,25 @@ func TestRunnerDNFError(t *testing.T) {
 }
 
 func TestRunnerNotInstalled(t *testing.T) {
-	_, err := Runner{DNF: "/nonexistent/dnf"}.Scan(context.Background())
+	r := fakeTools(t, "0")
+	r.DNF = "/nonexistent/dnf"
+	_, err := r.Scan(context.Background())
 	if !errors.Is(err, scan.ErrNotInstalled) {
 		t.Fatalf("err = %v, want ErrNotInstalled", err)
+	}
+}
+
+// TestRunnerEmptyRPMDatabase: dnf and rpm present but no package installed
+// through rpm (a Debian host with the dnf package) is a host without dnf,
+// not a failing dnf; check-update is never run.
+func TestRunnerEmptyRPMDatabase(t *testing.T) {
+	r := fakeTools(t, "1") // check-update would fail, were it run
+	if err := os.WriteFile(r.RPM, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Scan(context.Background())
+	if !errors.Is(err, scan.ErrNotInstalled) || !strings.Contains(err.Error(), "rpm's database lists no installed package") {
+		t.Fatalf("Scan() = %+v, %v; want ErrNotInstalled for the empty database", got, err)
 	}
 }
 
