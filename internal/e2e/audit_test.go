@@ -67,7 +67,7 @@ func TestAuditTrail(t *testing.T) {
 	eventually(t, 10*time.Second, "an audit line for every Event", func() bool {
 		lines = auditLines(t, c.manager.out.String())
 		for _, e := range evs {
-			if !slices.ContainsFunc(lines, func(l events.AuditLine) bool { return matches(l, e) }) {
+			if !slices.ContainsFunc(lines, func(l events.AuditLine) bool { return auditLineMatches(l, e) }) {
 				return false
 			}
 		}
@@ -91,7 +91,7 @@ func TestAuditTrail(t *testing.T) {
 		}
 	}
 	for _, e := range evs {
-		if !slices.ContainsFunc(lines, func(l events.AuditLine) bool { return matches(l, e) }) {
+		if !slices.ContainsFunc(lines, func(l events.AuditLine) bool { return auditLineMatches(l, e) }) {
 			t.Errorf("Event %s on %s/%s has no audit line", e.Reason, e.Regarding.Kind, e.Regarding.Name)
 		}
 	}
@@ -127,9 +127,9 @@ func auditLines(t *testing.T, out string) []events.AuditLine {
 	return lines
 }
 
-// matches says whether line l records Event e: the same object, reason,
+// auditLineMatches says whether line l records Event e: the same object, reason,
 // type, note and metadata (the Event's redflag.io/ annotations).
-func matches(l events.AuditLine, e eventsv1.Event) bool {
+func auditLineMatches(l events.AuditLine, e eventsv1.Event) bool {
 	if l.Reason != e.Reason || l.Type != e.Type || l.Message != e.Note || l.Object.Kind != e.Regarding.Kind ||
 		l.Object.Namespace != e.Regarding.Namespace || l.Object.Name != e.Regarding.Name || l.Object.UID != string(e.Regarding.UID) {
 		return false
