@@ -5,7 +5,8 @@
 # here) for the Docker scanner and installer; rpm (rpm -qlp checks the
 # agent's .rpm; rpmbuild builds internal/dnftest's packages), dnf and
 # createrepo-c (createrepo_c, modifyrepo_c) for the dnf sandbox roots of
-# internal/dnftest, and shellcheck (lints the install script); for the real
+# internal/dnftest, dnf-plugins-core (the versionlock plugin, for the
+# tests of dnf versionlock holds), and shellcheck (lints the install script); for the real
 # node cluster of hack/node.sh, containerd and runc (docker.io brings them
 # too), containernetworking-plugins (the CNI plugins in /usr/lib/cni),
 # iptables and conntrack (kube-proxy) and openssl (its certificates);
@@ -34,6 +35,7 @@ fi
 installed busybox-static || missing+=(busybox-static)
 command -v rpm >/dev/null 2>&1 && command -v rpmbuild >/dev/null 2>&1 || missing+=(rpm)
 command -v dnf >/dev/null 2>&1 || missing+=(dnf)
+installed dnf-plugins-core || missing+=(dnf-plugins-core)
 command -v createrepo_c >/dev/null 2>&1 || missing+=(createrepo-c)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v containerd >/dev/null 2>&1 || missing+=(containerd)

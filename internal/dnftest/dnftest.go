@@ -70,6 +70,12 @@ type Options struct {
 	Repo []Package
 	// Advisories become the repository's updateinfo.
 	Advisories []Advisory
+	// VersionLock turns dnf's plugins on in the root, with the
+	// versionlock plugin's configuration and (empty) locklist inside it,
+	// so a test locks packages as an administrator would, with
+	// `dnf versionlock add` through Run, without touching the test
+	// machine's /etc/dnf/plugins. Plugins are otherwise off.
+	VersionLock bool
 }
 
 // Sandbox is a ready RPM root.
@@ -100,23 +106,55 @@ func New(t testing.TB, opts Options) *Sandbox {
 	s := &Sandbox{Root: filepath.Join(base, "root"), RepoDir: filepath.Join(base, "repo")}
 	buildRepo(t, s.RepoDir, opts.Repo, opts.Advisories)
 	s.install(t, opts.Installed)
-	writeFile(t, filepath.Join(s.Root, "etc/dnf/dnf.conf"), dnfConf)
+	conf := dnfConf + "plugins=0\n"
+	if opts.VersionLock {
+		conf = s.versionLock(t)
+	}
+	writeFile(t, filepath.Join(s.Root, "etc/dnf/dnf.conf"), conf)
 	writeFile(t, filepath.Join(s.Root, "etc/yum.repos.d/redflag-test.repo"),
 		"[redflag-test]\nname=RedFlag test\nbaseurl=file://"+s.RepoDir+"\ngpgcheck=0\nenabled=1\n")
 	s.Run(t, "dnf", "makecache")
+	if opts.VersionLock {
+		if out, err := s.run("dnf", "-q", "versionlock", "list"); err != nil {
+			t.Skipf("dnf sandbox with versionlock needs Debian's dnf-plugins-core (hack/test-deps.sh): %v\n%s", err, out)
+		}
+	}
 	return s
 }
 
-// dnfConf is the root's dnf.conf. metadata_expire=0 makes dnf re-read the
+// dnfConf is the root's dnf.conf, less its plugins setting. metadata_expire=0 makes dnf re-read the
 // repository whenever its cache is older than a second, close to
 // apttest's file: lists; ExpireCache makes it certain.
 const dnfConf = `[main]
 gpgcheck=0
-plugins=0
 install_weak_deps=0
 skip_if_unavailable=0
 metadata_expire=0
 `
+
+// versionLock writes the versionlock plugin's configuration into the root
+// and returns the dnf.conf that loads it. dnf prefixes neither
+// pluginconfpath nor the plugin's locklist with --installroot, so both are
+// absolute paths inside the root.
+func (s *Sandbox) versionLock(t testing.TB) string {
+	t.Helper()
+	confDir := filepath.Join(s.Root, "etc/dnf/plugins")
+	list := filepath.Join(confDir, "versionlock.list")
+	writeFile(t, filepath.Join(confDir, "versionlock.conf"), "[main]\nenabled=1\nlocklist="+list+"\n")
+	writeFile(t, list, "")
+	return dnfConf + "plugins=1\npluginconfpath=" + confDir + "\n"
+}
+
+// LockList returns the root's versionlock locklist, as `dnf versionlock
+// add` wrote it.
+func (s *Sandbox) LockList(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(s.Root, "etc/dnf/plugins/versionlock.list"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
 
 // install builds pkgs and installs them into a new rpm database in the
 // root.

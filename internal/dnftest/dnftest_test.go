@@ -40,3 +40,30 @@ func TestSandboxUpgrade(t *testing.T) {
 		t.Fatal("package payload landed on the host")
 	}
 }
+
+// TestSandboxVersionLock: in a VersionLock sandbox `dnf versionlock add`
+// writes the root's own locklist, not the test machine's, and the lock
+// holds: dnf upgrades the other package and leaves the locked one.
+func TestSandboxVersionLock(t *testing.T) {
+	hostList, hostErr := os.ReadFile("/etc/dnf/plugins/versionlock.list")
+	s := New(t, Options{
+		Installed:   []Package{{Name: "redflag-app", Version: "1.0"}, {Name: "redflag-other", Version: "1.0"}},
+		Repo:        []Package{{Name: "redflag-app", Version: "2.0"}, {Name: "redflag-other", Version: "2.0"}},
+		VersionLock: true,
+	})
+	s.Run(t, "dnf", "versionlock", "add", "redflag-app")
+	if got := s.LockList(t); !strings.Contains(got, "redflag-app-0:1.0-1.*") {
+		t.Fatalf("root's locklist after versionlock add:\n%s", got)
+	}
+	after, afterErr := os.ReadFile("/etc/dnf/plugins/versionlock.list")
+	if string(after) != string(hostList) || (hostErr == nil) != (afterErr == nil) {
+		t.Fatal("versionlock add changed the test machine's /etc/dnf/plugins/versionlock.list")
+	}
+	s.Run(t, "dnf", "-y", "upgrade")
+	if got := s.InstalledVersion(t, "redflag-app"); got != "1.0-1" {
+		t.Errorf("locked redflag-app is %q after dnf upgrade, want 1.0-1", got)
+	}
+	if got := s.InstalledVersion(t, "redflag-other"); got != "2.0-1" {
+		t.Errorf("redflag-other is %q after dnf upgrade, want 2.0-1", got)
+	}
+}

@@ -9,7 +9,10 @@
 // with modifyrepo_c. The root holds its own etc/dnf/dnf.conf (gpgcheck,
 // plugins and weak dependencies off) and etc/yum.repos.d naming only that
 // repository; dnf run with --installroot reads both from the root, keeps
-// its cache and log there and installs there.
+// its cache and log there and installs there. Options.VersionLock turns
+// plugins on with the versionlock plugin's configuration and locklist
+// inside the root (Debian's dnf-plugins-core), for tests of
+// `dnf versionlock` holds.
 //
 // Code under test reaches the sandbox through the REDFLAG_DNF_ROOT
 // environment variable (RootEnv; Setenv, Env), which the agent's dnf
