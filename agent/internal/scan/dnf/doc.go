@@ -1,7 +1,7 @@
 // Package dnf scans an RPM-based host (RHEL, Rocky, Alma, Fedora) for
 // pending updates with dnf, in both its dnf4 and dnf5 generations.
 //
-// Three outputs are combined:
+// These outputs are combined:
 //
 //   - `dnf check-update` (ParseCheckUpdate): one "name.arch  [epoch:]version-release  repo"
 //     line per upgrade, long lines wrapped onto an indented continuation
@@ -14,8 +14,15 @@
 //     a security advisory marks its upgrade Security.
 //   - `rpm -qa --qf InstalledQueryFormat` (ParseInstalled): the installed
 //     versions, since check-update prints only the candidate.
+//   - `dnf -q versionlock list` (ParseLockList): the host's version locks
+//     (dnf4's versionlock plugin, dnf5's built-in command). Locked
+//     packages are hidden from check-update, so when there are locks
+//     check-update runs again with --disableplugin=versionlock, and the
+//     locked packages only that run lists are reported Held, as apt-mark
+//     holds are; the agent never selects a held update. A dnf without the
+//     command (no plugin, plugins off) has no locks.
 //
-// Merge joins them into PendingUpdates; Runner runs the three commands with
+// Merge joins them into PendingUpdates; Runner runs the commands with
 // fixed arguments and the C locale, in the root RootEnv (REDFLAG_DNF_ROOT)
 // names, if any (dnf --installroot, rpm --root).
 //

@@ -17,7 +17,11 @@ import (
 var (
 	checkUpdateArgs = []string{"check-update"}
 	securityArgs    = []string{"updateinfo", "list", "--security"}
-	installedArgs   = []string{"-qa", "--qf", InstalledQueryFormat}
+	// The same with the versionlock plugin off, run only when the host
+	// has locks, to see what they withhold.
+	unlockedCheckUpdateArgs = []string{"--disableplugin=versionlock", "check-update"}
+	unlockedSecurityArgs    = []string{"--disableplugin=versionlock", "updateinfo", "list", "--security"}
+	installedArgs           = []string{"-qa", "--qf", InstalledQueryFormat}
 )
 
 // exitUpdates is dnf check-update's exit code when upgrades are listed.
@@ -45,9 +49,12 @@ func (r Runner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
 	return r.ScanWith(ctx, scan.Options{})
 }
 
-// ScanWith runs `rpm -qa`, then `dnf check-update`; when that reports
-// upgrades (exit 100) it also runs `dnf updateinfo list --security` and
-// merges the three. An empty rpm database is reported as
+// ScanWith runs `rpm -qa`, `dnf versionlock list` and `dnf check-update`;
+// when the host has version locks it runs check-update again with the
+// versionlock plugin disabled, and the locked packages only that run
+// lists are the held upgrades (Held, which installs leave alone, as
+// apt-mark holds). When there are upgrades it also runs `dnf updateinfo
+// list --security` and merges them all. An empty rpm database is reported as
 // scan.ErrNotInstalled: dnf is present but manages nothing (a Debian host
 // with the dnf package), so the host counts as having no dnf rather than
 // a failing one. When RootEnv names a root, dnf runs with --installroot and rpm
@@ -84,22 +91,39 @@ func (r Runner) ScanWith(ctx context.Context, opts scan.Options) ([]v1alpha1.Pen
 		return nil, fmt.Errorf("dnf scan: %w: rpm's database lists no installed package, so dnf manages nothing on this host", scan.ErrNotInstalled)
 	}
 
-	res, err = run(ctx, dnf, withRoot(dnfRoot, withExpiry(checkUpdateArgs, opts.RefreshListsAfter)), exitUpdates)
+	locks, lockErr := r.locks(ctx, dnf, dnfRoot)
+	visible, err := checkUpdate(ctx, dnf, withRoot(dnfRoot, withExpiry(checkUpdateArgs, opts.RefreshListsAfter)))
 	if err != nil {
 		return nil, err
 	}
-	if res.ExitCode == 0 {
+	upgrades, parseErr := visible.upgrades, visible.parseErr
+	var held map[string]bool
+	if len(locks) > 0 {
+		// versionlock hides the newer versions of locked packages from
+		// check-update; ask again without it and keep, as held, the
+		// locked packages it alone lists. One that check-update already
+		// lists may move within its lock, and is not held.
+		all, err := checkUpdate(ctx, dnf, withRoot(dnfRoot, withExpiry(unlockedCheckUpdateArgs, opts.RefreshListsAfter)))
+		if err != nil {
+			return nil, err
+		}
+		var withheld []Upgrade
+		withheld, held = heldUpgrades(all.upgrades, upgrades, locks)
+		upgrades = append(upgrades, withheld...)
+		parseErr = errors.Join(parseErr, all.parseErr)
+	}
+	if len(upgrades) == 0 {
+		if err := errors.Join(parseErr, lockErr); err != nil {
+			return nil, fmt.Errorf("dnf scan: %w", err)
+		}
 		return nil, nil
 	}
-	upgrades, parseErr := ParseCheckUpdate(bytes.NewReader(res.Stdout))
-	if len(upgrades) == 0 {
-		if parseErr == nil {
-			parseErr = errors.New("dnf check-update exited 100 but listed no upgrades")
-		}
-		return nil, fmt.Errorf("dnf scan: %w", parseErr)
-	}
 
-	res, err = run(ctx, dnf, withRoot(dnfRoot, withExpiry(securityArgs, opts.RefreshListsAfter)))
+	args := securityArgs
+	if len(locks) > 0 {
+		args = unlockedSecurityArgs
+	}
+	res, err = run(ctx, dnf, withRoot(dnfRoot, withExpiry(args, opts.RefreshListsAfter)))
 	if err != nil {
 		return nil, err
 	}
@@ -109,10 +133,32 @@ func (r Runner) ScanWith(ctx context.Context, opts scan.Options) ([]v1alpha1.Pen
 	}
 
 	updates := Merge(upgrades, inst, advisories)
-	if err := errors.Join(parseErr, instErr); err != nil {
+	markHeld(updates, held)
+	if err := errors.Join(parseErr, instErr, lockErr); err != nil {
 		return updates, fmt.Errorf("dnf scan: %w", err)
 	}
 	return updates, nil
+}
+
+// checked is what one check-update found: the upgrades it could read and
+// why it could not read the rest.
+type checked struct {
+	upgrades []Upgrade
+	parseErr error
+}
+
+// checkUpdate runs one dnf check-update and parses its upgrades. Exit 0
+// means none; exit 100 with none readable is a parse error.
+func checkUpdate(ctx context.Context, dnf string, args []string) (checked, error) {
+	res, err := run(ctx, dnf, args, exitUpdates)
+	if err != nil || res.ExitCode == 0 {
+		return checked{}, err
+	}
+	upgrades, parseErr := ParseCheckUpdate(bytes.NewReader(res.Stdout))
+	if len(upgrades) == 0 && parseErr == nil {
+		parseErr = errors.New("dnf check-update exited 100 but listed no upgrades")
+	}
+	return checked{upgrades, parseErr}, nil
 }
 
 func run(ctx context.Context, path string, args []string, okExit ...int) (scan.Result, error) {

@@ -16,7 +16,8 @@ import (
 
 // fakeTools writes stand-ins for dnf and rpm that replay the recorded
 // RHEL 9 fixtures, but only for the exact argument lists and the C locale
-// the runner must use. checkExit is check-update's exit code.
+// the runner must use. checkExit is check-update's exit code. Its
+// versionlock command is missing, as on a host without the plugin.
 func fakeTools(t *testing.T, checkExit string) Runner {
 	t.Helper()
 	if _, err := exec.LookPath("sh"); err != nil {
@@ -34,6 +35,7 @@ case "$*" in
 "--setopt=metadata_expire=14400 updateinfo list --security") cat '` + td + `/dnf4-rhel9-updateinfo-security.txt' ;;
 "check-update") cat '` + td + `/dnf4-rhel9-check-update.txt'; exit ` + checkExit + ` ;;
 "updateinfo list --security") cat '` + td + `/dnf4-rhel9-updateinfo-security.txt' ;;
+"-q versionlock list") echo "No such command: versionlock. Please use /usr/bin/dnf --help" >&2; exit 1 ;;
 *) echo "Error: unexpected arguments: $*" >&2; exit 2 ;;
 esac
 `

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -132,5 +133,67 @@ func TestSandboxBadRoot(t *testing.T) {
 		if _, statErr := os.Stat(missing); !errors.Is(statErr, os.ErrNotExist) {
 			t.Errorf("%s=%q: the missing root was created (%v)", RootEnv, root, statErr)
 		}
+	}
+}
+
+// TestSandboxScanVersionLocked: a package locked with `dnf versionlock
+// add` whose repository has a newer version (which the lock hides from
+// check-update) is listed as held with its installed and newest versions;
+// the unlocked package is listed as usual, not held.
+func TestSandboxScanVersionLocked(t *testing.T) {
+	s := dnftest.New(t, dnftest.Options{
+		Installed: []dnftest.Package{{Name: "redflag-app", Version: "1.0"}, {Name: "redflag-other", Version: "1.0"}},
+		Repo:      []dnftest.Package{{Name: "redflag-app", Version: "2.0"}, {Name: "redflag-other", Version: "1.5"}},
+		Advisories: []dnftest.Advisory{
+			{ID: "RFSA-2026:0003", Severity: "Important", Packages: []dnftest.Package{{Name: "redflag-app", Version: "2.0"}}},
+		},
+		VersionLock: true,
+	})
+	s.Setenv(t)
+	s.Run(t, "dnf", "versionlock", "add", "redflag-app")
+
+	got, err := Runner{}.Scan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []v1alpha1.PendingUpdate{
+		{Manager: v1alpha1.ManagerDnf, Name: "redflag-other", CurrentVersion: "1.0-1", AvailableVersion: "1.5-1", Source: "redflag-test"},
+		{Manager: v1alpha1.ManagerDnf, Name: "redflag-app", CurrentVersion: "1.0-1", AvailableVersion: "2.0-1", Security: true, Source: "redflag-test", Held: true},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Scan = %+v\nwant %+v", got, want)
+	}
+
+	// Unlocked, the same package is an ordinary upgrade again.
+	s.Run(t, "dnf", "versionlock", "delete", "redflag-app")
+	got, err = Runner{}.Scan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range got {
+		if u.Held {
+			t.Errorf("%s still held after versionlock delete: %+v", u.Name, u)
+		}
+	}
+	if len(got) != 2 {
+		t.Errorf("after versionlock delete: %+v, want both upgrades", got)
+	}
+}
+
+// TestSandboxScanEverythingLocked: when every upgrade is locked,
+// check-update lists nothing (exit 0), and the scan still reports the
+// locked one as held rather than "nothing pending".
+func TestSandboxScanEverythingLocked(t *testing.T) {
+	s := dnftest.New(t, dnftest.Options{
+		Installed:   []dnftest.Package{{Name: "redflag-app", Version: "1.0"}},
+		Repo:        []dnftest.Package{{Name: "redflag-app", Version: "2.0"}},
+		VersionLock: true,
+	})
+	s.Setenv(t)
+	s.Run(t, "dnf", "versionlock", "add", "redflag-app")
+	got, err := Runner{}.Scan(context.Background())
+	want := []v1alpha1.PendingUpdate{{Manager: v1alpha1.ManagerDnf, Name: "redflag-app", CurrentVersion: "1.0-1", AvailableVersion: "2.0-1", Source: "redflag-test", Held: true}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("Scan = %+v, %v; want %+v", got, err, want)
 	}
 }
