@@ -69,7 +69,7 @@ func selectUpdates(inst installer.Installer, pending []redflagv1.PendingUpdate, 
 	var out []redflagv1.PendingUpdate
 	for _, u := range pending {
 		if u.Held {
-			// Held on the host (apt-mark hold): the host's word stands
+			// Held on the host (apt-mark hold, dnf versionlock): the host's word stands
 			// over any rollout's.
 			continue
 		}
