@@ -211,7 +211,8 @@ type PendingUpdate struct {
 	// +optional
 	Security bool `json:"security,omitempty"`
 	// Held is true when the host itself holds the package (`apt-mark
-	// hold`): the agent never installs it, and rollouts skip it.
+	// hold`, or a `dnf versionlock` lock withholding AvailableVersion):
+	// the agent never installs it, and rollouts skip it.
 	// +optional
 	Held bool `json:"held,omitempty"`
 	// Source is where it comes from (archive, repository, registry).
