@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
@@ -79,5 +80,23 @@ func FuzzParseInstalled(f *testing.F) {
 			ups = append(ups, Upgrade{Name: name, Arch: arch, EVR: evr, Repo: "r"})
 		}
 		checkAll(t, Merge(ups, inst, nil))
+	})
+}
+
+func FuzzParseLockList(f *testing.F) {
+	seeds(f)
+	f.Add([]byte("# Added lock\nbash-0:5.1.8-6.el9.*\n!kernel-0:5.14-1.*\nPackage name: openssl\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		locks, err := ParseLockList(bytes.NewReader(in))
+		okErr(t, err, in)
+		if len(locks) > maxLocks {
+			t.Fatalf("%d locks kept, more than %d", len(locks), maxLocks)
+		}
+		for _, l := range locks {
+			if l == "" || strings.ContainsAny(l, " \t") || l[0] == '!' || l[0] == '#' {
+				t.Fatalf("bad lock pattern %q", l)
+			}
+			locked(locks, l) // must not panic on any pattern
+		}
 	})
 }
