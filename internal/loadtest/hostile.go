@@ -87,7 +87,7 @@ func (r *HostileReport) Print(w io.Writer) {
 		fmt.Fprintf(w, "  %-28s %v\n", k, r.Kinds[k])
 	}
 	fmt.Fprintf(w, "legitimate check-ins: %d, failed %d %s\n", r.CheckIns, r.CheckInErrors, r.FirstError)
-	fmt.Fprintf(w, "manager RSS: %.0f MiB before, %.0f MiB peak during, high-water mark %.0f MiB\n", r.BaselineRSSMiB, r.PeakRSSMiB, r.HighWaterMiB)
+	fmt.Fprintf(w, "manager memory: %.0f MiB before, %.0f MiB peak during, high-water mark %.0f MiB\n", r.BaselineRSSMiB, r.PeakRSSMiB, r.HighWaterMiB)
 }
 
 // The hostile requests, each on its own connection:
