@@ -41,10 +41,14 @@ func (r *AgentUpdateReconciler) rolloutsInNamespace(ctx context.Context, obj cli
 		log.FromContext(ctx).Error(err, "listing AgentUpdates", "namespace", obj.GetNamespace())
 		return nil
 	}
+	// The changed rollout itself is queued by For already. Its type tells
+	// it apart: objects from the informer cache carry no TypeMeta, so a
+	// Kind comparison never matched and every rollout queued itself twice.
+	_, fromRollout := obj.(*redflagv1.AgentUpdate)
 	var reqs []reconcile.Request
 	for i := range list.Items {
 		au := &list.Items[i]
-		if au.Name == obj.GetName() && obj.GetObjectKind().GroupVersionKind().Kind == "AgentUpdate" {
+		if fromRollout && au.Name == obj.GetName() {
 			continue
 		}
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(au)})
