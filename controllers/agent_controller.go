@@ -193,12 +193,14 @@ func (r *AgentReconciler) finalize(ctx context.Context, agent *redflagv1.Agent) 
 	if !controllerutil.ContainsFinalizer(agent, AgentFinalizer) {
 		return nil
 	}
-	r.Recorder.Emit(agent, r.Recorder.Entry(events.AgentRevoked, "the Agent was deleted: the gateway refuses every request from this host", nil))
 	base := agent.DeepCopy()
 	controllerutil.RemoveFinalizer(agent, AgentFinalizer)
 	if err := r.Patch(ctx, agent, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return client.IgnoreNotFound(fmt.Errorf("removing finalizer from %s/%s: %w", agent.Namespace, agent.Name, err))
 	}
+	// After the write, as everywhere: a patch that conflicts is retried,
+	// and an Event emitted before it was emitted again with each retry.
+	r.Recorder.Emit(agent, r.Recorder.Entry(events.AgentRevoked, "the Agent was deleted: the gateway refuses every request from this host", nil))
 	return nil
 }
 

@@ -2,15 +2,18 @@ package controllers_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/controllers"
@@ -174,6 +177,48 @@ func TestDeletedAgentIsReleased(t *testing.T) {
 		t.Fatal("the finalizer should hold the Agent until revocation is recorded")
 	}
 	s.reconcile()
+	var a redflagv1.Agent
+	if err := env.Client.Get(context.Background(), s.key, &a); !apierrors.IsNotFound(err) {
+		t.Errorf("after finalizing the Agent still exists: %v", err)
+	}
+}
+
+// TestDeletedAgentIsRevokedOnceThroughAConflict: the finalizer's patch
+// meets a conflict (another writer got there first) and is retried; the
+// AgentRevoked Event comes once, after the patch that took, not once per
+// attempt.
+func TestDeletedAgentIsRevokedOnceThroughAConflict(t *testing.T) {
+	s := newAgentStep(t, true)
+	s.reconcile()
+	if err := env.Client.Delete(context.Background(), s.get()); err != nil {
+		t.Fatal(err)
+	}
+	sink := &countingSink{}
+	conflicts := 1
+	s.r.Recorder = events.NewRecorder(sink, s.clock)
+	direct, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Client.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.r.Client = interceptor.NewClient(direct, interceptor.Funcs{
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			if conflicts > 0 {
+				conflicts--
+				return apierrors.NewConflict(schema.GroupResource{Group: "redflag.io", Resource: "agents"}, obj.GetName(), errors.New("the object has been modified"))
+			}
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+	})
+	if _, err := s.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: s.key}); !apierrors.IsConflict(err) {
+		t.Fatalf("first reconcile: %v; want the conflict", err)
+	}
+	if n := sink.count["AgentRevoked"]; n != 0 {
+		t.Errorf("AgentRevoked emitted %d times before the finalizer was removed", n)
+	}
+	s.reconcile()
+	if n := sink.count["AgentRevoked"]; n != 1 {
+		t.Errorf("AgentRevoked emitted %d times after the retry; want once", n)
+	}
 	var a redflagv1.Agent
 	if err := env.Client.Get(context.Background(), s.key, &a); !apierrors.IsNotFound(err) {
 		t.Errorf("after finalizing the Agent still exists: %v", err)
