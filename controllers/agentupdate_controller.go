@@ -164,9 +164,9 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	if len(plan.Started) > 0 {
 		log.FromContext(ctx).Info("hosts given a slot", "hosts", plan.Started, "work", workID)
-		if err := r.markDesiredVersion(ctx, &au, plan.Started); err != nil {
-			return ctrl.Result{}, err
-		}
+	}
+	if err := r.markDesiredVersion(ctx, &au); err != nil {
+		return ctrl.Result{}, err
 	}
 	next := nextLook(open, closes, opens, now)
 	if gate != "" {
@@ -394,19 +394,30 @@ func slotsOf(names []string, before []redflagv1.Slot, now time.Time) []redflagv1
 	return out
 }
 
-// markDesiredVersion records on each newly started Agent the version an
-// agentVersion rollout wants it to run (spec.desiredVersion), so
-// `kubectl get agent -o yaml` shows it next to the UpToDate condition.
-func (r *AgentUpdateReconciler) markDesiredVersion(ctx context.Context, au *redflagv1.AgentUpdate, hosts []string) error {
+// markDesiredVersion records on each Agent holding a slot the version an
+// agentVersion rollout wants it to run (spec.desiredVersion), so `kubectl
+// get agent -o yaml` shows it next to the UpToDate condition. Every slot
+// holder, not only the hosts started in this pass, and only where the
+// Agent does not say so yet: a patch that failed is made on the next pass
+// instead of leaving the host without it for good.
+func (r *AgentUpdateReconciler) markDesiredVersion(ctx context.Context, au *redflagv1.AgentUpdate) error {
 	if au.Spec.AgentVersion == "" {
 		return nil
 	}
-	for _, h := range hosts {
+	for _, slot := range au.Status.Slots {
+		var a redflagv1.Agent
+		if err := r.Get(ctx, client.ObjectKey{Namespace: au.Namespace, Name: slot.Agent}, &a); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return fmt.Errorf("reading Agent %s: %w", slot.Agent, err)
+		}
+		if a.Spec.DesiredVersion == au.Spec.AgentVersion {
+			continue
+		}
 		patch := []byte(fmt.Sprintf(`{"spec":{"desiredVersion":%q}}`, au.Spec.AgentVersion))
-		a := &redflagv1.Agent{}
-		a.Namespace, a.Name = au.Namespace, h
-		if err := r.Patch(ctx, a, client.RawPatch("application/merge-patch+json", patch)); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("setting desiredVersion on Agent %s: %w", h, err)
+		if err := r.Patch(ctx, &a, client.RawPatch("application/merge-patch+json", patch)); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("setting desiredVersion on Agent %s: %w", slot.Agent, err)
 		}
 	}
 	return nil

@@ -7,12 +7,14 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/controllers"
@@ -432,5 +434,40 @@ func TestRolloutAnnouncesATimeoutWhoseWriteWasLost(t *testing.T) {
 	s.reconcile("r") // an idle pass announces nothing again
 	if got := timeouts(s.get("r")); got != 1 || timeouts(au) != 1 {
 		t.Errorf("HostTimedOut in history %d times (after the idle pass %d), want once", timeouts(au), got)
+	}
+}
+
+// TestDesiredVersionIsSetAfterAFailedPatch: the patch that records
+// spec.desiredVersion on a newly started host fails once; the next pass
+// sets it, although the host is no longer "started in this pass" (it was
+// only ever tried for those, so one failure left it unset for good).
+func TestDesiredVersionIsSetAfterAFailedPatch(t *testing.T) {
+	s := newRolloutStep(t, 1, map[string]string{"tier": "web"})
+	direct, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Client.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failures := 1
+	s.r.Client = interceptor.NewClient(direct, interceptor.Funcs{
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			if _, ok := obj.(*redflagv1.Agent); ok && failures > 0 {
+				failures--
+				return apierrors.NewServiceUnavailable("the API server is restarting")
+			}
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+	})
+	s.create("r", func(au *redflagv1.AgentUpdate) {
+		au.Spec.Packages, au.Spec.AgentVersion = nil, "v1.2.0"
+	})
+	if _, err := s.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKey{Namespace: s.ns, Name: "r"}}); err == nil {
+		t.Fatal("the first pass hid the failed desiredVersion patch")
+	}
+	if got := s.slots("r"); !slices.Equal(got, []string{"host-0"}) {
+		t.Fatalf("slots %v after the first pass; want host-0", got)
+	}
+	s.reconcile("r")
+	if got := s.agent("host-0").Spec.DesiredVersion; got != "v1.2.0" {
+		t.Errorf("host-0 desiredVersion %q after the next pass, want v1.2.0", got)
 	}
 }
