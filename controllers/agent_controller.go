@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
@@ -61,11 +60,8 @@ func (r *AgentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		base := agent.DeepCopy()
 		controllerutil.AddFinalizer(&agent, AgentFinalizer)
 		if err := r.Patch(ctx, &agent, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-			if apierrors.IsConflict(err) {
-				// The gateway wrote the Agent meanwhile; look again.
-				return ctrl.Result{Requeue: true}, nil
-			}
-			return ctrl.Result{}, fmt.Errorf("adding finalizer to %s: %w", req.NamespacedName, err)
+			// A conflict: the gateway wrote the Agent meanwhile.
+			return retryOnConflict(fmt.Errorf("adding finalizer to %s: %w", req.NamespacedName, err))
 		}
 	}
 
@@ -75,10 +71,7 @@ func (r *AgentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	agent.Status.ObservedGeneration = agent.Generation
 	if !equality.Semantic.DeepEqual(base.Status, agent.Status) {
 		if err := r.Status().Patch(ctx, &agent, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-			if apierrors.IsConflict(err) {
-				return ctrl.Result{Requeue: true}, nil
-			}
-			return ctrl.Result{}, fmt.Errorf("writing %s status: %w", req.NamespacedName, err)
+			return retryOnConflict(fmt.Errorf("writing %s status: %w", req.NamespacedName, err))
 		}
 		// Events only once the history holding the same entries is stored,
 		// so a failed write and its retry never send an Event twice.

@@ -71,7 +71,7 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	window, err := rollout.ParseWindow(au.Spec.Window)
 	if err != nil {
 		r.stall(&au, "InvalidWindow", err.Error())
-		return ctrl.Result{}, r.writeStatus(ctx, base, &au)
+		return retryOnConflict(r.writeStatus(ctx, base, &au))
 	}
 	open, closes, opens := window.Open(now)
 	// A closed Prometheus gate starts nobody, as a closed window does.
@@ -111,7 +111,7 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	in.MaxConcurrent, in.MaxFailures, err = rollout.Limits(au.Spec.Strategy, len(in.Targets))
 	if err != nil {
 		r.stall(&au, "InvalidStrategy", err.Error())
-		return ctrl.Result{}, r.writeStatus(ctx, base, &au)
+		return retryOnConflict(r.writeStatus(ctx, base, &au))
 	}
 	plan := rollout.Decide(in)
 
@@ -120,11 +120,8 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	// pass (and the gateway) reads, so a crash in between loses nothing.
 	timedOut, err := r.recordTimeouts(ctx, &au, key, workID, plan.TimedOut, agents, in, now)
 	if err != nil {
-		if apierrors.IsConflict(err) {
-			// The host reported meanwhile: decide again on what it said.
-			return ctrl.Result{RequeueAfter: time.Second}, nil
-		}
-		return ctrl.Result{}, err
+		// A conflict: the host reported meanwhile; decide again on what it said.
+		return retryOnConflict(err)
 	}
 	// Only targets count as failed; a host that left the targets while
 	// it worked is recorded and announced, not listed.
@@ -149,12 +146,9 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	au.Status.ObservedGeneration = au.Generation
 	if err := r.writeStatus(ctx, base, &au); err != nil {
-		if apierrors.IsConflict(err) {
-			// Someone else wrote it (or our cache was behind): decide again
-			// from the newer object rather than overwrite it.
-			return ctrl.Result{RequeueAfter: time.Second}, nil
-		}
-		return ctrl.Result{}, err
+		// A conflict: someone else wrote it (or our cache was behind);
+		// decide again from the newer object rather than overwrite it.
+		return retryOnConflict(err)
 	}
 	// What this rollout now holds toward the namespace's reboot budget,
 	// remembered until the cache shows it to the other rollouts' passes.

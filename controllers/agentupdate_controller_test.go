@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -469,5 +470,57 @@ func TestDesiredVersionIsSetAfterAFailedPatch(t *testing.T) {
 	s.reconcile("r")
 	if got := s.agent("host-0").Spec.DesiredVersion; got != "v1.2.0" {
 		t.Errorf("host-0 desiredVersion %q after the next pass, want v1.2.0", got)
+	}
+}
+
+// TestStatusConflictIsRetriedNotAnError: a pass whose status write loses a
+// race to another writer returns no error (so no error log and no failure
+// backoff) and asks to look again in a second, on the planning path and
+// on the path that marks a rollout Stalled (an unknown time zone passes
+// the schema but not the window parser; that path returned the conflict
+// as an error).
+func TestStatusConflictIsRetriedNotAnError(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*redflagv1.AgentUpdate)
+		check  func(*rolloutStep)
+	}{
+		{"plan", nil, func(s *rolloutStep) {
+			if got := s.slots("r"); !slices.Equal(got, []string{"host-0"}) {
+				s.t.Errorf("slots %v after the retry; want host-0", got)
+			}
+		}},
+		{"stall", func(au *redflagv1.AgentUpdate) {
+			au.Spec.Window = &redflagv1.MaintenanceWindow{Start: "22:00", End: "04:00", TimeZone: "Mars/Olympus_Mons"}
+		}, func(s *rolloutStep) {
+			if c := meta.FindStatusCondition(s.get("r").Status.Conditions, "Stalled"); c == nil || c.Status != metav1.ConditionTrue || c.Reason != "InvalidWindow" {
+				s.t.Errorf("Stalled %+v after the retry; want True/InvalidWindow", c)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newRolloutStep(t, 1, map[string]string{"tier": "web"})
+			direct, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Client.Scheme()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			conflicts := 1
+			s.r.Client = interceptor.NewClient(direct, interceptor.Funcs{
+				SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+					if _, ok := obj.(*redflagv1.AgentUpdate); ok && conflicts > 0 {
+						conflicts--
+						return apierrors.NewConflict(redflagv1.GroupVersion.WithResource("agentupdates").GroupResource(), obj.GetName(), errors.New("the object has been modified"))
+					}
+					return c.SubResource(sub).Update(ctx, obj, opts...)
+				},
+			})
+			s.create("r", tc.mutate)
+			res, err := s.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKey{Namespace: s.ns, Name: "r"}})
+			if err != nil || res.RequeueAfter != time.Second {
+				t.Fatalf("a pass that lost its status write: result %+v, error %v; want a retry in 1s and no error", res, err)
+			}
+			s.reconcile("r")
+			tc.check(s)
+		})
 	}
 }

@@ -49,10 +49,6 @@ const (
 var tokenPattern = regexp.MustCompile(`^[a-z0-9]{6}\.[a-z0-9]{32}$`)
 
 const (
-	// statusConflictRetry is the wait after a status write lost a race
-	// (usually the gateway counting a seat); the winner's watch event
-	// usually requeues sooner.
-	statusConflictRetry = time.Second
 	// secretConflictRetry polls for a foreign Secret in the way to go: it
 	// is not owned by the token, so no watch event tells when it does.
 	secretConflictRetry = time.Minute
@@ -155,11 +151,8 @@ func (r *RegistrationTokenReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		// so no decision is made from a stale seat count.
 		patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
 		if err := r.Status().Patch(ctx, &tok, patch); err != nil {
-			if apierrors.IsConflict(err) {
-				logger.V(1).Info("token changed while reconciling; retrying")
-				return ctrl.Result{RequeueAfter: statusConflictRetry}, nil
-			}
-			return ctrl.Result{}, fmt.Errorf("writing status of RegistrationToken %s: %w", req.NamespacedName, err)
+			// A conflict: usually the gateway counting a seat.
+			return retryOnConflict(fmt.Errorf("writing status of RegistrationToken %s: %w", req.NamespacedName, err))
 		}
 	}
 	for _, e := range occurred {

@@ -85,10 +85,7 @@ func (r *ScanScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		// would leave them out, and kubectl would show blank cells); its
 		// resourceVersion makes it fail on a stale read as the patch did.
 		if err := r.Status().Update(ctx, &s); err != nil {
-			if apierrors.IsConflict(err) {
-				return ctrl.Result{RequeueAfter: statusConflictRetry}, nil
-			}
-			return ctrl.Result{}, fmt.Errorf("writing %s status: %w", req.NamespacedName, err)
+			return retryOnConflict(fmt.Errorf("writing %s status: %w", req.NamespacedName, err))
 		}
 		// Events only once the history holding the same entries is stored,
 		// so a failed write and its retry never send an Event twice.
