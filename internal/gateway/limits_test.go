@@ -25,6 +25,14 @@ func TestRateLimitsAnswer429WithRetryAfter(t *testing.T) {
 	}
 	ns := newNamespace(t)
 	_, token := newToken(t, ns, redflagv1.RegistrationTokenSpec{}, time.Hour)
+	// The strict gateway started a moment ago: a registration before its
+	// cache holds the token is refused as InvalidToken and spends the
+	// address's small budget, which the rest of the test counts on.
+	eventually(t, "strict gateway knows the token", func() bool {
+		ref, ok := strict.tokens.lookup(token[:6])
+		var tok redflagv1.RegistrationToken
+		return ok && strict.client.Get(ctx, ref, &tok) == nil && tok.Status.TokenHash != ""
+	})
 
 	// Enrollment: good registrations are not limited (a fleet behind one
 	// NAT enrolls at speed)...
