@@ -45,29 +45,7 @@ type host struct {
 func (h *helmEnv) enrollHosts(ctx context.Context, script string, n int) {
 	t := h.t
 	t.Helper()
-	if err := h.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: hostsNS}}); err != nil {
-		t.Fatal(err)
-	}
-	tok := &redflagv1.RegistrationToken{ObjectMeta: metav1.ObjectMeta{Namespace: hostsNS, Name: "hosts"},
-		Spec: redflagv1.RegistrationTokenSpec{TTL: &metav1.Duration{Duration: time.Hour}}}
-	if err := h.c.Create(ctx, tok); err != nil {
-		t.Fatal(err)
-	}
-	var token string
-	h.waitFor(ctx, 30*time.Second, "the token's Secret", func() error {
-		if err := h.c.Get(ctx, client.ObjectKeyFromObject(tok), tok); err != nil {
-			return err
-		}
-		if tok.Status.SecretName == "" {
-			return errors.New("no status.secretName yet")
-		}
-		var sec corev1.Secret
-		if err := h.c.Get(ctx, client.ObjectKey{Namespace: hostsNS, Name: tok.Status.SecretName}, &sec); err != nil {
-			return err
-		}
-		token = string(sec.Data["token"])
-		return nil
-	})
+	token := h.newToken(ctx, hostsNS, "hosts")
 	for i := range n {
 		h.hosts = append(h.hosts, h.enrollOne(script, token, i))
 	}
@@ -102,6 +80,37 @@ func (h *helmEnv) enrollHosts(ctx context.Context, script string, n int) {
 		}
 	}
 	h.transcript("kubectl -n "+hostsNS+" get agents", out)
+}
+
+// newToken creates namespace ns and a RegistrationToken name in it (an
+// hour's TTL) and returns the token's secret once its Secret exists.
+func (h *helmEnv) newToken(ctx context.Context, ns, name string) string {
+	t := h.t
+	t.Helper()
+	if err := h.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	tok := &redflagv1.RegistrationToken{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: redflagv1.RegistrationTokenSpec{TTL: &metav1.Duration{Duration: time.Hour}}}
+	if err := h.c.Create(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	var token string
+	h.waitFor(ctx, 30*time.Second, "token "+ns+"/"+name+"'s Secret", func() error {
+		if err := h.c.Get(ctx, client.ObjectKeyFromObject(tok), tok); err != nil {
+			return err
+		}
+		if tok.Status.SecretName == "" {
+			return errors.New("no status.secretName yet")
+		}
+		var sec corev1.Secret
+		if err := h.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: tok.Status.SecretName}, &sec); err != nil {
+			return err
+		}
+		token = string(sec.Data["token"])
+		return nil
+	})
+	return token
 }
 
 // enrollOne installs host i with the served script and starts its agent.

@@ -5,7 +5,6 @@ package nodetest
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -18,10 +17,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/loadtest"
 	"github.com/redflag-io/redflag/internal/testenv"
 )
@@ -81,7 +78,7 @@ func TestChartMemoryLimitsHoldUnderLoad(t *testing.T) {
 		t.Fatalf("the container's cgroup limit is %d bytes, the pod's %d: the kubelet does not enforce the chart's limit", got, limit.Value())
 	}
 
-	target := h.loadTarget(ctx, pod)
+	target := h.loadTarget(ctx, pod, cg)
 	var figures []string
 	run := func(name string, o loadtest.HostileOptions) {
 		o.Target = target
@@ -185,32 +182,10 @@ func (c memCgroup) oomKills(t *testing.T) int64 {
 // a token, the gateway's CA, the pod's address, and client addresses of
 // the node (removed when the test ends), routed to the pod as any node
 // address is.
-func (h *helmEnv) loadTarget(ctx context.Context, pod corev1.Pod) *loadtest.Target {
+func (h *helmEnv) loadTarget(ctx context.Context, pod corev1.Pod, cg memCgroup) *loadtest.Target {
 	t := h.t
 	t.Helper()
-	const ns = "load-hosts"
-	if err := h.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
-	tok := &redflagv1.RegistrationToken{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "load"}}
-	if err := h.c.Create(ctx, tok); err != nil {
-		t.Fatal(err)
-	}
-	var token string
-	h.waitFor(ctx, 30*time.Second, "the load token's Secret", func() error {
-		if err := h.c.Get(ctx, client.ObjectKeyFromObject(tok), tok); err != nil {
-			return err
-		}
-		if tok.Status.SecretName == "" {
-			return errors.New("no status.secretName yet")
-		}
-		var sec corev1.Secret
-		if err := h.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: tok.Status.SecretName}, &sec); err != nil {
-			return err
-		}
-		token = string(sec.Data["token"])
-		return nil
-	})
+	token := h.newToken(ctx, "load-hosts", "load")
 	var secret corev1.Secret
 	if err := h.c.Get(ctx, client.ObjectKey{Namespace: helmNamespace, Name: helmRelease + "-gateway-tls"}, &secret); err != nil {
 		t.Fatal(err)
@@ -233,7 +208,6 @@ func (h *helmEnv) loadTarget(ctx context.Context, pod corev1.Pod) *loadtest.Targ
 		t.Cleanup(func() { _ = exec.Command("ip", "addr", "del", cidr, "dev", "lo").Run() })
 	}
 	mem := func(file string) func() float64 {
-		cg := h.memoryCgroup(pod)
 		return func() float64 {
 			data, err := os.ReadFile(filepath.Join(cg.dir, file))
 			if err != nil {
