@@ -34,6 +34,7 @@ fi
 # image FROM scratch; only busybox-static's /bin/busybox will.
 installed busybox-static || missing+=(busybox-static)
 command -v rpm >/dev/null 2>&1 && command -v rpmbuild >/dev/null 2>&1 || missing+=(rpm)
+command -v dpkg-scanpackages >/dev/null 2>&1 || missing+=(dpkg-dev) # the apt sandbox's repositories
 command -v dnf >/dev/null 2>&1 || missing+=(dnf)
 installed dnf-plugins-core || missing+=(dnf-plugins-core)
 command -v createrepo_c >/dev/null 2>&1 || missing+=(createrepo-c)

@@ -78,19 +78,19 @@ type Sandbox struct {
 	suites []string
 }
 
-// Require skips t when a tool the sandbox needs is not installed, naming
+// Require fails t when a tool the sandbox needs is not installed, naming
 // it and the Debian package that provides it.
 func Require(t testing.TB) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("apt sandbox needs %s, which is not installed (apt, dpkg and dpkg-dev packages): %v", tool, err)
+			t.Fatalf("apt sandbox needs %s, which is not installed (apt, dpkg and dpkg-dev packages: run hack/test-deps.sh): %v", tool, err)
 		}
 	}
 }
 
 // New builds a sandbox in a fresh temporary directory and runs apt-get
-// update in it. It skips t when tools are missing and fails t on any other
+// update in it. It fails t when tools are missing (hack/test-deps.sh installs them) or on any other
 // error.
 func New(t testing.TB, opts Options) *Sandbox {
 	t.Helper()

@@ -12,6 +12,7 @@
 // Code under test reaches the sandbox through the APT_CONFIG environment
 // variable (Setenv, Env): apt reads that file before /etc/apt/apt.conf.d,
 // and the file moves Dir::Etc::parts into the sandbox, so none of the host's
-// configuration or hooks apply (see DESIGN.md section 8). Require skips a
-// test, with the reason, when a needed tool is missing.
+// configuration or hooks apply (see DESIGN.md section 8). Require fails a
+// test, naming the missing tool, rather than skip it: a skipped sandbox
+// test would read as a pass (hack/test-deps.sh installs the tools).
 package apttest

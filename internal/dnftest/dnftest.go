@@ -86,18 +86,18 @@ type Sandbox struct {
 	RepoDir string
 }
 
-// Require skips t when a tool the sandbox needs is not installed.
+// Require fails t when a tool the sandbox needs is not installed.
 func Require(t testing.TB) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("dnf sandbox needs %s, which is not installed (Debian packages dnf, rpm, createrepo-c; hack/test-deps.sh): %v", tool, err)
+			t.Fatalf("dnf sandbox needs %s, which is not installed (Debian packages dnf, rpm, createrepo-c: run hack/test-deps.sh): %v", tool, err)
 		}
 	}
 }
 
 // New builds a sandbox in a fresh temporary directory and runs dnf
-// makecache in it. It skips t when tools are missing and fails t on any
+// makecache in it. It fails t when tools are missing (hack/test-deps.sh installs them) or on any
 // other error.
 func New(t testing.TB, opts Options) *Sandbox {
 	t.Helper()
@@ -116,7 +116,7 @@ func New(t testing.TB, opts Options) *Sandbox {
 	s.Run(t, "dnf", "makecache")
 	if opts.VersionLock {
 		if out, err := s.run("dnf", "-q", "versionlock", "list"); err != nil {
-			t.Skipf("dnf sandbox with versionlock needs Debian's dnf-plugins-core (hack/test-deps.sh): %v\n%s", err, out)
+			t.Fatalf("dnf sandbox with versionlock needs Debian's dnf-plugins-core (hack/test-deps.sh): %v\n%s", err, out)
 		}
 	}
 	return s

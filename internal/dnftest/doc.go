@@ -19,6 +19,6 @@
 // scanner and installer turn into dnf --installroot and rpm --root.
 // Debian's rpm keeps its database at ~/.rpmdb inside the root (its
 // %_dbpath follows $HOME; RHEL's is /var/lib/rpm), so the code under test
-// must run with the test's HOME. Require skips a test, naming the Debian
-// packages, when a tool is missing.
+// must run with the test's HOME. Require fails a test, naming the Debian
+// packages, when a tool is missing, rather than skip it.
 package dnftest
