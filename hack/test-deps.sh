@@ -3,9 +3,9 @@
 # containerd, runc) and busybox-static (a static /bin/busybox the Docker
 # tests copy into images built FROM scratch, since no image can be pulled
 # here) for the Docker scanner and installer; rpm (rpm -qlp checks the
-# agent's .rpm; rpmbuild builds internal/dnftest's packages), dnf and
+# agent's .rpm; rpmbuild builds test/dnftest's packages), dnf and
 # createrepo-c (createrepo_c, modifyrepo_c) for the dnf sandbox roots of
-# internal/dnftest, dnf-plugins-core (the versionlock plugin, for the
+# test/dnftest, dnf-plugins-core (the versionlock plugin, for the
 # tests of dnf versionlock holds), and shellcheck (lints the install script); for the real
 # node cluster of hack/node.sh, containerd and runc (docker.io brings them
 # too), containernetworking-plugins (the CNI plugins in /usr/lib/cni),
@@ -13,7 +13,7 @@
 # qemu-user-static, whose qemu-aarch64-static runs the arm64 image's
 # binaries on this amd64 machine; prometheus (promtool's rule unit tests of
 # the chart's alerts, and a real Prometheus scraping the manager in
-# internal/e2e, and the AgentUpdate's Prometheus gate test in
+# test/e2e, and the AgentUpdate's Prometheus gate test in
 # controllers). Idempotent: does
 # nothing when all are present. It only installs; the Docker tests start
 # and stop their own private dockerd.

@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/redflag-io/redflag/internal/testenv"
+	"github.com/redflag-io/redflag/test/testenv"
 )
 
 // env is the real API server shared by this package's integration tests.

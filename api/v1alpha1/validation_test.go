@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/redflag-io/redflag/internal/testenv"
+	"github.com/redflag-io/redflag/test/testenv"
 )
 
 // TestSamplesAreAccepted applies every file in config/samples, as a user

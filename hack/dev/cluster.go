@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
-	"github.com/redflag-io/redflag/internal/testenv"
+	"github.com/redflag-io/redflag/test/testenv"
 )
 
 // cluster is where the manager runs: a user's cluster or a local control

@@ -23,7 +23,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redflag-io/redflag/internal/loadtest"
+	"github.com/redflag-io/redflag/test/loadtest"
 )
 
 type options struct {

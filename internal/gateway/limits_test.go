@@ -10,7 +10,7 @@ import (
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/hostclient"
 	"github.com/redflag-io/redflag/internal/protocol"
-	"github.com/redflag-io/redflag/internal/testenv"
+	"github.com/redflag-io/redflag/test/testenv"
 )
 
 // TestRateLimitsAnswer429WithRetryAfter runs a gateway with tight limits.

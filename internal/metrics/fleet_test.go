@@ -19,7 +19,7 @@ import (
 )
 
 // fleetOf is a Fleet over a fake reader holding objs (a unit test of the
-// collector alone; internal/e2e checks it against a real fleet).
+// collector alone; test/e2e checks it against a real fleet).
 func fleetOf(t *testing.T, objs ...client.Object) *Fleet {
 	t.Helper()
 	scheme := runtime.NewScheme()

@@ -15,7 +15,7 @@ import (
 	"github.com/redflag-io/redflag/agent/internal/scan/apt"
 	"github.com/redflag-io/redflag/agent/internal/scanrun"
 	"github.com/redflag-io/redflag/api/v1alpha1"
-	"github.com/redflag-io/redflag/internal/apttest"
+	"github.com/redflag-io/redflag/test/apttest"
 )
 
 // TestScanOnceInAptSandbox runs the built agent against an apt sandbox

@@ -27,7 +27,7 @@ import (
 // skewGateway answers reports as the gateway does for the one rule under
 // test: a request whose signed timestamp is more than two minutes from the
 // server's clock is refused with 401 StaleTimestamp (the real gateway's
-// answer to a real request is checked in internal/e2e, TestAgentLocalFaults);
+// answer to a real request is checked in test/e2e, TestAgentLocalFaults);
 // a report whose event reason is "Malformed" is refused with 400, as the
 // gateway refuses a report it can never accept. It records what it applied.
 type skewGateway struct {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/scan/apt"
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
-	"github.com/redflag-io/redflag/internal/apttest"
 	"github.com/redflag-io/redflag/internal/protocol"
+	"github.com/redflag-io/redflag/test/apttest"
 )
 
 // These tests run the agent's scans and work with the real apt against an

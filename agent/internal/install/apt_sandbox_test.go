@@ -11,8 +11,8 @@ import (
 	"time"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
-	"github.com/redflag-io/redflag/internal/apttest"
 	"github.com/redflag-io/redflag/internal/protocol"
+	"github.com/redflag-io/redflag/test/apttest"
 )
 
 // These tests run Run itself against the real apt-get and dpkg acting on

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
-	"github.com/redflag-io/redflag/internal/dnftest"
 	"github.com/redflag-io/redflag/internal/protocol"
+	"github.com/redflag-io/redflag/test/dnftest"
 )
 
 // These tests run Run itself against the real dnf and rpm acting on a

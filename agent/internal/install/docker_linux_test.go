@@ -12,8 +12,8 @@ import (
 	"github.com/redflag-io/redflag/agent/internal/install/docker"
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
-	"github.com/redflag-io/redflag/internal/dockertest"
 	"github.com/redflag-io/redflag/internal/protocol"
+	"github.com/redflag-io/redflag/test/dockertest"
 )
 
 // These tests run against a real, private dockerd and an in-process

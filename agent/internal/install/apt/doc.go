@@ -25,7 +25,7 @@
 // database apt itself uses (apt-config's Dir::State::status).
 //
 // Every command is a fixed argument list, LANG=C, over the inherited
-// environment: APT_CONFIG, as the tests set it with internal/apttest,
+// environment: APT_CONFIG, as the tests set it with test/apttest,
 // points everything at a sandbox exactly as it would at a host's own
 // configuration. Only names apt itself listed are ever passed to it.
 package apt

@@ -43,7 +43,7 @@
 // runs with --installroot and rpm with --root there.
 //
 // The sandbox tests run the real dnf 4 and rpm (Debian's packages)
-// against a root built by internal/dnftest: plan, install of only the
+// against a root built by test/dnftest: plan, install of only the
 // chosen package read back from the root's rpm database, a new dependency
 // in the plan, a missing package and a broken repository. dnf5 is not
 // packaged for Debian 12, so its table is tested on outputs hand-written

@@ -12,11 +12,11 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
 	"github.com/redflag-io/redflag/api/v1alpha1"
-	"github.com/redflag-io/redflag/internal/dnftest"
+	"github.com/redflag-io/redflag/test/dnftest"
 )
 
 // These tests run the real dnf and rpm against a sandbox root
-// (internal/dnftest) through REDFLAG_DNF_ROOT, never the machine's own
+// (test/dnftest) through REDFLAG_DNF_ROOT, never the machine's own
 // packages.
 
 func sandboxRequest(names ...string) installer.Request {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
 	"github.com/redflag-io/redflag/api/v1alpha1"
-	"github.com/redflag-io/redflag/internal/apttest"
+	"github.com/redflag-io/redflag/test/apttest"
 )
 
 func TestStale(t *testing.T) {

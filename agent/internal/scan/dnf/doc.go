@@ -27,7 +27,7 @@
 // names, if any (dnf --installroot, rpm --root).
 //
 // sandbox_test.go runs the real dnf 4 and rpm against a root built by
-// internal/dnftest; the parsers are also tested on recorded and
+// test/dnftest; the parsers are also tested on recorded and
 // hand-written outputs (testdata), the only test of dnf5's formats, which
 // Debian 12 does not package.
 package dnf

@@ -13,7 +13,7 @@ import (
 // that root and installs into it, and rpm reads the root's database. It
 // is for hosts managed from outside their root (an image being built, a
 // mounted system) and for tests, which scan and install in a sandbox
-// root (internal/dnftest) instead of the test machine's own packages.
+// root (test/dnftest) instead of the test machine's own packages.
 // Unset or empty means the host's own root.
 const RootEnv = "REDFLAG_DNF_ROOT"
 

@@ -12,11 +12,11 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
 	"github.com/redflag-io/redflag/api/v1alpha1"
-	"github.com/redflag-io/redflag/internal/dnftest"
+	"github.com/redflag-io/redflag/test/dnftest"
 )
 
 // These tests run the real dnf and rpm against a sandbox root
-// (internal/dnftest) through RootEnv, never the machine's own packages.
+// (test/dnftest) through RootEnv, never the machine's own packages.
 
 // sandboxOptions: four installed packages, three with newer versions in
 // the repository (one of them fixed by a security advisory, one with an

@@ -25,6 +25,6 @@
 // the other images are still checked.
 //
 // The reference parser takes host input and is fuzzed; the
-// internal/dockertest package starts a private dockerd and an in-process
+// test/dockertest package starts a private dockerd and an in-process
 // registry for the integration test.
 package docker

@@ -8,7 +8,7 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/scan/docker"
 	"github.com/redflag-io/redflag/api/v1alpha1"
-	"github.com/redflag-io/redflag/internal/dockertest"
+	"github.com/redflag-io/redflag/test/dockertest"
 )
 
 // TestRealEngineInventory lists the containers and images of a real,

@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
-	"github.com/redflag-io/redflag/internal/apttest"
+	"github.com/redflag-io/redflag/test/apttest"
 )
 
 const scanScheduleManifest = `

@@ -20,7 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
-	"github.com/redflag-io/redflag/internal/apttest"
+	"github.com/redflag-io/redflag/test/apttest"
 )
 
 // pathWithoutDNF is a PATH holding every program of the system's PATH

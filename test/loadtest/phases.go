@@ -17,8 +17,8 @@ import (
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
-	"github.com/redflag-io/redflag/internal/testenv"
 	"github.com/redflag-io/redflag/internal/timing"
+	"github.com/redflag-io/redflag/test/testenv"
 )
 
 // The fleet's namespace and registration token: every simulated Agent

@@ -9,7 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
-	"github.com/redflag-io/redflag/internal/dockertest"
+	"github.com/redflag-io/redflag/test/dockertest"
 )
 
 // TestDockerScanFillsStatusDocker: a ScanSchedule with the docker

@@ -8,5 +8,5 @@
 //
 // The package has tests only; run them with
 //
-//	KUBEBUILDER_ASSETS=$(hack/envtest.sh) go test ./internal/deploytest/
+//	KUBEBUILDER_ASSETS=$(hack/envtest.sh) go test ./test/deploytest/
 package deploytest

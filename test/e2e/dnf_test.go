@@ -10,8 +10,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
-	"github.com/redflag-io/redflag/internal/apttest"
-	"github.com/redflag-io/redflag/internal/dnftest"
+	"github.com/redflag-io/redflag/test/apttest"
+	"github.com/redflag-io/redflag/test/dnftest"
 )
 
 // TestDnfScanFillsTheAgentsStatus: the real agent, pointed with

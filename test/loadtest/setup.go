@@ -5,7 +5,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/redflag-io/redflag/internal/testenv"
+	"github.com/redflag-io/redflag/test/testenv"
 )
 
 // testbed is what every run starts with: a control plane, the manager

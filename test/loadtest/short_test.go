@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redflag-io/redflag/internal/testenv"
+	"github.com/redflag-io/redflag/test/testenv"
 )
 
 // TestShortLoad is the short version of hack/loadgen that runs in `make

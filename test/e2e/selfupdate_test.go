@@ -25,7 +25,7 @@ import (
 	"github.com/redflag-io/redflag/internal/events"
 	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/internal/release"
-	"github.com/redflag-io/redflag/internal/testenv"
+	"github.com/redflag-io/redflag/test/testenv"
 )
 
 // buildAgentVersion builds the agent stamped with a version.

@@ -18,7 +18,7 @@ import (
 	"github.com/redflag-io/redflag/internal/backoff"
 	"github.com/redflag-io/redflag/internal/hostclient"
 	"github.com/redflag-io/redflag/internal/protocol"
-	"github.com/redflag-io/redflag/internal/testenv"
+	"github.com/redflag-io/redflag/test/testenv"
 )
 
 // ReconnectOptions size a reconnect run.

@@ -24,7 +24,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/redflag-io/redflag/internal/release"
-	"github.com/redflag-io/redflag/internal/testenv"
+	"github.com/redflag-io/redflag/test/testenv"
 )
 
 // helmEnv is the chart test's tools and state: a client of the node

@@ -23,7 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
-	"github.com/redflag-io/redflag/internal/apttest"
+	"github.com/redflag-io/redflag/test/apttest"
 )
 
 // host is one machine enrolled with the served script: a sandbox root of

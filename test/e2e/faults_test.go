@@ -30,11 +30,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
-	"github.com/redflag-io/redflag/internal/apttest"
 	"github.com/redflag-io/redflag/internal/hostclient"
 	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/internal/schedule"
-	"github.com/redflag-io/redflag/internal/testenv"
+	"github.com/redflag-io/redflag/test/apttest"
+	"github.com/redflag-io/redflag/test/testenv"
 )
 
 // pod runs a manager process the way a Deployment's pod runs: whenever it

@@ -19,12 +19,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/redflag-io/redflag/internal/loadtest"
-	"github.com/redflag-io/redflag/internal/testenv"
+	"github.com/redflag-io/redflag/test/loadtest"
+	"github.com/redflag-io/redflag/test/testenv"
 )
 
 // The load the memory test drives: loadAgents hosts checking in once a
-// second, then the hostile-client case of internal/loadtest (2,000
+// second, then the hostile-client case of test/loadtest (2,000
 // connections from 16 addresses holding 1 MiB reports, slow registrations
 // and slow headers) while 100 hosts keep checking in.
 const (

@@ -23,8 +23,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
-	"github.com/redflag-io/redflag/internal/apttest"
-	"github.com/redflag-io/redflag/internal/testenv"
+	"github.com/redflag-io/redflag/test/apttest"
+	"github.com/redflag-io/redflag/test/testenv"
 )
 
 // The release the chart test installs: fullname "redflag", so the

@@ -24,7 +24,7 @@ import (
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/hostclient"
 	"github.com/redflag-io/redflag/internal/protocol"
-	"github.com/redflag-io/redflag/internal/testenv"
+	"github.com/redflag-io/redflag/test/testenv"
 )
 
 // Options size a run.

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redflag-io/redflag/internal/testenv"
+	"github.com/redflag-io/redflag/test/testenv"
 )
 
 // cluster is what hack/node.sh start wrote into DIR/env.

@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-const allValues = "internal/deploytest/testdata/values-all.yaml"
+const allValues = "test/deploytest/testdata/values-all.yaml"
 
 // TestHelmLint lints the chart as `helm lint --strict` would in CI, for the
 // default values, the separate gateway, and every optional feature on.
@@ -321,7 +321,7 @@ func TestChartPassesServerDryRun(t *testing.T) {
 	ensureCRDs(t, c)
 	// cert-manager's and prometheus-operator's CRDs, reduced to what the
 	// chart uses, so the Certificate and ServiceMonitor are checked too.
-	c.kubectl("apply", "--server-side", "--field-manager=deploytest", "-f", "internal/deploytest/testdata/thirdparty-crds.yaml")
+	c.kubectl("apply", "--server-side", "--field-manager=deploytest", "-f", "test/deploytest/testdata/thirdparty-crds.yaml")
 	c.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/certificates.cert-manager.io", "crd/servicemonitors.monitoring.coreos.com")
 	const ns = "redflag-dryrun"
 	ensureNamespace(t, ns)

@@ -32,9 +32,9 @@ import (
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/controllers"
-	"github.com/redflag-io/redflag/internal/dockertest"
 	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/internal/release"
+	"github.com/redflag-io/redflag/test/dockertest"
 )
 
 // TestImageRunsAsTheChartRunsIt is the fallback for a node this machine
