@@ -161,6 +161,7 @@ func (s *simHost) event(key string) error {
 type agentState struct {
 	State struct {
 		LastCheckIn    *time.Time `json:"lastCheckIn"`
+		HeartbeatUntil *time.Time `json:"heartbeatUntil"`
 		LastError      string     `json:"lastError"`
 		PendingReports int        `json:"pendingReports"`
 		DroppedReports uint64     `json:"droppedReports"`

@@ -179,7 +179,8 @@ func TestGatewayReplicasShareTheFleet(t *testing.T) {
 		}
 		// Timestamps are whole seconds: the hand-over must come in a later
 		// second than the captures for the rule to tell them apart.
-		time.Sleep(1100 * time.Millisecond)
+		capturedIn := time.Now().Unix()
+		eventually(t, 2*time.Second, "the second after the captures", func() bool { return time.Now().Unix() > capturedIn })
 		lb := startRoundRobin(t, "127.0.0.1:"+strconv.Itoa(portA), "127.0.0.1:"+strconv.Itoa(portB))
 		var acked sync.Map // message → true
 		var sent atomic.Int64
@@ -213,11 +214,13 @@ func TestGatewayReplicasShareTheFleet(t *testing.T) {
 						}
 						time.Sleep(200 * time.Millisecond)
 					}
-					time.Sleep(100 * time.Millisecond)
+					time.Sleep(100 * time.Millisecond) // pacing: a steady stream through the kill
 				}
 			})
 		}
-		time.Sleep(500 * time.Millisecond)
+		// Kill gw-a in the middle of the traffic: once every host has sent
+		// a few of its reports.
+		eventually(t, 30*time.Second, "reports under way", func() bool { return sent.Load() >= int64(3*len(sims[1:])) })
 		gwA.kill()
 		t.Logf("killed gw-a after %d report attempts", sent.Load())
 		wg.Wait()

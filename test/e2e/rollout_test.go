@@ -275,8 +275,10 @@ func TestRolloutHaltsWhenTheSecondHostFails(t *testing.T) {
 	eventually(t, 120*time.Second, "the rollout to halt", func() bool {
 		return f.rollout(t).Status.Phase == redflagv1.RolloutHalted
 	})
-	// Give a wrongly started third host time to show itself.
-	time.Sleep(12 * time.Second)
+	// A wrongly started third host gets its work at a check-in: let it
+	// check in twice after the halt (5 s apart), as `redflag-agent
+	// status` on it shows, with nothing left to report, then look.
+	f.checkedInSince(t, f.names[2], time.Now(), 2)
 	au := f.rollout(t)
 	if c := au.Status.Counts; c.Succeeded != 1 || c.Failed != 1 || c.InProgress != 0 || c.Pending != 1 {
 		t.Errorf("counts %+v: want 1 succeeded, 1 failed, 1 pending", c)
@@ -306,6 +308,21 @@ func TestRolloutHaltsWhenTheSecondHostFails(t *testing.T) {
 // cannot install. Agent names (and so the order) come from the machine
 // IDs' hashes, so the fleet is built first and the broken hook added to
 // whichever sandbox ends up second.
+// checkedInSince waits until the named host has checked in n times
+// since the given moment (its own last check-in, read with
+// `redflag-agent status` every second) and has no report waiting.
+func (f *fleet) checkedInSince(t *testing.T, name string, since time.Time, n int) {
+	t.Helper()
+	seen := map[time.Time]bool{}
+	eventually(t, time.Duration(n)*15*time.Second, fmt.Sprintf("%d check-ins of %s", n, name), func() bool {
+		st, err := f.hosts[name].status()
+		if err == nil && st.State.LastCheckIn != nil && st.State.LastCheckIn.After(since) {
+			seen[*st.State.LastCheckIn] = true
+		}
+		return len(seen) >= n && err == nil && st.State.PendingReports == 0
+	})
+}
+
 func newFleetWithBrokenSecond(t *testing.T) *fleet {
 	f := newFleet(t, "halting", 3)
 	// dpkg cannot run there: the dry run passes, the install fails.

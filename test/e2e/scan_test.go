@@ -133,7 +133,12 @@ func TestScheduledScansFillTheAgentsStatus(t *testing.T) {
 		a.Spec.CheckInInterval = &metav1.Duration{Duration: time.Hour}
 		a.Spec.Heartbeat = &redflagv1.HeartbeatSpec{Until: metav1.NewTime(time.Now().Add(2 * time.Minute))}
 	})
-	time.Sleep(6 * time.Second) // the agent picks up heartbeat mode
+	// The agent is in heartbeat mode once a check-in brought it the
+	// window, as `redflag-agent status` shows on the host.
+	eventually(t, 20*time.Second, "the agent in heartbeat mode", func() bool {
+		st, err := h.status()
+		return err == nil && st.State.HeartbeatUntil != nil && st.State.HeartbeatUntil.After(time.Now())
+	})
 	var sched redflagv1.ScanSchedule
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		if err := c.env.Client.Get(ctx, client.ObjectKey{Namespace: "scans", Name: "everything"}, &sched); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -156,9 +157,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer tb.close()
 	env, mgr, fleet, gatewayURL, caPEM := tb.env, tb.mgr, tb.fleet, tb.gatewayURL, tb.caPEM
-	// Let registration's trailing writes (status, events) settle so the
-	// steady phase counts only what check-ins cause.
-	time.Sleep(settle)
+	if err := waitQuiet(ctx, env.Config, time.Minute); err != nil {
+		return nil, err
+	}
 
 	wire, err := newWireDialer(loopbackNet(gatewayURL, caPEM, o.Sources))
 	if err != nil {
@@ -460,6 +461,29 @@ type managerProc struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	out  *os.File
+	// gateway is the host:port its gateway listens on.
+	gateway string
+}
+
+// waitListening waits until the manager's gateway accepts connections.
+func waitListening(ctx context.Context, m *managerProc, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", m.gateway)
+		if err == nil {
+			return conn.Close()
+		}
+		select {
+		case <-m.done:
+			return errors.New("the manager exited during start-up")
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the gateway at %s did not listen within %s: %w", m.gateway, within, err)
+		}
+	}
 }
 
 func (m *managerProc) pid() int { return m.cmd.Process.Pid }
@@ -505,7 +529,7 @@ func startManager(ctx context.Context, env *testenv.Env, o Options, dir string) 
 	if err := cmd.Start(); err != nil {
 		return nil, "", fmt.Errorf("starting %s (make build): %w", o.ManagerBin, err)
 	}
-	m := &managerProc{cmd: cmd, done: make(chan struct{}), out: log}
+	m := &managerProc{cmd: cmd, done: make(chan struct{}), out: log, gateway: "127.0.0.1:" + strconv.Itoa(port)}
 	go func() { _ = cmd.Wait(); close(m.done) }()
 	return m, "https://127.0.0.1:" + strconv.Itoa(port), nil
 }
@@ -541,7 +565,8 @@ func tokenAndCA(ctx context.Context, env *testenv.Env, m *managerProc) ([]byte, 
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: fleetNamespace, Name: tok.Status.SecretName}, &tokSecret); err != nil {
 		return nil, "", err
 	}
-	// Wait until the gateway listens.
-	time.Sleep(time.Second)
+	if err := waitListening(ctx, m, 30*time.Second); err != nil {
+		return nil, "", err
+	}
 	return secret.Data["ca.crt"], string(tokSecret.Data["token"]), nil
 }

@@ -2,8 +2,11 @@ package loadtest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"time"
+
+	"k8s.io/client-go/rest"
 
 	"github.com/redflag-io/redflag/test/testenv"
 )
@@ -62,6 +65,33 @@ func startTestbed(ctx context.Context, o Options, rep *Report) (_ *testbed, err 
 	return t, nil
 }
 
-// settle is how long registration's trailing writes (status, Events) are
-// given before a phase counts API requests.
-const settle = 2 * time.Second
+// waitQuiet waits until registration's trailing writes (status, Events)
+// have landed: until the API server's own counters show no write but
+// Leases' (renewed on a clock, whatever the load) for a second, so a
+// phase counts only what it causes itself.
+func waitQuiet(ctx context.Context, cfg *rest.Config, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	last, err := scrapeRequests(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	for {
+		// The interval between samples is the second of quiet asked for.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+		now, err := scrapeRequests(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		if now.withoutLeases().writes() == last.withoutLeases().writes() {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the API server still took writes %s after registration: %v", within, now.minus(last).onlyWrites())
+		}
+		last = now
+	}
+}
