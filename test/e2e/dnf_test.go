@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
@@ -78,12 +77,7 @@ func runDnfHost(t *testing.T, c *cluster, ns, machineID string, sandbox *dnftest
 	h.env = append(h.env, "APT_CONFIG="+noApt.Config)
 	h.env = append(h.env, sandbox.Env()...)
 	h.register(c, token)
-	var agents redflagv1.AgentList
-	if err := c.env.Client.List(context.Background(), &agents, client.InNamespace(ns)); err != nil || len(agents.Items) != 1 {
-		t.Fatalf("agents %v %v", agents.Items, err)
-	}
-	key := client.ObjectKeyFromObject(&agents.Items[0])
-	patchAgent(t, c, key, func(a *redflagv1.Agent) { a.Spec.CheckInInterval = &metav1.Duration{Duration: 5 * time.Second} })
+	key := theOnlyAgent(t, c, ns)
 	h.run()
 	return key
 }

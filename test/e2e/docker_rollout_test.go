@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
@@ -64,12 +63,7 @@ func TestDockerRolloutRecreatesTheContainer(t *testing.T) {
 	h := newHost(t, "d0c0e000000000000000000000000001")
 	h.env = append(h.env, "DOCKER_HOST="+d.Host, "DOCKER_CONFIG="+t.TempDir())
 	h.register(c, token)
-	var agents redflagv1.AgentList
-	if err := c.env.Client.List(ctx, &agents, client.InNamespace("docker")); err != nil || len(agents.Items) != 1 {
-		t.Fatalf("agents %v %v", agents.Items, err)
-	}
-	key := client.ObjectKeyFromObject(&agents.Items[0])
-	patchAgent(t, c, key, func(a *redflagv1.Agent) { a.Spec.CheckInInterval = &metav1.Duration{Duration: 5 * time.Second} })
+	key := theOnlyAgent(t, c, "docker")
 	h.run()
 
 	applyYAML(t, c, "docker", fmt.Sprintf(`

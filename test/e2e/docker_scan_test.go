@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/test/dockertest"
 )
@@ -35,12 +32,7 @@ func TestDockerScanFillsStatusDocker(t *testing.T) {
 	h := newHost(t, "d0c0e000000000000000000000000002")
 	h.env = append(h.env, "DOCKER_HOST="+d.Host, "DOCKER_CONFIG="+t.TempDir())
 	h.register(c, token)
-	var agents redflagv1.AgentList
-	if err := c.env.Client.List(ctx, &agents, client.InNamespace("dockerscan")); err != nil || len(agents.Items) != 1 {
-		t.Fatalf("agents %v %v", agents.Items, err)
-	}
-	key := client.ObjectKeyFromObject(&agents.Items[0])
-	patchAgent(t, c, key, func(a *redflagv1.Agent) { a.Spec.CheckInInterval = &metav1.Duration{Duration: 5 * time.Second} })
+	key := theOnlyAgent(t, c, "dockerscan")
 	h.run()
 	applyYAML(t, c, "dockerscan", `
 apiVersion: redflag.io/v1alpha1

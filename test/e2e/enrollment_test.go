@@ -67,6 +67,19 @@ func (h *host) register(c *cluster, token string) string {
 	return string(out)
 }
 
+// theOnlyAgent is the key of the one Agent in ns (the host just
+// enrolled), made to check in every 5 seconds as the tests want.
+func theOnlyAgent(t *testing.T, c *cluster, ns string) client.ObjectKey {
+	t.Helper()
+	var agents redflagv1.AgentList
+	if err := c.env.Client.List(context.Background(), &agents, client.InNamespace(ns)); err != nil || len(agents.Items) != 1 {
+		t.Fatalf("agents in %s: %v %v, want exactly one", ns, agents.Items, err)
+	}
+	key := client.ObjectKeyFromObject(&agents.Items[0])
+	patchAgent(t, c, key, func(a *redflagv1.Agent) { a.Spec.CheckInInterval = &metav1.Duration{Duration: 5 * time.Second} })
+	return key
+}
+
 func (h *host) run() *process {
 	return startProcess(h.t, "agent", h.bin, h.env, "run", "--config", h.config, "--state-dir", h.stateDir)
 }

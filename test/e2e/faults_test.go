@@ -157,6 +157,44 @@ func (s *simHost) event(key string) error {
 	return err
 }
 
+// killAgent kills an agent with SIGKILL as a power cut or the OOM killer
+// would: the daemon first, then its supervisor before it can react (it
+// waits at least a second before restarting a crashed daemon). What the
+// daemon started (apt, its hooks) keeps running, as under systemd's
+// KillMode=process, until the test ends. It returns the daemon's pid and
+// those orphans.
+func killAgent(t *testing.T, supervisor *process) (daemon int, orphans []int) {
+	t.Helper()
+	daemon = daemonOf(t, supervisor)
+	orphans = descendants(daemon)
+	t.Cleanup(func() {
+		for _, pid := range orphans {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	if err := syscall.Kill(daemon, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	supervisor.kill()
+	return daemon, orphans
+}
+
+// daemonOf is the one daemon (`redflag-agent run`'s worker) under an
+// agent's supervisor process.
+func daemonOf(t *testing.T, supervisor *process) int {
+	t.Helper()
+	var daemons []int
+	for _, pid := range children(supervisor.cmd.Process.Pid) {
+		if strings.Contains(cmdline(pid), " run ") {
+			daemons = append(daemons, pid)
+		}
+	}
+	if len(daemons) != 1 {
+		t.Fatalf("the supervisor's children: %v, want one daemon", daemons)
+	}
+	return daemons[0]
+}
+
 // agentState is what `redflag-agent status --json` prints about the daemon.
 type agentState struct {
 	State struct {
@@ -319,31 +357,11 @@ func TestAgentKilledMidInstall(t *testing.T) {
 		return slices.Contains(f.installOrder(t), "start "+h.id)
 	})
 	supervisor := f.agents[name]
-	var daemons []int
-	for _, pid := range children(supervisor.cmd.Process.Pid) {
-		if strings.Contains(cmdline(pid), " run ") {
-			daemons = append(daemons, pid)
-		}
-	}
-	if len(daemons) != 1 {
-		t.Fatalf("the supervisor's children: %v, want one daemon", daemons)
-	}
-	orphans := descendants(daemons[0])
+	daemon, orphans := killAgent(t, supervisor)
 	if !slices.ContainsFunc(orphans, func(pid int) bool { return strings.Contains(cmdline(pid), "apt-get") }) {
 		t.Fatalf("no apt-get under the daemon at the kill: %v", orphans)
 	}
-	t.Cleanup(func() {
-		for _, pid := range orphans {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	})
-	// The daemon first, then its supervisor before it can react (it waits
-	// at least a second before restarting a crashed daemon).
-	if err := syscall.Kill(daemons[0], syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	supervisor.kill()
-	t.Logf("killed the supervisor and daemon %d; apt and its hook keep running: %v", daemons[0], orphans)
+	t.Logf("killed the supervisor and daemon %d; apt and its hook keep running: %v", daemon, orphans)
 
 	// What is on disk is whole.
 	st, err := h.status()

@@ -139,12 +139,7 @@ func TestAgentSelfUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("register: %v\n%s", err, out)
 	}
-	var agents redflagv1.AgentList
-	if err := c.env.Client.List(ctx, &agents, client.InNamespace("selfupdate")); err != nil || len(agents.Items) != 1 {
-		t.Fatalf("agents %v %v", agents.Items, err)
-	}
-	key := client.ObjectKeyFromObject(&agents.Items[0])
-	patchAgent(t, c, key, func(a *redflagv1.Agent) { a.Spec.CheckInInterval = &metav1.Duration{Duration: 5 * time.Second} })
+	key := theOnlyAgent(t, c, "selfupdate")
 	agent := func() *redflagv1.Agent {
 		var a redflagv1.Agent
 		if err := c.env.Client.Get(ctx, key, &a); err != nil {

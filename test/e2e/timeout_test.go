@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -61,27 +60,9 @@ func TestRolloutMovesOnPastAKilledHost(t *testing.T) {
 	})
 	workID := f.agent(t, dead).Status.CurrentWork.ID
 	supervisor := f.agents[dead]
-	var daemons []int
-	for _, pid := range children(supervisor.cmd.Process.Pid) {
-		if strings.Contains(cmdline(pid), " run ") {
-			daemons = append(daemons, pid)
-		}
-	}
-	if len(daemons) != 1 {
-		t.Fatalf("the supervisor's children: %v, want one daemon", daemons)
-	}
-	orphans := descendants(daemons[0])
-	t.Cleanup(func() {
-		for _, pid := range orphans {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	})
-	if err := syscall.Kill(daemons[0], syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	supervisor.kill()
+	daemon, _ := killAgent(t, supervisor)
 	killed := time.Now()
-	t.Logf("killed %s (daemon %d) mid-install of %s", dead, daemons[0], workID)
+	t.Logf("killed %s (daemon %d) mid-install of %s", dead, daemon, workID)
 
 	eventually(t, 150*time.Second, "the rollout to finish without the killed host", func() bool {
 		return f.rollout(t).Status.Phase == redflagv1.RolloutSucceeded
