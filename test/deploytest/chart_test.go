@@ -147,6 +147,24 @@ func assertRestricted(t *testing.T, d *unstructured.Unstructured) {
 }
 
 // selector returns a Service's selector.
+// assertDrains checks that the Deployment's pods keep serving for seconds
+// after they are told to stop (a preStop sleep; none for 0), within a
+// grace period that leaves the manager its own 30 s after that.
+func assertDrains(t *testing.T, d *unstructured.Unstructured, seconds int64) {
+	t.Helper()
+	got, found, _ := unstructured.NestedInt64(container(t, d), "lifecycle", "preStop", "sleep", "seconds")
+	if seconds == 0 && found {
+		t.Errorf("%s: preStop sleep of %d s, want none", d.GetName(), got)
+	}
+	if seconds != 0 && got != seconds {
+		t.Errorf("%s: preStop sleep %d s (found %v), want %d", d.GetName(), got, found, seconds)
+	}
+	grace, _, _ := unstructured.NestedInt64(d.Object, "spec", "template", "spec", "terminationGracePeriodSeconds")
+	if grace != 30+seconds {
+		t.Errorf("%s: terminationGracePeriodSeconds %d, want %d", d.GetName(), grace, 30+seconds)
+	}
+}
+
 func selector(t *testing.T, s *unstructured.Unstructured) map[string]string {
 	t.Helper()
 	sel, _, _ := unstructured.NestedStringMap(s.Object, "spec", "selector")
@@ -197,6 +215,7 @@ func TestChartRendersBothTopologies(t *testing.T) {
 		}) {
 			t.Errorf("the manager has no GOMEMLIMIT of 90%% of its 512Mi limit: env %v", envs)
 		}
+		assertDrains(t, mgr, 5)
 		svc := one(t, objs, "Service", "redflag-gateway")
 		if !selects(selector(t, svc), podLabels(mgr)) {
 			t.Errorf("the gateway Service (selector %v) does not select the manager's pods (%v)", selector(t, svc), podLabels(mgr))
@@ -239,6 +258,8 @@ func TestChartRendersBothTopologies(t *testing.T) {
 		assertRestricted(t, gw)
 		assertArgs(t, mgr, []string{"--leader-elect", "--gateway=false"}, []string{"--gateway-bind-address", "--controllers"})
 		assertArgs(t, gw, []string{"--controllers=false", "--gateway-bind-address=:9443", "--gateway-tls-secret=redflag-gateway-tls"}, []string{"--leader-elect", "--gateway"})
+		assertDrains(t, gw, 5)
+		assertDrains(t, mgr, 0) // it serves no host
 		if r, _, _ := unstructured.NestedInt64(gw.Object, "spec", "replicas"); r != 2 {
 			t.Errorf("gateway replicas = %d, want the default 2", r)
 		}
@@ -254,6 +275,11 @@ func TestChartRendersBothTopologies(t *testing.T) {
 		if sa, _, _ := unstructured.NestedString(gw.Object, "spec", "template", "spec", "serviceAccountName"); sa != "redflag-gateway" {
 			t.Errorf("the gateway runs as %q, want its own ServiceAccount redflag-gateway", sa)
 		}
+	})
+
+	t.Run("gateway.drainSeconds=0", func(t *testing.T) {
+		c.t = t
+		assertDrains(t, one(t, mustParse(t, c.template(chartDir, ns, "--set", "gateway.drainSeconds=0")), "Deployment", "redflag"), 0)
 	})
 
 	t.Run("everything on", func(t *testing.T) {

@@ -262,7 +262,7 @@ var retryable = regexp.MustCompile(`cannot reach the gateway at |gateway answere
 type fleetWatch struct {
 	checkIns    int           // distinct successful check-ins, all hosts
 	errors      []string      // distinct check-in errors, all hosts
-	noEndpoints time.Duration // how long the gateway Service had no ready endpoint
+	noEndpoints time.Duration // how long the gateway Service had no serving endpoint
 	scanNows    int           // scan-now requests made meanwhile
 	lastScanNow string        // the last scan-now value set
 }
@@ -281,15 +281,19 @@ func (h *helmEnv) watchFleet(ctx context.Context, stop <-chan struct{}) fleetWat
 		var slices discoveryv1.EndpointSliceList
 		if err := h.c.List(ctx, &slices, client.InNamespace(helmNamespace),
 			client.MatchingLabels{discoveryv1.LabelServiceName: helmRelease + "-gateway"}); err == nil {
-			ready := 0
+			serving := 0
 			for _, sl := range slices.Items {
 				for _, ep := range sl.Endpoints {
-					if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
-						ready++
+					// A terminating pod still passing its readiness probe
+					// (gateway.drainSeconds) is not ready but serving:
+					// kube-proxy sends connections to it when no pod is
+					// ready.
+					if ep.Conditions.Ready == nil || *ep.Conditions.Ready || (ep.Conditions.Serving != nil && *ep.Conditions.Serving) {
+						serving++
 					}
 				}
 			}
-			if ready == 0 {
+			if serving == 0 {
 				w.noEndpoints += time.Since(prev)
 			}
 		}

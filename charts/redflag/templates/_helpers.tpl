@@ -157,8 +157,9 @@ spec:
   {{- end }}
   securityContext:
     {{- toYaml $root.Values.podSecurityContext | nindent 4 }}
-  # The manager stops within seconds (the gateway drains for at most 10 s).
-  terminationGracePeriodSeconds: 30
+  # The manager stops within seconds (the gateway finishes its requests
+  # for at most 10 s), after the gateway.drainSeconds of serving on.
+  terminationGracePeriodSeconds: {{ add 30 (ternary (int $root.Values.gateway.drainSeconds) 0 (.servesGateway | default false)) }}
   containers:
     - name: {{ .component }}
       image: {{ include "redflag.image" $root }}
@@ -220,13 +221,25 @@ spec:
         initialDelaySeconds: 15
         periodSeconds: 20
       # Ready once the gateway (when this pod runs it) serves: its informers
-      # are filled, so the first request sees every enrolled agent.
+      # are filled, so the first request sees every enrolled agent. Probed
+      # often, so a new gateway pod takes hosts soon after it can.
       readinessProbe:
         httpGet:
           path: /readyz
           port: health
-        initialDelaySeconds: 5
-        periodSeconds: 10
+        initialDelaySeconds: 2
+        periodSeconds: 5
+      {{- if and .servesGateway $root.Values.gateway.drainSeconds }}
+      # Told to stop, a pod that serves hosts keeps serving (and passing its
+      # readiness probe) for gateway.drainSeconds before the manager gets
+      # SIGTERM: when no other gateway pod is ready yet (an upgrade that
+      # moves the gateway, a drain), kube-proxy still sends hosts to this
+      # terminating pod, so they see no gap.
+      lifecycle:
+        preStop:
+          sleep:
+            seconds: {{ $root.Values.gateway.drainSeconds }}
+      {{- end }}
       resources:
         {{- toYaml $cfg.resources | nindent 8 }}
       securityContext:
