@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
@@ -17,7 +16,7 @@ import (
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/conditions"
 	"github.com/redflag-io/redflag/internal/events"
-	"github.com/redflag-io/redflag/internal/history"
+	"github.com/redflag-io/redflag/internal/reconcile"
 	"github.com/redflag-io/redflag/internal/timing"
 )
 
@@ -54,46 +53,30 @@ func (r *AgentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !agent.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, &agent)
+		return reconcile.Result(0, r.finalize(ctx, &agent))
 	}
 	if !controllerutil.ContainsFinalizer(&agent, AgentFinalizer) {
 		base := agent.DeepCopy()
 		controllerutil.AddFinalizer(&agent, AgentFinalizer)
 		if err := r.Patch(ctx, &agent, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-			// A conflict: the gateway wrote the Agent meanwhile.
-			return retryOnConflict(fmt.Errorf("adding finalizer to %s: %w", req.NamespacedName, err))
+			// A conflict (the gateway wrote the Agent meanwhile) is a retry.
+			return reconcile.Result(0, fmt.Errorf("adding finalizer to %s: %w", req.NamespacedName, err))
 		}
 	}
 
-	now := r.Clock.Now()
-	base := agent.DeepCopy()
-	next, pending := r.evaluate(&agent, now)
-	agent.Status.ObservedGeneration = agent.Generation
-	if !equality.Semantic.DeepEqual(base.Status, agent.Status) {
-		if err := r.Status().Patch(ctx, &agent, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-			return retryOnConflict(fmt.Errorf("writing %s status: %w", req.NamespacedName, err))
-		}
-		// Events only once the history holding the same entries is stored,
-		// so a failed write and its retry never send an Event twice.
-		for _, e := range pending {
-			r.Recorder.Emit(&agent, e)
-		}
-	}
-	return ctrl.Result{RequeueAfter: next}, nil
+	// A merge patch: the gateway writes the rest of this status.
+	pass := reconcile.Begin(r.Client, r.Recorder, &agent, reconcile.Options{})
+	next := r.evaluate(&agent, r.Clock.Now(), pass.Record)
+	return pass.Finish(ctx, next, nil)
 }
 
-// evaluate sets the Ready condition and history in agent's status and returns
-// when to look again and the entries to announce as Events.
-func (r *AgentReconciler) evaluate(agent *redflagv1.Agent, now time.Time) (time.Duration, []redflagv1.HistoryEntry) {
+// evaluate sets the Ready condition in agent's status, records each
+// transition, and returns when to look again.
+func (r *AgentReconciler) evaluate(agent *redflagv1.Agent, now time.Time, record recordFunc) time.Duration {
 	st := &agent.Status
 	gen := agent.Generation
 	prev := meta.FindStatusCondition(st.Conditions, redflagv1.ConditionReady)
-	var pending []redflagv1.HistoryEntry
-	announce := func(reason events.Reason, msg string) {
-		e := r.Recorder.Entry(reason, msg, nil)
-		st.History = history.Append(st.History, e)
-		pending = append(pending, e)
-	}
+	announce := func(reason events.Reason, msg string) { record(reason, msg, nil) }
 	setDataConditions(st, gen)
 	setUpToDate(st, agent.Spec.DesiredVersion, gen)
 	if prev == nil {
@@ -113,10 +96,10 @@ func (r *AgentReconciler) evaluate(agent *redflagv1.Agent, now time.Time) (time.
 			announce(events.AgentRevoked, "spec.revoked is set: the gateway refuses every request from this host")
 		}
 		conditions.MarkNotReady(&st.Conditions, gen, reasonRevoked, "the agent is revoked; clear spec.revoked to let it back")
-		return 0, pending
+		return 0
 	case st.LastSeen == nil:
 		conditions.MarkUnknown(&st.Conditions, gen, reasonAwaitingCheckIn, "the agent has not checked in yet")
-		return 0, pending
+		return 0
 	}
 	silentAfter := timing.SilentAfter(interval)
 	age := now.Sub(st.LastSeen.Time)
@@ -126,7 +109,7 @@ func (r *AgentReconciler) evaluate(agent *redflagv1.Agent, now time.Time) (time.
 		}
 		conditions.MarkUnknown(&st.Conditions, gen, events.AgentSilent.Name,
 			fmt.Sprintf("no check-in since %s; expected every %s", st.LastSeen.UTC().Format(time.RFC3339), interval))
-		return 0, pending
+		return 0
 	}
 	if prev != nil && prev.Reason == events.AgentSilent.Name {
 		announce(events.AgentReturned, fmt.Sprintf("checking in again after silence since %s", prev.LastTransitionTime.UTC().Format(time.RFC3339)))
@@ -134,7 +117,7 @@ func (r *AgentReconciler) evaluate(agent *redflagv1.Agent, now time.Time) (time.
 	conditions.MarkReady(&st.Conditions, gen, reasonCheckingIn, fmt.Sprintf("checking in every %s", interval))
 	// Look again the moment it would fall silent; a new lastSeen from the
 	// gateway triggers a reconcile sooner anyway.
-	return silentAfter - age + time.Second, pending
+	return silentAfter - age + time.Second
 }
 
 // setDataConditions sets UpdatesAvailable and RebootRequired from what the
@@ -188,13 +171,17 @@ func (r *AgentReconciler) finalize(ctx context.Context, agent *redflagv1.Agent) 
 	}
 	base := agent.DeepCopy()
 	controllerutil.RemoveFinalizer(agent, AgentFinalizer)
-	if err := r.Patch(ctx, agent, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return client.IgnoreNotFound(fmt.Errorf("removing finalizer from %s/%s: %w", agent.Namespace, agent.Name, err))
-	}
-	// After the write, as everywhere: a patch that conflicts is retried,
-	// and an Event emitted before it was emitted again with each retry.
-	r.Recorder.Emit(agent, r.Recorder.Entry(events.AgentRevoked, "the Agent was deleted: the gateway refuses every request from this host", nil))
-	return nil
+	// The object goes with the patch, so the Event has no history to
+	// join; it is still sent only after the patch took, so a conflict and
+	// its retry send it once.
+	e := r.Recorder.Entry(events.AgentRevoked, "the Agent was deleted: the gateway refuses every request from this host", nil)
+	err := reconcile.WriteThenEmit(r.Recorder, agent, func() error {
+		if err := r.Patch(ctx, agent, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+			return fmt.Errorf("removing finalizer from %s/%s: %w", agent.Namespace, agent.Name, err)
+		}
+		return nil
+	}, e)
+	return client.IgnoreNotFound(err)
 }
 
 // SetupWithManager registers the reconciler with the manager.

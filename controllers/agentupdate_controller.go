@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -21,6 +20,7 @@ import (
 	"github.com/redflag-io/redflag/internal/conditions"
 	"github.com/redflag-io/redflag/internal/events"
 	"github.com/redflag-io/redflag/internal/history"
+	"github.com/redflag-io/redflag/internal/reconcile"
 	"github.com/redflag-io/redflag/internal/rollout"
 	"github.com/redflag-io/redflag/internal/timing"
 )
@@ -67,11 +67,14 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	now := r.Clock.Now()
 	base := au.DeepCopy()
+	// Update, not a merge patch: it carries counts that are zero (a patch
+	// would leave them out and kubectl would show blank cells).
+	pass := reconcile.Begin(r.Client, r.Recorder, &au, reconcile.Options{Write: reconcile.Update})
 
 	window, err := rollout.ParseWindow(au.Spec.Window)
 	if err != nil {
-		r.stall(&au, "InvalidWindow", err.Error())
-		return retryOnConflict(r.writeStatus(ctx, base, &au))
+		r.stall(&au)
+		return pass.Finish(ctx, 0, reconcile.NewStalling("InvalidWindow", err))
 	}
 	open, closes, opens := window.Open(now)
 	// A closed Prometheus gate starts nobody, as a closed window does.
@@ -81,11 +84,15 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	key := rollout.WorkKey(&au)
 	if au.Spec.Recurrence != nil {
-		if handled, res, err := r.betweenRuns(ctx, base, &au, now, open && gate == "", window); handled || err != nil {
-			if gate != "" && err == nil {
-				res.RequeueAfter = min(res.RequeueAfter, gateRecheck)
+		handled, wait, err := r.betweenRuns(ctx, &au, now, open && gate == "", window)
+		if err != nil {
+			return reconcile.Result(0, err)
+		}
+		if handled {
+			if gate != "" {
+				wait = min(wait, gateRecheck)
 			}
-			return res, err
+			return pass.Finish(ctx, wait, nil)
 		}
 		key = rollout.RunKey(&au, au.Status.Run)
 	}
@@ -100,7 +107,7 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 	in, failures, agents, err := r.gather(ctx, &au, key, workID)
 	if err != nil {
-		return ctrl.Result{}, err
+		return reconcile.Result(0, err)
 	}
 	skips := skippedHosts(in, agents)
 	in.Now = now
@@ -110,8 +117,8 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	in.Canary = int(au.Spec.Strategy.Canary)
 	in.MaxConcurrent, in.MaxFailures, err = rollout.Limits(au.Spec.Strategy, len(in.Targets))
 	if err != nil {
-		r.stall(&au, "InvalidStrategy", err.Error())
-		return retryOnConflict(r.writeStatus(ctx, base, &au))
+		r.stall(&au)
+		return pass.Finish(ctx, 0, reconcile.NewStalling("InvalidStrategy", err))
 	}
 	plan := rollout.Decide(in)
 
@@ -121,7 +128,7 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	timedOut, err := r.recordTimeouts(ctx, &au, key, workID, plan.TimedOut, agents, in, now)
 	if err != nil {
 		// A conflict: the host reported meanwhile; decide again on what it said.
-		return retryOnConflict(err)
+		return reconcile.Result(0, err)
 	}
 	// Only targets count as failed; a host that left the targets while
 	// it worked is recorded and announced, not listed.
@@ -135,32 +142,27 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	au.Status.Slots = slotsOf(plan.Slots, base.Status.Slots, now)
 	au.Status.Failures = failures
 	au.Status.SkippedHosts = skips
-	announce := r.setPhase(&au, plan, open, gate, retried)
+	r.setPhase(&au, plan, open, gate, retried, pass.Record)
 	if au.Spec.Recurrence != nil {
 		endRun(&au.Status, plan, now)
 	}
 	for _, f := range newTimeouts(timedOut, failures, base.Status.Failures) {
-		e := r.Recorder.Entry(events.HostTimedOut, f.Agent+": "+f.Message, map[string]string{"agentUpdate": au.Name, "agent": f.Agent, "workID": workID})
-		au.Status.History = history.Append(au.Status.History, e)
-		announce = append(announce, e)
+		pass.Record(events.HostTimedOut, f.Agent+": "+f.Message, map[string]string{"agentUpdate": au.Name, "agent": f.Agent, "workID": workID})
 	}
-	au.Status.ObservedGeneration = au.Generation
-	if err := r.writeStatus(ctx, base, &au); err != nil {
-		// A conflict: someone else wrote it (or our cache was behind);
-		// decide again from the newer object rather than overwrite it.
-		return retryOnConflict(err)
+	// Not Finish: the steps below need the plan stored first. A conflict
+	// means someone else wrote it (or our cache was behind): decide again
+	// from the newer object rather than overwrite it.
+	if err := pass.Commit(ctx); err != nil {
+		return reconcile.Result(0, err)
 	}
 	// What this rollout now holds toward the namespace's reboot budget,
 	// remembered until the cache shows it to the other rollouts' passes.
 	r.reboots.set(au.Namespace, au.Name, rebootingHosts(&au, in))
-	for _, e := range announce {
-		r.Recorder.Emit(&au, e)
-	}
 	if len(plan.Started) > 0 {
 		log.FromContext(ctx).Info("hosts given a slot", "hosts", plan.Started, "work", workID)
 	}
 	if err := r.markDesiredVersion(ctx, &au); err != nil {
-		return ctrl.Result{}, err
+		return reconcile.Result(0, err)
 	}
 	next := nextLook(open, closes, opens, now)
 	if gate != "" {
@@ -171,7 +173,7 @@ func (r *AgentUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		// host that checked in meanwhile has moved its own moment on.
 		next = min(next, max(plan.NextTimeout.Sub(now), time.Second))
 	}
-	return ctrl.Result{RequeueAfter: next}, nil
+	return reconcile.Result(next, nil)
 }
 
 // gather reads the targets and the other rollouts of the namespace.
@@ -306,11 +308,13 @@ func (r *AgentUpdateReconciler) recordTimeouts(ctx context.Context, au *redflagv
 		e := r.Recorder.Entry(events.HostTimedOut, "AgentUpdate "+au.Name+": "+msg, map[string]string{"agentUpdate": au.Name, "agent": a.Name, "workID": id})
 		a.Status.History = history.Append(a.Status.History, e)
 		// Update, with the resourceVersion read: a report stored meanwhile
-		// makes this a conflict, and the caller decides again.
-		if err := r.Status().Update(ctx, a); err != nil {
+		// makes this a conflict, and the caller decides again. Not a
+		// reconcile.Pass: this is another controller's object, whose
+		// observedGeneration is not this pass's to set.
+		err := reconcile.WriteThenEmit(r.Recorder, a, func() error { return r.Status().Update(ctx, a) }, e)
+		if err != nil {
 			return nil, fmt.Errorf("recording the timeout of Agent %s/%s: %w", a.Namespace, a.Name, err)
 		}
-		r.Recorder.Emit(a, e)
 		log.FromContext(ctx).Info("host timed out", "agent", h, "work", id, "silentSince", since, "bound", bound)
 		out = append(out, redflagv1.HostFailure{Agent: h, Time: at, Reason: rollout.HostTimedOut, Message: conditions.Truncate(msg, redflagv1.MaxMessageLength)})
 	}
@@ -413,19 +417,6 @@ func (r *AgentUpdateReconciler) markDesiredVersion(ctx context.Context, au *redf
 		if err := r.Patch(ctx, &a, client.RawPatch("application/merge-patch+json", patch)); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("setting desiredVersion on Agent %s: %w", slot.Agent, err)
 		}
-	}
-	return nil
-}
-
-func (r *AgentUpdateReconciler) writeStatus(ctx context.Context, base, au *redflagv1.AgentUpdate) error {
-	if equality.Semantic.DeepEqual(base.Status, au.Status) {
-		return nil
-	}
-	// Update, not a merge patch: it carries counts that are zero (a patch
-	// would leave them out and kubectl would show blank cells); its
-	// resourceVersion makes a write from a stale read fail with a conflict.
-	if err := r.Status().Update(ctx, au); err != nil {
-		return fmt.Errorf("writing AgentUpdate %s/%s status: %w", au.Namespace, au.Name, err)
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/conditions"
@@ -19,15 +18,15 @@ const reasonWaitingForNextRun = "WaitingForNextRun"
 
 // betweenRuns handles a recurring rollout with no run going on. When no
 // run is due it settles the status (phase, conditions, next run) and
-// returns handled. When one is due it looks at the targets' stored
+// returns handled with when to look again; the caller writes it. When one is due it looks at the targets' stored
 // inventories: with nothing pending anywhere it records a NothingToDo run
 // and touches nothing else (no slot, no Agent, no Event); otherwise it
 // opens run n+1, freezing spec.packages for it, and the caller goes on
 // with the pass under the new run's key.
-func (r *AgentUpdateReconciler) betweenRuns(ctx context.Context, base, au *redflagv1.AgentUpdate, now time.Time, open bool, window *rollout.Window) (bool, ctrl.Result, error) {
+func (r *AgentUpdateReconciler) betweenRuns(ctx context.Context, au *redflagv1.AgentUpdate, now time.Time, open bool, window *rollout.Window) (bool, time.Duration, error) {
 	st := &au.Status
 	if rollout.RunActive(st) {
-		return false, ctrl.Result{}, nil
+		return false, 0, nil
 	}
 	_, closes, opens := window.Open(now)
 	if !rollout.RunDue(st, now, open, au.Spec.Paused) {
@@ -36,11 +35,11 @@ func (r *AgentUpdateReconciler) betweenRuns(ctx context.Context, base, au *redfl
 		if st.NextRun != nil {
 			wait = min(wait, max(st.NextRun.Sub(now), time.Second))
 		}
-		return true, ctrl.Result{RequeueAfter: wait}, r.writeStatus(ctx, base, au)
+		return true, wait, nil
 	}
 	in, _, agents, err := r.gather(ctx, au, "", "")
 	if err != nil {
-		return true, ctrl.Result{}, err
+		return true, 0, err
 	}
 	hosts := int32(0)
 	for _, t := range in.Targets {
@@ -59,12 +58,12 @@ func (r *AgentUpdateReconciler) betweenRuns(ctx context.Context, base, au *redfl
 	if hosts == 0 {
 		st.Runs = rollout.AppendRun(st.Runs, redflagv1.RunRecord{Run: st.Run, Started: stamp, Finished: &stamp, Result: redflagv1.RunFoundNothing})
 		r.markIdle(au, open)
-		return true, ctrl.Result{RequeueAfter: max(next.Sub(now), time.Second)}, r.writeStatus(ctx, base, au)
+		return true, max(next.Sub(now), time.Second), nil
 	}
 	st.Runs = rollout.AppendRun(st.Runs, redflagv1.RunRecord{Run: st.Run, Started: stamp, Result: redflagv1.RunInProgress, Hosts: hosts})
 	st.RunPackages = au.Spec.Packages.DeepCopy()
 	st.Failures, st.SkippedHosts = nil, nil
-	return false, ctrl.Result{}, nil
+	return false, 0, nil
 }
 
 // endRun brings the current run's record up to date with the plan: its
@@ -100,7 +99,6 @@ func endRun(st *redflagv1.AgentUpdateStatus, p rollout.Plan, now time.Time) {
 func (r *AgentUpdateReconciler) markIdle(au *redflagv1.AgentUpdate, open bool) {
 	st := &au.Status
 	gen := au.Generation
-	st.ObservedGeneration = gen
 	r.reboots.forget(au.Namespace, au.Name)
 	st.Slots, st.WaitingOn = nil, ""
 	next := "when the window opens"

@@ -6,7 +6,6 @@ import (
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/conditions"
 	"github.com/redflag-io/redflag/internal/events"
-	"github.com/redflag-io/redflag/internal/history"
 	"github.com/redflag-io/redflag/internal/rollout"
 )
 
@@ -25,9 +24,8 @@ const (
 
 // setPhase turns a plan into the phase and the conditions kstatus, Flux
 // and Argo CD read (Succeeded: Ready=True, Current; Halted: Stalled=True,
-// Failed; everything else InProgress), and returns the history entries to
-// emit as Events once the status is stored.
-func (r *AgentUpdateReconciler) setPhase(au *redflagv1.AgentUpdate, p rollout.Plan, windowOpen bool, gate string, retried bool) []redflagv1.HistoryEntry {
+// Failed; everything else InProgress), and records each transition.
+func (r *AgentUpdateReconciler) setPhase(au *redflagv1.AgentUpdate, p rollout.Plan, windowOpen bool, gate string, retried bool, record recordFunc) {
 	st := &au.Status
 	gen := au.Generation
 	prev := st.Phase
@@ -76,11 +74,8 @@ func (r *AgentUpdateReconciler) setPhase(au *redflagv1.AgentUpdate, p rollout.Pl
 		conditions.MarkReconciling(&st.Conditions, gen, reasonProgressing, progress)
 	}
 
-	var out []redflagv1.HistoryEntry
 	add := func(reason events.Reason, msg string) {
-		e := r.Recorder.Entry(reason, msg, map[string]string{"workID": st.WorkID})
-		st.History = history.Append(st.History, e)
-		out = append(out, e)
+		record(reason, msg, map[string]string{"workID": st.WorkID})
 	}
 	if retried {
 		add(events.RolloutStarted, "retrying the failed hosts (attempt "+st.WorkID+")")
@@ -93,7 +88,6 @@ func (r *AgentUpdateReconciler) setPhase(au *redflagv1.AgentUpdate, p rollout.Pl
 	case len(p.Started) > 0 && (prev == "" || prev == redflagv1.RolloutPending || prev == redflagv1.RolloutSucceeded) && !retried:
 		add(events.RolloutStarted, fmt.Sprintf("rollout started on %d target hosts", c.Total))
 	}
-	return out
 }
 
 func readyMessage(st *redflagv1.AgentUpdateStatus) string {
@@ -105,11 +99,11 @@ func readyMessage(st *redflagv1.AgentUpdateStatus) string {
 	return ""
 }
 
-// stall marks a rollout whose spec cannot be acted on.
-func (r *AgentUpdateReconciler) stall(au *redflagv1.AgentUpdate, reason, msg string) {
+// stall sets what is particular to a rollout whose spec cannot be acted
+// on: phase Failed and no slots. The Stalled condition and the InvalidSpec
+// Event come from the reconcile.Stalling it ends the pass with.
+func (r *AgentUpdateReconciler) stall(au *redflagv1.AgentUpdate) {
 	r.reboots.forget(au.Namespace, au.Name)
 	au.Status.Phase = redflagv1.RolloutFailed
 	au.Status.Slots = nil
-	au.Status.ObservedGeneration = au.Generation
-	conditions.MarkStalled(&au.Status.Conditions, au.Generation, reason, msg)
 }

@@ -475,10 +475,10 @@ func TestDesiredVersionIsSetAfterAFailedPatch(t *testing.T) {
 
 // TestStatusConflictIsRetriedNotAnError: a pass whose status write loses a
 // race to another writer returns no error (so no error log and no failure
-// backoff) and asks to look again in a second, on the planning path and
-// on the path that marks a rollout Stalled (an unknown time zone passes
-// the schema but not the window parser; that path returned the conflict
-// as an error).
+// backoff) and asks to look again in a second, on the planning path, on
+// the path that marks a rollout Stalled (an unknown time zone passes the
+// schema but not the window parser; that path returned the conflict as an
+// error) and on a recurring rollout's path between runs.
 func TestStatusConflictIsRetriedNotAnError(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -495,6 +495,16 @@ func TestStatusConflictIsRetriedNotAnError(t *testing.T) {
 		}, func(s *rolloutStep) {
 			if c := meta.FindStatusCondition(s.get("r").Status.Conditions, "Stalled"); c == nil || c.Status != metav1.ConditionTrue || c.Reason != "InvalidWindow" {
 				s.t.Errorf("Stalled %+v after the retry; want True/InvalidWindow", c)
+			}
+		}},
+		// A recurring rollout between runs wrote its idle status on its
+		// own path, which returned the conflict as an error.
+		{"between runs", func(au *redflagv1.AgentUpdate) {
+			recurring(time.Hour)(au)
+			au.Spec.Paused = true
+		}, func(s *rolloutStep) {
+			if au := s.get("r"); au.Status.Phase != redflagv1.RolloutPaused || au.Status.ObservedGeneration != au.Generation {
+				s.t.Errorf("phase %q observedGeneration %d after the retry; want Paused at %d", au.Status.Phase, au.Status.ObservedGeneration, au.Generation)
 			}
 		}},
 	} {
@@ -522,5 +532,38 @@ func TestStatusConflictIsRetriedNotAnError(t *testing.T) {
 			s.reconcile("r")
 			tc.check(s)
 		})
+	}
+}
+
+// TestInvalidWindowWarnsOncePerGeneration: a rollout whose window names an
+// unknown time zone is Failed and Stalled, and says so with one InvalidSpec
+// Warning (docs/events.md promised it; the controller sent none); a pass
+// over the same spec sends no second one, a changed spec that is still
+// invalid does.
+func TestInvalidWindowWarnsOncePerGeneration(t *testing.T) {
+	s := newRolloutStep(t, 1, map[string]string{"tier": "web"})
+	sink := &countingSink{}
+	s.r.Recorder = events.NewRecorder(sink, s.clock)
+	s.create("r", func(au *redflagv1.AgentUpdate) {
+		au.Spec.Window = &redflagv1.MaintenanceWindow{Start: "22:00", End: "04:00", TimeZone: "Mars/Olympus_Mons"}
+	})
+	if res := s.reconcile("r"); res.RequeueAfter != 0 {
+		t.Errorf("a stalled rollout asks to come back in %s; want only on a change", res.RequeueAfter)
+	}
+	au := s.get("r")
+	if c := meta.FindStatusCondition(au.Status.Conditions, "Stalled"); au.Status.Phase != redflagv1.RolloutFailed || c == nil || c.Status != metav1.ConditionTrue || c.Reason != "InvalidWindow" {
+		t.Fatalf("phase %q Stalled %+v; want Failed and Stalled=True/InvalidWindow", au.Status.Phase, c)
+	}
+	if n := len(au.Status.History); n != 1 || au.Status.History[0].Reason != "InvalidSpec" || au.Status.History[0].Type != "Warning" {
+		t.Errorf("history %+v; want one InvalidSpec Warning", au.Status.History)
+	}
+	s.reconcile("r")
+	if n := sink.counts()["InvalidSpec"]; n != 1 {
+		t.Errorf("InvalidSpec sent %d times after two passes over one spec; want once", n)
+	}
+	s.update("r", func(au *redflagv1.AgentUpdate) { au.Spec.Window.TimeZone = "Venus/Maxwell_Montes" })
+	s.reconcile("r")
+	if n := sink.counts()["InvalidSpec"]; n != 2 {
+		t.Errorf("InvalidSpec sent %d times after the spec changed and stayed invalid; want twice", n)
 	}
 }

@@ -1,6 +1,7 @@
 package controllers_test
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -43,20 +44,18 @@ func startPrometheus(t *testing.T) string {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	url := "http://" + addr
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	eventually(t, 60*time.Second, func() error {
 		resp, err := http.Get(url + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return url
-			}
+		if err != nil {
+			return fmt.Errorf("prometheus not ready at %s: %w\n%s", url, err, out.String())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready at %s: %v\n%s", url, err, out.String())
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("prometheus at %s answers %s\n%s", url, resp.Status, out.String())
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
+	return url
 }
 
 // TestPrometheusGateHoldsTheRollout: against a real Prometheus, a query

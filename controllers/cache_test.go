@@ -2,6 +2,8 @@ package controllers_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -41,17 +43,15 @@ func TestCacheHoldsOnlyTokenSecrets(t *testing.T) {
 	go func() { _ = mgr.Start(ctx) }()
 	var list metav1.PartialObjectMetadataList
 	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := mgr.GetCache().List(ctx, &list, client.InNamespace(ns))
-		if err == nil && len(list.Items) > 0 {
-			break
+	eventually(t, 20*time.Second, func() error {
+		if err := mgr.GetCache().List(ctx, &list, client.InNamespace(ns)); err != nil {
+			return fmt.Errorf("the cache lists no Secrets: %w", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cache never listed Secrets: %v", err)
+		if len(list.Items) == 0 {
+			return errors.New("the cache lists no Secrets yet")
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	if len(list.Items) != 1 || list.Items[0].Name != "a-token" {
 		var names []string
 		for _, s := range list.Items {

@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -69,13 +70,14 @@ func TestControllersCampaignAgainAfterLosingLeadership(t *testing.T) {
 	if err := env.Client.Update(ctx, &lease); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !logged(&mu, &logs, "campaigning for leadership again") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the controllers never noticed they lost the Lease; log:\n%s", strings.Join(logs, "\n"))
+	eventually(t, 30*time.Second, func() error {
+		if logged(&mu, &logs, "campaigning for leadership again") {
+			return nil
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		mu.Lock()
+		defer mu.Unlock()
+		return fmt.Errorf("the controllers never noticed they lost the Lease; log:\n%s", strings.Join(logs, "\n"))
+	})
 	select {
 	case err := <-ownerDone:
 		t.Fatalf("the owning manager stopped with the controllers: %v", err)
@@ -123,14 +125,13 @@ func tokenActive(t *testing.T, ns, name string) {
 	if err := env.Client.Create(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(tok), tok); err == nil && tok.Status.Phase == redflagv1.TokenActive {
-			return
+	eventually(t, 30*time.Second, func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(tok), tok); err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("token %s not Active within 30s (phase %q)", name, tok.Status.Phase)
+		if tok.Status.Phase != redflagv1.TokenActive {
+			return fmt.Errorf("token %s is %q, not Active", name, tok.Status.Phase)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }

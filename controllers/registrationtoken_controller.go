@@ -13,7 +13,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -27,7 +26,7 @@ import (
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/conditions"
 	"github.com/redflag-io/redflag/internal/events"
-	"github.com/redflag-io/redflag/internal/history"
+	"github.com/redflag-io/redflag/internal/reconcile"
 )
 
 // The token Secret's shape. Hosts are given the value of TokenSecretKey.
@@ -116,62 +115,41 @@ func (r *RegistrationTokenReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		// The Secret goes with it, through its owner reference.
 		return ctrl.Result{}, nil
 	}
-	before := tok.DeepCopy()
 	now := r.clock().Now()
-
-	// Entries are added to the history now and sent as Events only once
-	// the status is written, so a lost write and its retry never send an
-	// Event twice.
-	var occurred []redflagv1.HistoryEntry
-	record := func(reason events.Reason, msg string, md map[string]string) {
-		e := r.recorder().Entry(reason, msg, md)
-		tok.Status.History = history.Append(tok.Status.History, e)
-		occurred = append(occurred, e)
-	}
+	// A merge patch holds only what changed, so usedCount and
+	// enrolledAgents (the gateway's) are never sent; the optimistic lock
+	// refuses it if the token changed since it was read (usually the
+	// gateway counting a seat), so no decision is made from a stale seat
+	// count.
+	pass := reconcile.Begin(r.Client, r.recorder(), &tok, reconcile.Options{})
 
 	expires := expiry(&tok)
 	tok.Status.ExpiresAt = &expires
 	cred, err := r.ensureSecret(ctx, &tok)
 	var conflict *secretConflictError
+	var outcome error
+	var wait time.Duration
 	switch {
 	case errors.As(err, &conflict):
-		markSecretConflict(&tok, conflict, record)
+		markSecretConflict(&tok, conflict, pass.Record)
+		outcome = reconcile.Wait(secretConflictRetry, conflict)
 	case err != nil:
-		return ctrl.Result{}, err
+		return reconcile.Result(0, err)
 	default:
-		applyCredential(&tok, cred, record)
-		applyPhase(&tok, now, record)
-	}
-	tok.Status.ObservedGeneration = tok.Generation
-
-	if !equality.Semantic.DeepEqual(before.Status, tok.Status) {
-		// A merge patch holds only what changed, so usedCount and
-		// enrolledAgents (the gateway's) are never sent; the optimistic
-		// lock refuses the patch if the object changed since it was read,
-		// so no decision is made from a stale seat count.
-		patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
-		if err := r.Status().Patch(ctx, &tok, patch); err != nil {
-			// A conflict: usually the gateway counting a seat.
-			return retryOnConflict(fmt.Errorf("writing status of RegistrationToken %s: %w", req.NamespacedName, err))
+		applyCredential(&tok, cred, pass.Record)
+		applyPhase(&tok, now, pass.Record)
+		if p := tok.Status.Phase; p == redflagv1.TokenActive || p == redflagv1.TokenExhausted {
+			// Wake exactly at the expiry instant (Expired outranks
+			// Exhausted), not at the next resync hours later.
+			wait = max(expires.Sub(now), 0)
 		}
 	}
-	for _, e := range occurred {
-		r.recorder().Emit(&tok, e)
+	res, err := pass.Finish(ctx, wait, outcome)
+	for _, e := range pass.Emitted() {
 		// The id is public; the token itself is never logged.
 		logger.Info("recorded", "reason", e.Reason, "tokenID", tok.Status.TokenID, "phase", tok.Status.Phase)
 	}
-
-	switch {
-	case conflict != nil:
-		return ctrl.Result{RequeueAfter: secretConflictRetry}, nil
-	case tok.Status.Phase == redflagv1.TokenActive || tok.Status.Phase == redflagv1.TokenExhausted:
-		// Wake exactly at the expiry instant (Expired outranks Exhausted),
-		// not at the next resync hours later.
-		if d := expires.Sub(now); d > 0 {
-			return ctrl.Result{RequeueAfter: d}, nil
-		}
-	}
-	return ctrl.Result{}, nil
+	return res, err
 }
 
 // expiry is spec.expiresAt, else creation plus spec.ttl, else creation plus
@@ -220,7 +198,7 @@ var phaseEvents = map[redflagv1.TokenPhase]events.Reason{
 // with the phase as reason: kstatus reads Ready=False alone as "in progress"
 // (Flux would wait out its timeout), while Stalled says at once that only a
 // change to the spec brings the token back.
-func applyPhase(tok *redflagv1.RegistrationToken, now time.Time, record func(events.Reason, string, map[string]string)) {
+func applyPhase(tok *redflagv1.RegistrationToken, now time.Time, record recordFunc) {
 	st := &tok.Status
 	phase, msg := phaseOf(tok, now)
 	if phase != st.Phase {
@@ -241,7 +219,7 @@ func applyPhase(tok *redflagv1.RegistrationToken, now time.Time, record func(eve
 // applyCredential publishes the token's id, hash and Secret, recording
 // TokenCreated for the first token and TokenRegenerated when a new one
 // replaced it.
-func applyCredential(tok *redflagv1.RegistrationToken, c credential, record func(events.Reason, string, map[string]string)) {
+func applyCredential(tok *redflagv1.RegistrationToken, c credential, record recordFunc) {
 	st := &tok.Status
 	switch {
 	case st.TokenHash == "":
@@ -257,7 +235,7 @@ func applyCredential(tok *redflagv1.RegistrationToken, c credential, record func
 
 // markSecretConflict leaves the token Pending and Stalled, with no token
 // published, until the foreign Secret is gone.
-func markSecretConflict(tok *redflagv1.RegistrationToken, c *secretConflictError, record func(events.Reason, string, map[string]string)) {
+func markSecretConflict(tok *redflagv1.RegistrationToken, c *secretConflictError, record recordFunc) {
 	st := &tok.Status
 	msg := c.Error() + "; delete or rename that Secret, or give the token another name"
 	if st.Phase != redflagv1.TokenPending {

@@ -94,6 +94,8 @@ type tokenHarness struct {
 	ns   string
 	sink *countingSink
 	logs *syncBuffer
+	// fences counts the tokens fence made, to name the next one.
+	fences int
 }
 
 func tokenNamespace(t *testing.T) string {
@@ -154,20 +156,17 @@ func (h *tokenHarness) create(t *testing.T, name string, spec redflagv1.Registra
 // waitToken polls the token until ok says it is as wanted.
 func waitToken(t *testing.T, key client.ObjectKey, timeout time.Duration, what string, ok func(*redflagv1.RegistrationToken) bool) *redflagv1.RegistrationToken {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
 	var tok redflagv1.RegistrationToken
-	for {
+	eventually(t, timeout, func() error {
 		if err := env.Client.Get(context.Background(), key, &tok); err != nil {
-			t.Fatal(err)
+			return err
 		}
-		if ok(&tok) {
-			return &tok
+		if !ok(&tok) {
+			return fmt.Errorf("token %s not %s; status: %+v", key, what, tok.Status)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("token %s not %s within %s; status: %+v", key, what, timeout, tok.Status)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
+	return &tok
 }
 
 func phaseIs(p redflagv1.TokenPhase) func(*redflagv1.RegistrationToken) bool {
@@ -227,20 +226,20 @@ func kstatusOf(t *testing.T, tok *redflagv1.RegistrationToken) status.Status {
 // waits until each reason is also stored by the API server.
 func (h *tokenHarness) wantEventCounts(t *testing.T, want map[string]int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
 	// Events are sent just after the status write a test may already have
 	// seen, so wait for the counts; they only grow, so a passing count is
-	// exact as long as the caller has let any further reconcile happen.
-	for got := h.sink.counts(); fmt.Sprint(got) != fmt.Sprint(want); got = h.sink.counts() {
-		if time.Now().After(deadline) {
-			t.Fatalf("events sent %v, want %v", got, want)
+	// exact as long as the caller has let any further reconcile happen
+	// (see fence).
+	eventually(t, 10*time.Second, func() error {
+		if got := h.sink.counts(); fmt.Sprint(got) != fmt.Sprint(want) {
+			return fmt.Errorf("events sent %v, want %v", got, want)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	for {
+		return nil
+	})
+	eventually(t, 10*time.Second, func() error {
 		var list eventsv1.EventList
 		if err := env.Client.List(context.Background(), &list, client.InNamespace(h.ns)); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		stored := map[string]bool{}
 		for _, e := range list.Items {
@@ -249,20 +248,29 @@ func (h *tokenHarness) wantEventCounts(t *testing.T, want map[string]int) {
 				t.Fatalf("event %s: controller %q annotations %v", e.Reason, e.ReportingController, e.Annotations)
 			}
 		}
-		missing := 0
 		for reason := range want {
 			if !stored[reason] {
-				missing++
+				return fmt.Errorf("events stored %v, want all of %v", stored, want)
 			}
 		}
-		if missing == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("events stored %v, want all of %v", stored, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
+}
+
+// fence makes sure the controller has finished with every change made to
+// the harness's tokens so far, so a test can then check that those changes
+// caused nothing (no write, no Event). It creates another token and waits
+// for it to be Active: the controller runs one reconcile at a time
+// (MaxConcurrentReconciles 1) and its queue hands out keys in the order
+// their watch events came (the API server's order, so every earlier
+// change's first), hence the new token's reconcile starts only after the
+// earlier ones finished. It adds one TokenCreated and one TokenActive
+// Event, which the caller's wantEventCounts must include.
+func (h *tokenHarness) fence(t *testing.T) {
+	t.Helper()
+	h.fences++
+	tok := h.create(t, fmt.Sprintf("fence-%d", h.fences), redflagv1.RegistrationTokenSpec{})
+	waitToken(t, client.ObjectKeyFromObject(tok), 10*time.Second, "Active (the fence)", phaseIs(redflagv1.TokenActive))
 }
 
 func TestTokenGetsSecretAndBecomesActive(t *testing.T) {
@@ -307,14 +315,17 @@ func TestTokenGetsSecretAndBecomesActive(t *testing.T) {
 		t.Fatal(err)
 	}
 	rv := tok.ResourceVersion
-	time.Sleep(1500 * time.Millisecond)
+	// Not a sleep: once the fence token is Active the reconciles of the
+	// poke and the seat have run.
+	h.fence(t)
 	if err := env.Client.Get(context.Background(), key, tok); err != nil {
 		t.Fatal(err)
 	}
 	if tok.ResourceVersion != rv {
 		t.Errorf("an unchanged reconcile wrote the token: %+v", tok.Status)
 	}
-	h.wantEventCounts(t, map[string]int{"TokenCreated": 1, "TokenActive": 1})
+	// The fence token's own two Events, none more for "web".
+	h.wantEventCounts(t, map[string]int{"TokenCreated": 2, "TokenActive": 2})
 	assertNoSecret(t, h, token)
 }
 
@@ -431,9 +442,11 @@ func TestTokenRevoked(t *testing.T) {
 	if last.Reason != "TokenRevoked" || last.Metadata["source"] != "spec.revoked" || last.Metadata["tokenID"] != tok.Status.TokenID {
 		t.Errorf("last history entry %+v", last)
 	}
-	// Give a seat-count reconcile time to run: it must not add Events.
-	time.Sleep(500 * time.Millisecond)
-	h.wantEventCounts(t, map[string]int{"TokenCreated": 1, "TokenActive": 1, "TokenRevoked": 1})
+	// The seat-count reconcile must not add Events: the fence waits until
+	// it has run (and adds the fence token's own TokenCreated and
+	// TokenActive).
+	h.fence(t)
+	h.wantEventCounts(t, map[string]int{"TokenCreated": 2, "TokenActive": 2, "TokenRevoked": 1})
 }
 
 func TestTokenSecretDeletedIsRegenerated(t *testing.T) {

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/clock"
@@ -17,7 +15,7 @@ import (
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/conditions"
 	"github.com/redflag-io/redflag/internal/events"
-	"github.com/redflag-io/redflag/internal/history"
+	"github.com/redflag-io/redflag/internal/reconcile"
 )
 
 // Ready reasons of a ScanSchedule.
@@ -71,35 +69,22 @@ func (r *ScanScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, nil
 	}
 	now := r.Clock.Now()
-	base := s.DeepCopy()
-	next, pending, err := r.evaluate(ctx, &s, now)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	s.Status.ObservedGeneration = s.Generation
-	if statusChanged(&base.Status, &s.Status) {
+	pass := reconcile.Begin(r.Client, r.Recorder, &s, reconcile.Options{
+		// Update, not a merge patch: it carries counts that are zero (a
+		// patch would leave them out, and kubectl would show blank cells).
+		Write: reconcile.Update,
 		// lastEvaluated moves only with a real change: were it a change by
 		// itself, every requeue would write.
-		s.Status.LastEvaluated = &metav1.Time{Time: now}
-		// Update, not a merge patch: it carries counts that are zero (a patch
-		// would leave them out, and kubectl would show blank cells); its
-		// resourceVersion makes it fail on a stale read as the patch did.
-		if err := r.Status().Update(ctx, &s); err != nil {
-			return retryOnConflict(fmt.Errorf("writing %s status: %w", req.NamespacedName, err))
-		}
-		// Events only once the history holding the same entries is stored,
-		// so a failed write and its retry never send an Event twice.
-		for _, e := range pending {
-			r.Recorder.Emit(&s, e)
-		}
-	}
-	return ctrl.Result{RequeueAfter: requeueAfter(next, now)}, nil
+		Stamp: func() { s.Status.LastEvaluated = &metav1.Time{Time: now} },
+	})
+	next, err := r.evaluate(ctx, &s, now)
+	return pass.Finish(ctx, requeueAfter(next, now), err)
 }
 
-// evaluate sets counts, Ready and history in s's status and returns the
-// next instant a count changes by time alone (zero for none) and the
-// entries to announce as Events.
-func (r *ScanScheduleReconciler) evaluate(ctx context.Context, s *redflagv1.ScanSchedule, now time.Time) (time.Time, []redflagv1.HistoryEntry, error) {
+// evaluate sets counts and Ready in s's status and returns the next
+// instant a count changes by time alone (zero for none). An invalid
+// selector is a reconcile.Stalling.
+func (r *ScanScheduleReconciler) evaluate(ctx context.Context, s *redflagv1.ScanSchedule, now time.Time) (time.Time, error) {
 	st := &s.Status
 	gen := s.Generation
 	sel, err := selectorOf(s.Spec.Selector)
@@ -107,38 +92,29 @@ func (r *ScanScheduleReconciler) evaluate(ctx context.Context, s *redflagv1.Scan
 		// The gateway's plan (schedule.For) selects nothing with it
 		// either, so zero counts are the truth, not a placeholder.
 		st.MatchedAgents, st.DueAgents, st.OverdueAgents = 0, 0, 0
-		msg := fmt.Sprintf("spec.selector is invalid: %v", err)
-		var pending []redflagv1.HistoryEntry
-		if prev := meta.FindStatusCondition(st.Conditions, redflagv1.ConditionReady); prev == nil ||
-			prev.Reason != events.InvalidSpec.Name || prev.ObservedGeneration != gen {
-			e := r.Recorder.Entry(events.InvalidSpec, msg, nil)
-			st.History = history.Append(st.History, e)
-			pending = append(pending, e)
-		}
-		conditions.MarkStalled(&st.Conditions, gen, events.InvalidSpec.Name, msg)
-		return time.Time{}, pending, nil
+		return time.Time{}, reconcile.NewStalling(events.InvalidSpec.Name, fmt.Errorf("spec.selector is invalid: %w", err))
 	}
 
 	// Read-only use of the cache's objects: copying up to thousands of
 	// Agents on every count would cost more than the count.
 	var agents redflagv1.AgentList
 	if err := r.List(ctx, &agents, client.InNamespace(s.Namespace), client.MatchingLabelsSelector{Selector: sel}, client.UnsafeDisableDeepCopy); err != nil {
-		return time.Time{}, nil, fmt.Errorf("listing Agents in %s: %w", s.Namespace, err)
+		return time.Time{}, fmt.Errorf("listing Agents in %s: %w", s.Namespace, err)
 	}
 	var all redflagv1.ScanScheduleList
 	if err := r.List(ctx, &all, client.InNamespace(s.Namespace), client.UnsafeDisableDeepCopy); err != nil {
-		return time.Time{}, nil, fmt.Errorf("listing ScanSchedules in %s: %w", s.Namespace, err)
+		return time.Time{}, fmt.Errorf("listing ScanSchedules in %s: %w", s.Namespace, err)
 	}
 	t := countAgents(s, agents.Items, all.Items, now)
 	st.MatchedAgents, st.DueAgents, st.OverdueAgents = t.matched, t.due, t.overdue
 	if s.Spec.Paused {
 		conditions.MarkReady(&st.Conditions, gen, reasonPaused,
 			fmt.Sprintf("paused: no scans are due by this schedule; %d agents matched", t.matched))
-		return time.Time{}, nil, nil
+		return time.Time{}, nil
 	}
 	conditions.MarkReady(&st.Conditions, gen, reasonEvaluated,
 		fmt.Sprintf("%d agents matched, %d due, %d overdue", t.matched, t.due, t.overdue))
-	return t.next, nil, nil
+	return t.next, nil
 }
 
 // selectorOf parses a schedule's selector the way schedule.For reads it:
@@ -152,13 +128,6 @@ func selectorOf(sel *metav1.LabelSelector) (labels.Selector, error) {
 		return nil, fmt.Errorf("parsing the label selector: %w", err)
 	}
 	return parsed, nil
-}
-
-// statusChanged compares two statuses, ignoring lastEvaluated.
-func statusChanged(before, after *redflagv1.ScanScheduleStatus) bool {
-	b, a := *before, *after
-	b.LastEvaluated, a.LastEvaluated = nil, nil
-	return !equality.Semantic.DeepEqual(b, a)
 }
 
 // requeueAfter is the wait until next, kept within the bounds above; zero

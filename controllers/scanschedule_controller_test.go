@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -337,17 +338,12 @@ func TestScanScheduleFollowsAgents(t *testing.T) {
 
 	waitFor := func(what string, ok func(*redflagv1.ScanSchedule) bool) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			obj := s.get(key)
-			if ok(obj) {
-				return
+		eventually(t, 30*time.Second, func() error {
+			if obj := s.get(key); !ok(obj) {
+				return fmt.Errorf("waiting for %s; status %+v", what, obj.Status)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("waiting for %s; status %+v", what, obj.Status)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	waitFor("the first count", func(o *redflagv1.ScanSchedule) bool { st, _ := scheduleReady(o); return st == metav1.ConditionTrue })
 

@@ -48,9 +48,10 @@ func (r *Recorder) WithAudit(l *AuditLog) *Recorder {
 
 // Record emits the Event for reason on obj and returns hist with the same
 // entry appended (bounded, see history.Append). Use it when the history is
-// written in the same step; a controller that must first persist the
-// status uses Entry, history.Append, then Emit once the write succeeded, so
-// a failed write followed by a retry does not send the Event twice.
+// written in the same step; a controller, which must first persist the
+// status, goes through internal/reconcile's Pass instead: Entry and
+// history.Append now, Emit once the write succeeded, so a failed write
+// followed by a retry does not send the Event twice.
 func (r *Recorder) Record(obj runtime.Object, hist []redflagv1.HistoryEntry, reason Reason, message string, metadata map[string]string) []redflagv1.HistoryEntry {
 	e := r.Entry(reason, message, metadata)
 	r.Emit(obj, e)
