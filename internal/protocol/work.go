@@ -111,18 +111,19 @@ const (
 // WorkPhase is where a piece of work stands on the host.
 type WorkPhase string
 
-// Work phases a host reports (the Agent's status has Assigned and Skipped
-// besides, which only the manager sets).
+// Work phases a host may report (the Agent's status has Assigned besides,
+// which only the manager sets).
 const (
 	WorkRunning    WorkPhase = "Running"
 	WorkSucceeded  WorkPhase = "Succeeded"
 	WorkFailed     WorkPhase = "Failed"
 	WorkRolledBack WorkPhase = "RolledBack"
+	WorkSkipped    WorkPhase = "Skipped"
 )
 
 // Finished reports whether the phase ends the work.
 func (p WorkPhase) Finished() bool {
-	return p == WorkSucceeded || p == WorkFailed || p == WorkRolledBack
+	return p == WorkSucceeded || p == WorkFailed || p == WorkRolledBack || p == WorkSkipped
 }
 
 // PackageChange is one package (or image) an install changed, or would
