@@ -74,7 +74,7 @@ func labelProblem(key, value string) string {
 }
 
 // isReserved tells ReservedLabelDomain and its subdomains. A key's prefix
-// is a DNS subdomain, so lower case, once IsQualifiedName accepted it.
+// is a DNS subdomain, so lower case, once IsLabelKey accepted it.
 func isReserved(prefix string) bool {
 	return prefix == ReservedLabelDomain || strings.HasSuffix(prefix, "."+ReservedLabelDomain)
 }
