@@ -27,9 +27,9 @@ type wireRecording struct {
 var gatewayOnly = []string{"FirstSeen", "SecuritySince"}
 
 // TestWireFormatUnchangedSinceTheAPITypes: testdata/v1alpha1-wire.json was
-// recorded with the code of commit 88040ae, when the protocol's bodies
-// carried api/v1alpha1 types: a registration, a report with every payload
-// and a work document, filled by wiretest.Fill once with values in every
+// recorded (testdata/record_test.go.txt says how) with the code of commit
+// 88040ae, when the protocol's bodies carried api/v1alpha1 types: a
+// registration, a report with every payload and a work document, filled by wiretest.Fill once with values in every
 // field and once with zero leaves (which shows what is omitted). Hosts
 // already deployed send exactly this. The protocol's own types, filled the
 // same way, must encode it byte for byte, and must read it and encode it
