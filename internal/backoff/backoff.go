@@ -8,8 +8,6 @@ package backoff
 import (
 	"math/rand/v2"
 	"time"
-
-	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 const (
@@ -43,8 +41,11 @@ const (
 // once does not come back at once. A Retry-After from the gateway is a
 // floor, and the wait is spread beyond it too (see Next). It is not safe for
 // concurrent use.
+//
+// It keeps its own ceiling rather than a k8s.io wait.Backoff (the same
+// doubling to Cap): the agent links no Kubernetes package.
 type Backoff struct {
-	b wait.Backoff
+	ceiling time.Duration
 }
 
 // New returns a backoff before any failure.
@@ -56,7 +57,7 @@ func New() *Backoff {
 
 // Reset starts over, after a success.
 func (bo *Backoff) Reset() {
-	bo.b = wait.Backoff{Duration: Base, Factor: 2, Cap: Cap, Steps: 1 << 30}
+	bo.ceiling = Base
 }
 
 // Next is how long to wait after one more failure. retryAfter is the
@@ -70,7 +71,8 @@ func (bo *Backoff) Reset() {
 // spread uniformly over twice the floor, or over the exponential ceiling once
 // that is larger: never earlier than the gateway asked, never all at once.
 func (bo *Backoff) Next(retryAfter time.Duration) time.Duration {
-	ceiling := bo.b.Step()
+	ceiling := bo.ceiling
+	bo.ceiling = min(2*ceiling, Cap)
 	if retryAfter <= 0 {
 		return time.Duration(rand.Int64N(int64(ceiling)) + 1)
 	}
@@ -82,7 +84,7 @@ func (bo *Backoff) Next(retryAfter time.Duration) time.Duration {
 // Ceiling is the upper bound the next failure's wait is drawn from (before
 // any Retry-After), for tests and status output.
 func (bo *Backoff) Ceiling() time.Duration {
-	return min(bo.b.Duration, bo.b.Cap)
+	return bo.ceiling
 }
 
 // Jitter spreads a regular interval by up to ±10%, so agents that happen to

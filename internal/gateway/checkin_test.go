@@ -116,9 +116,9 @@ func TestFactsReportIsAppliedOnceAndOnlyWhenChanged(t *testing.T) {
 	ctx := context.Background()
 	facts := &protocol.Facts{
 		AgentVersion: "v0.1.0", Hostname: "app-01", Hash: "hash-1",
-		OS:      redflagv1.OSInfo{Family: "linux", Distribution: "debian", Version: "12", PrettyName: "Debian GNU/Linux 12 (bookworm)"},
-		System:  redflagv1.SystemFacts{CPUCores: 2, MemoryBytes: 24 << 30, RebootRequired: true, RebootReason: "linux-image-6.1.0-28"},
-		Storage: []redflagv1.MountStatus{{MountPoint: "/", Device: "/dev/vda", FSType: "ext4", SizeBytes: 100, UsedBytes: 40}},
+		OS:      protocol.OSInfo{Family: "linux", Distribution: "debian", Version: "12", PrettyName: "Debian GNU/Linux 12 (bookworm)"},
+		System:  protocol.SystemFacts{CPUCores: 2, MemoryBytes: 24 << 30, RebootRequired: true, RebootReason: "linux-image-6.1.0-28"},
+		Storage: []protocol.MountStatus{{MountPoint: "/", Device: "/dev/vda", FSType: "ext4", SizeBytes: 100, UsedBytes: 40}},
 	}
 	rep := protocol.Report{IdempotencyKey: "facts-1", Kind: protocol.ReportFacts, Time: time.Now(), Facts: facts}
 	if _, err := host.Report(ctx, h.id, rep); err != nil {

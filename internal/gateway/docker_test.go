@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
@@ -16,20 +14,20 @@ import (
 // hostileDocker is a docker inventory past every bound: too many
 // containers and images, over-long strings, an unknown update state, an
 // entry without a name, a time in the future and a negative size.
-func hostileDocker() *redflagv1.DockerInventory {
-	future := metav1.NewTime(time.Now().Add(24 * time.Hour))
-	created := metav1.NewTime(time.Now().Add(-time.Hour))
-	inv := &redflagv1.DockerInventory{TotalContainers: 62, TotalImages: 61}
+func hostileDocker() *protocol.DockerInventory {
+	future := protocol.NewTime(time.Now().Add(24 * time.Hour))
+	created := protocol.NewTime(time.Now().Add(-time.Hour))
+	inv := &protocol.DockerInventory{TotalContainers: 62, TotalImages: 61}
 	inv.Containers = append(inv.Containers,
-		redflagv1.DockerContainer{Name: strings.Repeat("n", 300), Image: strings.Repeat("i", 300), State: strings.Repeat("s", 40), Health: strings.Repeat("h", 40), Update: "Bogus", Created: &future, Restarts: -3},
-		redflagv1.DockerContainer{Image: "nameless"},
+		protocol.DockerContainer{Name: strings.Repeat("n", 300), Image: strings.Repeat("i", 300), State: strings.Repeat("s", 40), Health: strings.Repeat("h", 40), Update: "Bogus", Created: &future, Restarts: -3},
+		protocol.DockerContainer{Image: "nameless"},
 	)
 	for i := range 60 {
-		inv.Containers = append(inv.Containers, redflagv1.DockerContainer{Name: fmt.Sprintf("c%02d", i), Image: "nginx:1", State: "running", Created: &created, Update: redflagv1.ImageUpdateAvailable})
+		inv.Containers = append(inv.Containers, protocol.DockerContainer{Name: fmt.Sprintf("c%02d", i), Image: "nginx:1", State: "running", Created: &created, Update: protocol.ImageUpdateAvailable})
 	}
-	inv.Images = append(inv.Images, redflagv1.DockerImage{ID: "sha256:" + strings.Repeat("a", 200), Repository: strings.Repeat("r", 300), Size: -1})
+	inv.Images = append(inv.Images, protocol.DockerImage{ID: "sha256:" + strings.Repeat("a", 200), Repository: strings.Repeat("r", 300), Size: -1})
 	for i := range 60 {
-		inv.Images = append(inv.Images, redflagv1.DockerImage{ID: fmt.Sprintf("sha256:%064d", i), Repository: "nginx", Tag: "1", Size: 1 << 20, Created: &created})
+		inv.Images = append(inv.Images, protocol.DockerImage{ID: fmt.Sprintf("sha256:%064d", i), Repository: "nginx", Tag: "1", Size: 1 << 20, Created: &created})
 	}
 	return inv
 }
@@ -42,7 +40,7 @@ func hostileDocker() *redflagv1.DockerInventory {
 func TestDockerInventoryIsStoredBoundedAndCleared(t *testing.T) {
 	h, _ := enrolledHost(t)
 	ctx := context.Background()
-	report := func(key string, result redflagv1.RunResult, inv *redflagv1.DockerInventory, hash string) {
+	report := func(key string, result protocol.RunResult, inv *protocol.DockerInventory, hash string) {
 		t.Helper()
 		_, err := host.Report(ctx, h.id, protocol.Report{IdempotencyKey: key, Kind: protocol.ReportScan, Time: time.Now(), Scan: &protocol.ScanResult{
 			Subsystem: "docker", ID: "docker-" + key, Result: result, Finished: time.Now(), Docker: inv, UpdatesHash: hash,
@@ -52,7 +50,7 @@ func TestDockerInventoryIsStoredBoundedAndCleared(t *testing.T) {
 		}
 	}
 
-	report("d1", redflagv1.RunSucceeded, hostileDocker(), "docker-1")
+	report("d1", protocol.RunSucceeded, hostileDocker(), "docker-1")
 	d := getAgent(t, h.id.Agent).Status.Docker
 	if d == nil {
 		t.Fatal("status.docker not stored")
@@ -75,7 +73,7 @@ func TestDockerInventoryIsStoredBoundedAndCleared(t *testing.T) {
 	}
 
 	before := writes.Load()
-	report("d2", redflagv1.RunSucceeded, hostileDocker(), "docker-1")
+	report("d2", protocol.RunSucceeded, hostileDocker(), "docker-1")
 	if got := getAgent(t, h.id.Agent).Status.Subsystems; len(got) != 1 || got[0].Name != "docker" {
 		t.Fatalf("subsystems %+v", got)
 	}
@@ -83,11 +81,11 @@ func TestDockerInventoryIsStoredBoundedAndCleared(t *testing.T) {
 		t.Errorf("an unchanged docker inventory made %d API writes, want 0", n)
 	}
 
-	report("d3", redflagv1.RunFailed, nil, "")
+	report("d3", protocol.RunFailed, nil, "")
 	if d := getAgent(t, h.id.Agent).Status.Docker; d == nil || d.Hash != "docker-1" {
 		t.Errorf("a failed docker scan dropped the last inventory: %+v", d)
 	}
-	report("d4", redflagv1.RunSkipped, nil, "")
+	report("d4", protocol.RunSkipped, nil, "")
 	if d := getAgent(t, h.id.Agent).Status.Docker; d != nil {
 		t.Errorf("status.docker kept after the host reported no engine: %d containers", len(d.Containers))
 	}

@@ -6,7 +6,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
-	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 var validImageStates = []redflagv1.ImageUpdateState{
@@ -17,7 +16,7 @@ var validImageStates = []redflagv1.ImageUpdateState{
 // scan succeeded with a different hash, none when the host reported no
 // engine (Skipped), so containers of a removed engine do not linger. A
 // failed scan keeps the last inventory.
-func (g *Gateway) applyDocker(a *redflagv1.Agent, sr *protocol.ScanResult, finished metav1.Time) {
+func (g *Gateway) applyDocker(a *redflagv1.Agent, sr *scanReport, finished metav1.Time) {
 	switch {
 	case sr.Result == redflagv1.RunSkipped:
 		a.Status.Docker = nil

@@ -9,7 +9,6 @@ import (
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/events"
-	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // changedFacts compares the facts FactsChanged is about (OS release,
@@ -44,7 +43,7 @@ func (g *Gateway) factsChangedInCache(ctx context.Context, rec *agentRecord, osI
 // storeChangedFacts writes the facts with the FactsChanged entry in the
 // same status update (the Event follows once it is stored), judging the
 // change again on the fresh copy so a stale cache records nothing false.
-func (g *Gateway) storeChangedFacts(ctx context.Context, rec *agentRecord, f *protocol.Facts, osInfo redflagv1.OSInfo, sys redflagv1.SystemFacts, storage []redflagv1.MountStatus) error {
+func (g *Gateway) storeChangedFacts(ctx context.Context, rec *agentRecord, f *factsReport, osInfo redflagv1.OSInfo, sys redflagv1.SystemFacts, storage []redflagv1.MountStatus) error {
 	err := g.updateAgentStatus(ctx, rec, func(a *redflagv1.Agent) (*redflagv1.HistoryEntry, error) {
 		before := a.Status.OS
 		changed := changedFacts(before, osInfo)

@@ -17,10 +17,10 @@ func TestFactsChangedOnlyWhenOSKernelOrArchChange(t *testing.T) {
 	h, _ := enrolledHost(t)
 	ctx := context.Background()
 	ns, name, _ := strings.Cut(h.id.Agent, "/")
-	osInfo := redflagv1.OSInfo{Family: "linux", Distribution: "debian", Version: "12", PrettyName: "Debian GNU/Linux 12 (bookworm)", Arch: "amd64", Kernel: "6.1.0"}
-	report := func(key string, o redflagv1.OSInfo, used int64) {
+	osInfo := protocol.OSInfo{Family: "linux", Distribution: "debian", Version: "12", PrettyName: "Debian GNU/Linux 12 (bookworm)", Arch: "amd64", Kernel: "6.1.0"}
+	report := func(key string, o protocol.OSInfo, used int64) {
 		t.Helper()
-		f := &protocol.Facts{Hash: key, Hostname: "app-01", OS: o, Storage: []redflagv1.MountStatus{{MountPoint: "/", Device: "/dev/sda1", FSType: "ext4", SizeBytes: 100, UsedBytes: used}}}
+		f := &protocol.Facts{Hash: key, Hostname: "app-01", OS: o, Storage: []protocol.MountStatus{{MountPoint: "/", Device: "/dev/sda1", FSType: "ext4", SizeBytes: 100, UsedBytes: used}}}
 		if _, err := host.Report(ctx, h.id, protocol.Report{IdempotencyKey: key, Kind: protocol.ReportFacts, Time: time.Now(), Facts: f}); err != nil {
 			t.Fatal(err)
 		}

@@ -94,7 +94,7 @@ func newHost(t *testing.T, hostname string) *fakeHost {
 func (h *fakeHost) registerRequest(token string) protocol.RegisterRequest {
 	return protocol.RegisterRequest{
 		Token: token, MachineID: h.machineID, Hostname: h.hostname, AgentVersion: "v0.1.0", PublicKey: h.pub,
-		OS: redflagv1.OSInfo{Family: "linux", Distribution: "debian", Version: "12", Arch: "amd64", Kernel: "6.1.0"},
+		OS: protocol.OSInfo{Family: "linux", Distribution: "debian", Version: "12", Arch: "amd64", Kernel: "6.1.0"},
 	}
 }
 

@@ -88,13 +88,13 @@ func FuzzRegisterRequest(f *testing.F) {
 	seed, _ := json.Marshal(protocol.RegisterRequest{
 		Token: "abcdef.0123456789abcdefghijklmnopqrstuv", MachineID: "0123456789abcdef0123456789abcdef",
 		Hostname: "Web-01.Example.com", AgentVersion: "v1.2.3", PublicKey: base64.StdEncoding.EncodeToString(make([]byte, 32)),
-		OS: redflagv1.OSInfo{Family: "linux", Distribution: "debian", Version: "12", Arch: "amd64", Kernel: "6.1.0"},
+		OS: protocol.OSInfo{Family: "linux", Distribution: "debian", Version: "12", Arch: "amd64", Kernel: "6.1.0"},
 	})
 	f.Add(seed)
 	var long protocol.RegisterRequest
 	_ = json.Unmarshal(seed, &long)
 	long.Hostname, long.AgentVersion = strings.Repeat("Ab.-", 63)+"x", strings.Repeat("é", 32)
-	long.OS = redflagv1.OSInfo{Family: strings.Repeat("ü", 40), Arch: "x86_64 (64-bit)", Kernel: strings.Repeat("k", 200), PrettyName: strings.Repeat("p", 200)}
+	long.OS = protocol.OSInfo{Family: strings.Repeat("ü", 40), Arch: "x86_64 (64-bit)", Kernel: strings.Repeat("k", 200), PrettyName: strings.Repeat("p", 200)}
 	if b, err := json.Marshal(long); err == nil {
 		f.Add(b)
 	}
@@ -157,15 +157,15 @@ func FuzzReport(f *testing.F) {
 	long := strings.Repeat("x", 600)
 	for _, rep := range []protocol.Report{
 		{IdempotencyKey: "f", Kind: protocol.ReportFacts, Facts: &protocol.Facts{Hash: "facts-1", Hostname: long,
-			Storage: []redflagv1.MountStatus{{MountPoint: long, SizeBytes: -1}}, System: redflagv1.SystemFacts{CPUModel: long}}},
+			Storage: []protocol.MountStatus{{MountPoint: long, SizeBytes: -1}}, System: protocol.SystemFacts{CPUModel: long}}},
 		{IdempotencyKey: "e", Kind: protocol.ReportEvent, Event: &protocol.AgentEvent{Reason: "AgentStarted", Message: long,
 			Metadata: map[string]string{long: long, "a": "b", "c": "d", "e": "f", "g": "h", "i": "j", "k": "l"}}},
 		{IdempotencyKey: "s", Kind: protocol.ReportScan, Scan: &protocol.ScanResult{Subsystem: "updates", ID: "updates-1",
-			Result: redflagv1.RunSucceeded, Finished: now, UpdatesHash: "inv-1", Updates: &redflagv1.UpdateInventory{
+			Result: protocol.RunSucceeded, Finished: now, UpdatesHash: "inv-1", Updates: &protocol.UpdateInventory{
 				Total: -1, ByManager: map[string]int32{"pip": 1, "apt": 2},
-				Items: []redflagv1.PendingUpdate{{Manager: "apt", Name: long, CurrentVersion: long}, {Manager: "pip", Name: "x"}}}}},
-		{IdempotencyKey: "w", Kind: protocol.ReportWork, Work: &protocol.WorkResult{ID: "work-1", Phase: redflagv1.WorkFailed,
-			Started: now, Reason: long, Message: long, Changes: []redflagv1.PackageChange{{Manager: "apt", Name: long, From: long}}}},
+				Items: []protocol.PendingUpdate{{Manager: "apt", Name: long, CurrentVersion: long}, {Manager: "pip", Name: "x"}}}}},
+		{IdempotencyKey: "w", Kind: protocol.ReportWork, Work: &protocol.WorkResult{ID: "work-1", Phase: protocol.WorkFailed,
+			Started: now, Reason: long, Message: long, Changes: []protocol.PackageChange{{Manager: "apt", Name: long, From: long}}}},
 	} {
 		b, _ := json.Marshal(rep)
 		f.Add(b)

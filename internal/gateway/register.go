@@ -305,7 +305,7 @@ func (g *Gateway) initialStatus(ctx context.Context, agent *redflagv1.Agent, req
 func setFirstStatus(agent *redflagv1.Agent, req *protocol.RegisterRequest, now time.Time) {
 	agent.Status.Hostname = truncate(req.Hostname, 253)
 	agent.Status.AgentVersion = truncate(req.AgentVersion, 64)
-	agent.Status.OS = clampOS(req.OS)
+	agent.Status.OS = clampOS(osInfoFromWire(req.OS))
 	agent.Status.LastSeen = &metav1.Time{Time: now.Truncate(time.Second)}
 }
 

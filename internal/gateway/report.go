@@ -51,7 +51,7 @@ func (g *Gateway) handleReport(w http.ResponseWriter, r *http.Request) {
 	var err error
 	switch {
 	case rep.Kind == protocol.ReportFacts && rep.Facts != nil:
-		err = g.applyFacts(r.Context(), rec, rep.Facts)
+		err = g.applyFacts(r.Context(), rec, factsFromWire(rep.Facts))
 	case rep.Kind == protocol.ReportEvent && rep.Event != nil:
 		reason, known := agentEventReasons[rep.Event.Reason]
 		if !known {
@@ -60,9 +60,9 @@ func (g *Gateway) handleReport(w http.ResponseWriter, r *http.Request) {
 		}
 		err = g.agentEvent(r.Context(), rec, reason, rep.Event)
 	case rep.Kind == protocol.ReportScan && rep.Scan != nil:
-		err = g.applyScan(r.Context(), rec, rep.Scan)
+		err = g.applyScan(r.Context(), rec, scanFromWire(rep.Scan))
 	case rep.Kind == protocol.ReportWork && rep.Work != nil:
-		err = g.applyWork(r.Context(), rec, rep.Work)
+		err = g.applyWork(r.Context(), rec, workFromWire(rep.Work))
 	default:
 		fail(w, http.StatusBadRequest, protocol.CodeBadRequest, "report kind %q with no matching payload", truncate(string(rep.Kind), 32))
 		return
@@ -87,7 +87,7 @@ func (g *Gateway) handleReport(w http.ResponseWriter, r *http.Request) {
 
 // applyFacts merge-patches the facts the gateway owns, and only when their
 // hash changed, so an unchanged report writes nothing.
-func (g *Gateway) applyFacts(ctx context.Context, rec *agentRecord, f *protocol.Facts) error {
+func (g *Gateway) applyFacts(ctx context.Context, rec *agentRecord, f *factsReport) error {
 	if f.Hash == "" || len(f.Hash) > 64 {
 		return nil
 	}

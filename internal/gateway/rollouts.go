@@ -59,7 +59,7 @@ func (x *rolloutIndex) workFor(rec *agentRecord, now time.Time) *protocol.WorkRe
 	if !open {
 		return nil
 	}
-	w := &protocol.WorkRequest{ID: pick.workID, AgentUpdate: pick.name, DryRun: pick.spec.DryRun, Reboot: pick.spec.Reboot}
+	w := &protocol.WorkRequest{ID: pick.workID, AgentUpdate: pick.name, DryRun: pick.spec.DryRun, Reboot: protocol.RebootPolicy(pick.spec.Reboot)}
 	if !closes.IsZero() {
 		c := closes.UTC()
 		w.RebootBefore = &c
@@ -68,9 +68,7 @@ func (x *rolloutIndex) workFor(rec *agentRecord, now time.Time) *protocol.WorkRe
 		// The Agent's holds join the rollout's excludes (exact names are
 		// globs that match only themselves), so a held package is never
 		// installed, whatever the rollout or a stale inventory says.
-		w.Packages = &protocol.PackageWork{
-			Scope: p.Scope, Names: p.Names, Exclude: withHolds(p.Exclude, rec.holds), Managers: p.Managers, AllowNewDependencies: p.AllowNewDependencies,
-		}
+		w.Packages = packageWorkToWire(p, withHolds(p.Exclude, rec.holds))
 	} else {
 		goos, arch := rec.labels[redflagv1.LabelOS], rec.labels[redflagv1.LabelArch]
 		v := pick.spec.AgentVersion

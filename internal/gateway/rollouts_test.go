@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // TestWorkForAddsTheAgentsHoldsAndTheRunsPackages: the work a host gets
@@ -32,7 +33,7 @@ func TestWorkForAddsTheAgentsHoldsAndTheRunsPackages(t *testing.T) {
 	if want := []string{"linux-image-*", "openssl"}; !slices.Equal(w.Packages.Exclude, want) {
 		t.Errorf("exclude %v, want %v", w.Packages.Exclude, want)
 	}
-	if w.Packages.Scope != redflagv1.ScopeAll {
+	if w.Packages.Scope != protocol.ScopeAll {
 		t.Errorf("scope %s: want the run's (All), not the edited spec's", w.Packages.Scope)
 	}
 	free := x.workFor(&agentRecord{namespace: "ns", name: "free"}, time.Now())

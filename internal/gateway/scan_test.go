@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -51,12 +53,12 @@ func TestScansAreDueUntilStoredAndUnchangedResultsWriteNothing(t *testing.T) {
 	if again := dueScans(t, h); len(again) != 1 || again[0].ID != scans[0].ID {
 		t.Fatalf("a scan whose result has not arrived must stay due with the same ID: %v then %v", scans, again)
 	}
-	inv := redflagv1.UpdateInventory{Total: 1, ByManager: map[string]int32{"apt": 1},
-		Items: []redflagv1.PendingUpdate{{Manager: "apt", Name: "openssl", CurrentVersion: "3.0.1", AvailableVersion: "3.0.2", Security: true}}}
+	inv := protocol.UpdateInventory{Total: 1, ByManager: map[string]int32{"apt": 1},
+		Items: []protocol.PendingUpdate{{Manager: "apt", Name: "openssl", CurrentVersion: "3.0.1", AvailableVersion: "3.0.2", Security: true}}}
 	report := func(key string, finished time.Time) {
 		t.Helper()
 		_, err := host.Report(ctx, h.id, protocol.Report{IdempotencyKey: key, Kind: protocol.ReportScan, Time: finished, Scan: &protocol.ScanResult{
-			Subsystem: "updates", ID: scans[0].ID, Result: redflagv1.RunSucceeded, Finished: finished, Updates: &inv, UpdatesHash: "inv-1",
+			Subsystem: "updates", ID: scans[0].ID, Result: protocol.RunSucceeded, Finished: finished, Updates: &inv, UpdatesHash: "inv-1",
 		}})
 		if err != nil {
 			t.Fatal(err)
@@ -106,13 +108,27 @@ func TestPendingUpdatesKeepWhenTheyWereFirstSeen(t *testing.T) {
 	var scans []protocol.ScanRequest
 	eventually(t, "the scan to be due", func() bool { scans = dueScans(t, h); return len(scans) == 1 })
 	base := time.Now().Add(-4 * time.Hour).Truncate(time.Second)
-	forged := metav1.NewTime(time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC))
-	report := func(n int, items ...redflagv1.PendingUpdate) map[string]time.Time {
+	forged := "2001-01-01T00:00:00Z"
+	report := func(n int, items ...protocol.PendingUpdate) map[string]time.Time {
 		t.Helper()
-		at := metav1.NewTime(base.Add(time.Duration(n) * time.Hour))
-		inv := redflagv1.UpdateInventory{Total: int32(len(items)), Items: items, ScannedAt: &at}
-		_, err := host.Report(ctx, h.id, protocol.Report{IdempotencyKey: "scan-" + at.String(), Kind: protocol.ReportScan, Time: at.Time,
-			Scan: &protocol.ScanResult{Subsystem: "updates", ID: scans[0].ID, Result: redflagv1.RunSucceeded, Finished: at.Time, Updates: &inv, UpdatesHash: at.String()}})
+		at := protocol.NewTime(base.Add(time.Duration(n) * time.Hour))
+		inv := protocol.UpdateInventory{Total: int32(len(items)), Items: items, ScannedAt: &at}
+		rep := protocol.Report{IdempotencyKey: "scan-" + at.String(), Kind: protocol.ReportScan, Time: at.Time,
+			Scan: &protocol.ScanResult{Subsystem: "updates", ID: scans[0].ID, Result: protocol.RunSucceeded, Finished: at.Time, Updates: &inv, UpdatesHash: at.String()}}
+		// The wire type has no firstSeen; a hostile host adds its own to
+		// every item, as JSON, and the gateway must ignore it.
+		var body map[string]any
+		if b, err := json.Marshal(rep); err != nil || json.Unmarshal(b, &body) != nil {
+			t.Fatalf("encoding the report: %v", err)
+		}
+		for _, it := range body["scan"].(map[string]any)["updates"].(map[string]any)["items"].([]any) {
+			it.(map[string]any)["firstSeen"] = forged
+		}
+		b, _ := json.Marshal(body)
+		code, resp, err := host.Post(ctx, protocol.PathReport, b, &h.id, nil)
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("report refused: %d %s", code, resp)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,10 +141,10 @@ func TestPendingUpdatesKeepWhenTheyWereFirstSeen(t *testing.T) {
 		}
 		return seen
 	}
-	openssl := func(v string) redflagv1.PendingUpdate {
-		return redflagv1.PendingUpdate{Manager: "apt", Name: "openssl", AvailableVersion: v, Security: true, FirstSeen: &forged}
+	openssl := func(v string) protocol.PendingUpdate {
+		return protocol.PendingUpdate{Manager: "apt", Name: "openssl", AvailableVersion: v, Security: true}
 	}
-	curl := redflagv1.PendingUpdate{Manager: "apt", Name: "curl", AvailableVersion: "8.1"}
+	curl := protocol.PendingUpdate{Manager: "apt", Name: "curl", AvailableVersion: "8.1"}
 	want := func(n int, got map[string]time.Time, name string, scan int) {
 		t.Helper()
 		if w := base.Add(time.Duration(scan) * time.Hour); !got[name].Equal(w) {

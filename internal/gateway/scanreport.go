@@ -11,7 +11,6 @@ import (
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/events"
-	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/internal/schedule"
 )
 
@@ -25,7 +24,7 @@ var validManagers = []redflagv1.PackageManager{
 // the scan no longer due) and, for updates, the inventory when its content
 // changed. A transition to failure, or back, is recorded as an Event and in
 // the history, in the same write.
-func (g *Gateway) applyScan(ctx context.Context, rec *agentRecord, sr *protocol.ScanResult) error {
+func (g *Gateway) applyScan(ctx context.Context, rec *agentRecord, sr *scanReport) error {
 	if !slices.Contains(schedule.Subsystems, sr.Subsystem) || !slices.Contains(validResults, sr.Result) {
 		return errBadReport("scan report names an unknown subsystem or result")
 	}

@@ -336,13 +336,13 @@ func TestReportsWriteOnlyTheSigningAgent(t *testing.T) {
 		t.Fatalf("A's facts report naming B in the query: %d %v", code, e)
 	}
 	work := protocol.Report{IdempotencyKey: "a-work", Kind: protocol.ReportWork, Time: now, Work: &protocol.WorkResult{
-		ID: au.Status.WorkID, AgentUpdate: au.Name, Phase: redflagv1.WorkSucceeded, Started: now, Finished: &now,
+		ID: au.Status.WorkID, AgentUpdate: au.Name, Phase: protocol.WorkSucceeded, Started: now, Finished: &now,
 	}}
 	if code, e := post(protocol.PathReport, work, a.id); code != http.StatusBadRequest || !strings.Contains(e.Message, "not assigned to this host") {
 		t.Errorf("A reporting B's work: %d %v; want 400, not assigned", code, e)
 	}
 	scan := protocol.Report{IdempotencyKey: "a-scan", Kind: protocol.ReportScan, Time: now, Scan: &protocol.ScanResult{
-		Subsystem: "updates", ID: "updates-1", Result: redflagv1.RunFailed, Message: "from A", Finished: now,
+		Subsystem: "updates", ID: "updates-1", Result: protocol.RunFailed, Message: "from A", Finished: now,
 	}}
 	if code, e := post(protocol.PathReport, scan, a.id); code != http.StatusOK {
 		t.Errorf("A's scan report: %d %v", code, e)

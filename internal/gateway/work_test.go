@@ -51,7 +51,7 @@ func TestWorkGoesOnlyToSlotHoldersAndReportsLandOnTheAgent(t *testing.T) {
 	}
 	// A forged report for work never given is refused and stores nothing.
 	_, err := host.Report(ctx, h.id, protocol.Report{IdempotencyKey: "forged", Kind: protocol.ReportWork, Work: &protocol.WorkResult{
-		ID: "patch-openssl.deadbeef", Phase: redflagv1.WorkSucceeded, Started: time.Now(),
+		ID: "patch-openssl.deadbeef", Phase: protocol.WorkSucceeded, Started: time.Now(),
 	}})
 	if r := refusal(t, err); r.Status != 400 {
 		t.Fatalf("forged work report: status %d, want 400", r.Status)
@@ -75,22 +75,22 @@ func TestWorkGoesOnlyToSlotHoldersAndReportsLandOnTheAgent(t *testing.T) {
 		t.Errorf("a host with work must check in every 5s: next %s heartbeat %v", doc.NextCheckIn, doc.HeartbeatUntil)
 	}
 
-	report := func(key string, phase redflagv1.WorkPhase) {
+	report := func(key string, phase protocol.WorkPhase) {
 		t.Helper()
 		now := time.Now()
 		_, err := host.Report(ctx, h.id, protocol.Report{IdempotencyKey: key, Kind: protocol.ReportWork, Work: &protocol.WorkResult{
 			ID: w.ID, AgentUpdate: w.AgentUpdate, Phase: phase, Started: now, Finished: &now, Message: "upgraded 1 package",
-			Changes: []redflagv1.PackageChange{{Manager: redflagv1.ManagerApt, Name: "openssl", From: "3.0.1", To: "3.0.2"}},
+			Changes: []protocol.PackageChange{{Manager: protocol.ManagerApt, Name: "openssl", From: "3.0.1", To: "3.0.2"}},
 		}})
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	report("w-1", redflagv1.WorkRunning)
+	report("w-1", protocol.WorkRunning)
 	if cw := getAgent(t, h.id.Agent).Status.CurrentWork; cw == nil || cw.Phase != redflagv1.WorkRunning {
 		t.Fatalf("currentWork %+v, want Running", cw)
 	}
-	report("w-2", redflagv1.WorkSucceeded)
+	report("w-2", protocol.WorkSucceeded)
 	a := getAgent(t, h.id.Agent)
 	if a.Status.CurrentWork.Phase != redflagv1.WorkSucceeded || len(a.Status.CompletedWork) != 1 || a.Status.CompletedWork[0].ID != w.ID {
 		t.Fatalf("after success: currentWork %+v completed %+v", a.Status.CurrentWork, a.Status.CompletedWork)
@@ -99,7 +99,7 @@ func TestWorkGoesOnlyToSlotHoldersAndReportsLandOnTheAgent(t *testing.T) {
 		t.Errorf("changes %+v", c)
 	}
 	// A late Running report does not undo the end state.
-	report("w-3", redflagv1.WorkRunning)
+	report("w-3", protocol.WorkRunning)
 	if cw := getAgent(t, h.id.Agent).Status.CurrentWork; cw.Phase != redflagv1.WorkSucceeded {
 		t.Errorf("a late Running report turned %s back into %s", redflagv1.WorkSucceeded, cw.Phase)
 	}
@@ -137,7 +137,7 @@ func TestTimedOutWorkIsAbandoned(t *testing.T) {
 	eventually(t, "the work in the answer", func() bool { return checkInDoc(t, h).Work != nil })
 	started := time.Now()
 	if _, err := host.Report(ctx, h.id, protocol.Report{IdempotencyKey: "run", Kind: protocol.ReportWork, Work: &protocol.WorkResult{
-		ID: id, AgentUpdate: au.Name, Phase: redflagv1.WorkRunning, Started: started,
+		ID: id, AgentUpdate: au.Name, Phase: protocol.WorkRunning, Started: started,
 	}}); err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +172,8 @@ func TestTimedOutWorkIsAbandoned(t *testing.T) {
 		t.Helper()
 		now := time.Now()
 		if _, err := host.Report(ctx, h.id, protocol.Report{IdempotencyKey: key, Kind: protocol.ReportWork, Work: &protocol.WorkResult{
-			ID: id, AgentUpdate: au.Name, Phase: redflagv1.WorkSucceeded, Started: started, Finished: &now, Message: "upgraded 1 package",
-			Changes: []redflagv1.PackageChange{{Manager: redflagv1.ManagerApt, Name: "openssl", From: "3.0.1", To: "3.0.2"}},
+			ID: id, AgentUpdate: au.Name, Phase: protocol.WorkSucceeded, Started: started, Finished: &now, Message: "upgraded 1 package",
+			Changes: []protocol.PackageChange{{Manager: protocol.ManagerApt, Name: "openssl", From: "3.0.1", To: "3.0.2"}},
 		}}); err != nil {
 			t.Fatal(err)
 		}

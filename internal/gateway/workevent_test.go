@@ -10,7 +10,6 @@ import (
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/events"
-	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // TestWorkEventsCarryTheirDocumentedKeys: each work transition's Event
@@ -34,7 +33,7 @@ func TestWorkEventsCarryTheirDocumentedKeys(t *testing.T) {
 		{pkgs(redflagv1.WorkSucceeded), events.UpdatesInstalled},
 		{pkgs(redflagv1.WorkFailed), events.InstallFailed},
 	} {
-		reason, _, meta, ok := workEvent(tc.ws, &protocol.WorkResult{}, "linux/amd64")
+		reason, _, meta, ok := workEvent(tc.ws, &workReport{}, "linux/amd64")
 		if !ok || reason.Name != tc.want.Name {
 			t.Errorf("%s %s: reason %s, want %s", tc.ws.ID, tc.ws.Phase, reason.Name, tc.want.Name)
 			continue

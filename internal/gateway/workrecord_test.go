@@ -44,13 +44,13 @@ func TestCompletedWorkKeepsWhatTheLast20WorksInstalled(t *testing.T) {
 			doc := checkInDoc(t, h)
 			return doc.Work != nil && doc.Work.ID == au.Status.WorkID
 		})
-		var changes []redflagv1.PackageChange
+		var changes []protocol.PackageChange
 		for j := range perWork {
-			changes = append(changes, redflagv1.PackageChange{Manager: redflagv1.ManagerApt, Name: fmt.Sprintf("pkg-%d-%d", i, j), From: fmt.Sprintf("1.%d", i), To: fmt.Sprintf("2.%d", i)})
+			changes = append(changes, protocol.PackageChange{Manager: protocol.ManagerApt, Name: fmt.Sprintf("pkg-%d-%d", i, j), From: fmt.Sprintf("1.%d", i), To: fmt.Sprintf("2.%d", i)})
 		}
 		now := time.Now()
 		if _, err := host.Report(ctx, h.id, protocol.Report{IdempotencyKey: au.Status.WorkID, Kind: protocol.ReportWork, Work: &protocol.WorkResult{
-			ID: au.Status.WorkID, AgentUpdate: au.Name, Phase: redflagv1.WorkSucceeded, Started: now, Finished: &now,
+			ID: au.Status.WorkID, AgentUpdate: au.Name, Phase: protocol.WorkSucceeded, Started: now, Finished: &now,
 			Message: fmt.Sprintf("upgraded %d packages", perWork), Changes: changes,
 		}}); err != nil {
 			t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/events"
-	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/internal/rollout"
 )
 
@@ -23,7 +22,7 @@ var reportablePhases = []redflagv1.WorkPhase{
 // currentWork, and on an end state a record in completedWork, which is what
 // the AgentUpdate controller counts. A host may only report work it was
 // given (offered now, or already recorded as its current work).
-func (g *Gateway) applyWork(ctx context.Context, rec *agentRecord, wr *protocol.WorkResult) error {
+func (g *Gateway) applyWork(ctx context.Context, rec *agentRecord, wr *workReport) error {
 	if wr.ID == "" || len(wr.ID) > 300 || !slices.Contains(reportablePhases, wr.Phase) || wr.Started.IsZero() {
 		return errBadReport("work report needs an id (at most 300 characters), a start time and a phase of Running, Succeeded, Failed, RolledBack or Skipped")
 	}
@@ -83,7 +82,7 @@ func (g *Gateway) applyWork(ctx context.Context, rec *agentRecord, wr *protocol.
 }
 
 // workStatusOf clamps a host's report to the schema's bounds.
-func workStatusOf(wr *protocol.WorkResult) *redflagv1.WorkStatus {
+func workStatusOf(wr *workReport) *redflagv1.WorkStatus {
 	started := metav1.NewTime(wr.Started.UTC().Truncate(time.Second))
 	ws := &redflagv1.WorkStatus{
 		ID: wr.ID, Phase: wr.Phase, StartedAt: &started, Reason: truncate(wr.Reason, 64),
@@ -118,7 +117,7 @@ func workStatusOf(wr *protocol.WorkResult) *redflagv1.WorkStatus {
 // package install is not one (currentWork shows it); starting a self-update
 // is, because the agent is about to replace itself. platform is the host's
 // "<os family>/<arch>", which a self-update's binary was chosen for.
-func workEvent(ws *redflagv1.WorkStatus, wr *protocol.WorkResult, platform string) (events.Reason, string, map[string]string, bool) {
+func workEvent(ws *redflagv1.WorkStatus, wr *workReport, platform string) (events.Reason, string, map[string]string, bool) {
 	meta := map[string]string{"agentUpdate": ws.AgentUpdate, "workID": ws.ID}
 	selfUpdate := ws.ToVersion != ""
 	if selfUpdate {

@@ -6,7 +6,11 @@ import (
 	"strconv"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/util/validation"
+	// content, not pkg/util/validation (whose IsQualifiedName and
+	// IsValidLabelValue are these very functions): it is a leaf of two
+	// small packages, where validation links klog and k8s.io/utils into
+	// the agent.
+	"k8s.io/apimachinery/pkg/api/validate/content"
 )
 
 // MaxRegisterLabels is how many labels a host may ask for at enrollment:
@@ -57,20 +61,20 @@ func ValidateLabels(labels map[string]string) error {
 
 // labelProblem says what is wrong with one label, or "" when nothing is.
 func labelProblem(key, value string) string {
-	if errs := validation.IsQualifiedName(key); len(errs) > 0 {
+	if errs := content.IsLabelKey(key); len(errs) > 0 {
 		return fmt.Sprintf("label key %q is not a valid Kubernetes label key: %s", key, strings.Join(errs, ", "))
 	}
 	if prefix, _, ok := strings.Cut(key, "/"); ok && isReserved(prefix) {
 		return fmt.Sprintf("label key %q is reserved: keys under %s/ are set by RedFlag only", key, ReservedLabelDomain)
 	}
-	if errs := validation.IsValidLabelValue(value); len(errs) > 0 {
+	if errs := content.IsLabelValue(value); len(errs) > 0 {
 		return fmt.Sprintf("label %s=%q has an invalid value: %s", key, value, strings.Join(errs, ", "))
 	}
 	return ""
 }
 
 // isReserved tells ReservedLabelDomain and its subdomains. A key's prefix
-// is a DNS subdomain, so lower case, once IsQualifiedName accepted it.
+// is a DNS subdomain, so lower case, once IsLabelKey accepted it.
 func isReserved(prefix string) bool {
 	return prefix == ReservedLabelDomain || strings.HasSuffix(prefix, "."+ReservedLabelDomain)
 }

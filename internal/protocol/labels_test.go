@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 )
 
 func TestValidateLabels(t *testing.T) {
@@ -67,7 +65,7 @@ func TestLargestRegisterRequestFits(t *testing.T) {
 	req := RegisterRequest{
 		Token: strings.Repeat("a", 6) + "." + strings.Repeat("b", 32), MachineID: strings.Repeat("m", 128),
 		Hostname: strings.Repeat("h", 253), AgentVersion: strings.Repeat("v", 64), PublicKey: strings.Repeat("k", 44),
-		OS: redflagv1.OSInfo{
+		OS: OSInfo{
 			Family: strings.Repeat("f", 32), Distribution: strings.Repeat("d", 64), Version: strings.Repeat("v", 64),
 			PrettyName: strings.Repeat("p", 128), Kernel: strings.Repeat("k", 128), Arch: strings.Repeat("a", 32),
 		},

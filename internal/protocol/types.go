@@ -2,18 +2,16 @@ package protocol
 
 import (
 	"time"
-
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 )
 
 // RegisterRequest enrolls a host. It is authenticated by the registration
 // token alone; every later request is signed with PublicKey's private half.
 type RegisterRequest struct {
-	Token        string           `json:"token"`
-	MachineID    string           `json:"machineID"`
-	Hostname     string           `json:"hostname"`
-	OS           redflagv1.OSInfo `json:"os"`
-	AgentVersion string           `json:"agentVersion"`
+	Token        string `json:"token"`
+	MachineID    string `json:"machineID"`
+	Hostname     string `json:"hostname"`
+	OS           OSInfo `json:"os"`
+	AgentVersion string `json:"agentVersion"`
 	// PublicKey is the host's Ed25519 public key, base64 (standard).
 	PublicKey string `json:"publicKey"`
 	// Labels are what the host asks to have on its Agent (see
@@ -96,7 +94,7 @@ type ScanRequest struct {
 	// RefreshListsAfter, for updates, is how old the host's package lists
 	// may be when scanned: older ones are refreshed first ("0s": never).
 	// Absent (from a gateway that predates it) means the agent's default,
-	// redflagv1.DefaultRefreshListsAfter.
+	// DefaultRefreshListsAfter.
 	RefreshListsAfter *Duration `json:"refreshListsAfter,omitempty"`
 }
 
@@ -130,16 +128,16 @@ type Report struct {
 
 // ScanResult is one finished scan.
 type ScanResult struct {
-	Subsystem string              `json:"subsystem"`
-	ID        string              `json:"id"`
-	Result    redflagv1.RunResult `json:"result"`
-	Message   string              `json:"message,omitempty"`
-	Finished  time.Time           `json:"finished"`
+	Subsystem string    `json:"subsystem"`
+	ID        string    `json:"id"`
+	Result    RunResult `json:"result"`
+	Message   string    `json:"message,omitempty"`
+	Finished  time.Time `json:"finished"`
 	// Updates is the inventory, for the updates subsystem.
-	Updates *redflagv1.UpdateInventory `json:"updates,omitempty"`
+	Updates *UpdateInventory `json:"updates,omitempty"`
 	// Docker is the engine's containers and images, for the docker
 	// subsystem.
-	Docker *redflagv1.DockerInventory `json:"docker,omitempty"`
+	Docker *DockerInventory `json:"docker,omitempty"`
 	// UpdatesHash identifies the content of Updates, or of Docker; an
 	// unchanged one is not rewritten.
 	UpdatesHash string `json:"updatesHash,omitempty"`
@@ -147,11 +145,11 @@ type ScanResult struct {
 
 // Facts are what a host knows of itself.
 type Facts struct {
-	AgentVersion string                  `json:"agentVersion"`
-	Hostname     string                  `json:"hostname"`
-	OS           redflagv1.OSInfo        `json:"os"`
-	System       redflagv1.SystemFacts   `json:"system"`
-	Storage      []redflagv1.MountStatus `json:"storage,omitempty"`
+	AgentVersion string        `json:"agentVersion"`
+	Hostname     string        `json:"hostname"`
+	OS           OSInfo        `json:"os"`
+	System       SystemFacts   `json:"system"`
+	Storage      []MountStatus `json:"storage,omitempty"`
 	// Hash is the agent's hash of the above, echoed in check-ins.
 	Hash string `json:"hash"`
 }

@@ -3,8 +3,6 @@ package protocol
 import (
 	"path"
 	"time"
-
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 )
 
 // WorkRequest is the install or self-update a rollout asks of this host.
@@ -22,7 +20,7 @@ type WorkRequest struct {
 	// DryRun resolves and reports what would be installed, installing nothing.
 	DryRun bool `json:"dryRun,omitempty"`
 	// Reboot is the rollout's reboot policy.
-	Reboot redflagv1.RebootPolicy `json:"reboot,omitempty"`
+	Reboot RebootPolicy `json:"reboot,omitempty"`
 	// RebootBefore, when set, is the end of the maintenance window: the
 	// host reboots only before it.
 	RebootBefore *time.Time `json:"rebootBefore,omitempty"`
@@ -30,11 +28,11 @@ type WorkRequest struct {
 
 // PackageWork chooses the packages to install, as the rollout's spec does.
 type PackageWork struct {
-	Scope                redflagv1.PackageScope     `json:"scope"`
-	Names                []string                   `json:"names,omitempty"`
-	Exclude              []string                   `json:"exclude,omitempty"`
-	Managers             []redflagv1.PackageManager `json:"managers,omitempty"`
-	AllowNewDependencies bool                       `json:"allowNewDependencies,omitempty"`
+	Scope                PackageScope     `json:"scope"`
+	Names                []string         `json:"names,omitempty"`
+	Exclude              []string         `json:"exclude,omitempty"`
+	Managers             []PackageManager `json:"managers,omitempty"`
+	AllowNewDependencies bool             `json:"allowNewDependencies,omitempty"`
 }
 
 // ReleaseRef points at a signed agent release for this host's platform.
@@ -60,12 +58,17 @@ func ReleasePath(version, goos, arch, file string) string {
 	return ReleasesPrefix + path.Join(version, goos+"-"+arch, file)
 }
 
+// ReasonHostTimedOut is the WorkResult.Reason of work a rollout abandoned
+// (see WorkDocument.Abandoned) and the host dropped: the reason the rollout
+// itself records (internal/rollout.HostTimedOut).
+const ReasonHostTimedOut = "HostTimedOut"
+
 // WorkResult is a host's word on a piece of work: sent once when it starts
 // (Running) and once when it ends.
 type WorkResult struct {
-	ID          string              `json:"id"`
-	AgentUpdate string              `json:"agentUpdate"`
-	Phase       redflagv1.WorkPhase `json:"phase"`
+	ID          string    `json:"id"`
+	AgentUpdate string    `json:"agentUpdate"`
+	Phase       WorkPhase `json:"phase"`
 	// Reason is a short CamelCase cause for a failure (NewDependencies,
 	// InstallFailed, SignatureInvalid, Downgrade, ...).
 	Reason   string     `json:"reason,omitempty"`
@@ -75,7 +78,7 @@ type WorkResult struct {
 	// DryRun marks Changes as planned, not made.
 	DryRun bool `json:"dryRun,omitempty"`
 	// Changes lists what was (or would be) installed, versions before and after.
-	Changes []redflagv1.PackageChange `json:"changes,omitempty"`
+	Changes []PackageChange `json:"changes,omitempty"`
 	// RebootRequired says the host needs a reboot; Rebooting that it is
 	// rebooting now, per the rollout's policy.
 	RebootRequired bool `json:"rebootRequired,omitempty"`
@@ -83,4 +86,53 @@ type WorkResult struct {
 	// FromVersion and ToVersion describe a self-update.
 	FromVersion string `json:"fromVersion,omitempty"`
 	ToVersion   string `json:"toVersion,omitempty"`
+}
+
+// RebootPolicy says whether the host reboots after installing.
+type RebootPolicy string
+
+// Reboot policies, as an AgentUpdate's spec.reboot.
+const (
+	RebootNever      RebootPolicy = "Never"
+	RebootIfRequired RebootPolicy = "IfRequired"
+	RebootAlways     RebootPolicy = "Always"
+)
+
+// PackageScope says which pending updates a PackageWork installs.
+type PackageScope string
+
+// Package scopes, as an AgentUpdate's spec.packages.scope.
+const (
+	ScopeNamed    PackageScope = "Named"
+	ScopeAll      PackageScope = "All"
+	ScopeSecurity PackageScope = "Security"
+)
+
+// WorkPhase is where a piece of work stands on the host.
+type WorkPhase string
+
+// Work phases a host may report (the Agent's status has Assigned besides,
+// which only the manager sets).
+const (
+	WorkRunning    WorkPhase = "Running"
+	WorkSucceeded  WorkPhase = "Succeeded"
+	WorkFailed     WorkPhase = "Failed"
+	WorkRolledBack WorkPhase = "RolledBack"
+	WorkSkipped    WorkPhase = "Skipped"
+)
+
+// Finished reports whether the phase ends the work.
+func (p WorkPhase) Finished() bool {
+	return p == WorkSucceeded || p == WorkFailed || p == WorkRolledBack || p == WorkSkipped
+}
+
+// PackageChange is one package (or image) an install changed, or would
+// change in a dry run.
+type PackageChange struct {
+	Manager PackageManager `json:"manager"`
+	Name    string         `json:"name"`
+	// From is the version before, empty for a newly installed package; To
+	// the version after.
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
 }

@@ -136,7 +136,7 @@ func enrollSim(t *testing.T, c *cluster, token string) *simHost {
 	resp, err := hc.Register(context.Background(), protocol.RegisterRequest{
 		Token: token, MachineID: hex.EncodeToString(mid), Hostname: "probe", AgentVersion: "v0.0.0-probe",
 		PublicKey: base64.StdEncoding.EncodeToString(pub),
-		OS:        redflagv1.OSInfo{Family: "linux", Distribution: "debian", Version: "12", Arch: "amd64", Kernel: "6.1.0"},
+		OS:        protocol.OSInfo{Family: "linux", Distribution: "debian", Version: "12", Arch: "amd64", Kernel: "6.1.0"},
 	})
 	if err != nil {
 		t.Fatalf("enrolling a probe identity: %v", err)
@@ -374,7 +374,7 @@ func TestAgentKilledMidInstall(t *testing.T) {
 	if err := json.Unmarshal(mustRead(t, filepath.Join(h.stateDir, "work.json")), &ws); err != nil {
 		t.Fatalf("work.json after the kill: %v", err)
 	}
-	if ws.Current == nil || ws.Current.Phase != redflagv1.WorkRunning {
+	if ws.Current == nil || ws.Current.Phase != protocol.WorkRunning {
 		t.Fatalf("work.json says %+v, want the interrupted work Running", ws.Current)
 	}
 	for _, n := range h.outboxFiles(t) {

@@ -117,7 +117,7 @@ func TestRolloutMovesOnPastAKilledHost(t *testing.T) {
 	if err := json.Unmarshal(mustRead(t, filepath.Join(h.stateDir, "work.json")), &ws); err != nil {
 		t.Fatalf("work.json: %v", err)
 	}
-	if ws.Current == nil || ws.Current.ID != workID || ws.Current.Phase != redflagv1.WorkFailed || ws.Current.Reason != "HostTimedOut" || !slices.Contains(ws.Finished, workID) {
+	if ws.Current == nil || ws.Current.ID != workID || ws.Current.Phase != protocol.WorkFailed || ws.Current.Reason != "HostTimedOut" || !slices.Contains(ws.Finished, workID) {
 		t.Errorf("work.json current %+v finished %v: want %s dropped as Failed, HostTimedOut", ws.Current, ws.Finished, workID)
 	}
 	if r := eventReasons(t, f.c, client.ObjectKey{Namespace: f.ns, Name: dead}); !slices.Contains(r, "WorkAbandoned") || !slices.Contains(r, "HostTimedOut") {

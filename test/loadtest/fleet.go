@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"time"
 
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/hostclient"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
@@ -97,7 +96,7 @@ func newFleet(n int, fn fleetNet) ([]*simAgent, error) {
 func (a *simAgent) register(ctx context.Context, token string) error {
 	resp, err := a.client.Register(ctx, protocol.RegisterRequest{
 		Token: token, MachineID: a.machineID, Hostname: a.hostname, AgentVersion: "v0.1.0", PublicKey: a.pub,
-		OS: redflagv1.OSInfo{Family: "linux", Distribution: "debian", Version: "12", Arch: "amd64", Kernel: "6.1.0-28-amd64"},
+		OS: protocol.OSInfo{Family: "linux", Distribution: "debian", Version: "12", Arch: "amd64", Kernel: "6.1.0-28-amd64"},
 	})
 	if err != nil {
 		return err

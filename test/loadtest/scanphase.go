@@ -77,7 +77,7 @@ func scanReports(ctx context.Context, env *testenv.Env, fleet []*simAgent, o Opt
 					rep := protocol.Report{
 						IdempotencyKey: pass + "-" + a.hostname, Kind: protocol.ReportScan, Time: finished,
 						Scan: &protocol.ScanResult{
-							Subsystem: "updates", ID: "updates-" + pass, Result: redflagv1.RunSucceeded, Finished: finished,
+							Subsystem: "updates", ID: "updates-" + pass, Result: protocol.RunSucceeded, Finished: finished,
 							Updates: &inventory, UpdatesHash: hash,
 						},
 					}
@@ -196,8 +196,8 @@ var scanPackages = []struct {
 }
 
 // scanInventory is scanPackages as the agent reports them: security first.
-func scanInventory() redflagv1.UpdateInventory {
-	inv := redflagv1.UpdateInventory{ByManager: map[string]int32{string(redflagv1.ManagerApt): int32(len(scanPackages))}}
+func scanInventory() protocol.UpdateInventory {
+	inv := protocol.UpdateInventory{ByManager: map[string]int32{string(protocol.ManagerApt): int32(len(scanPackages))}}
 	for _, sec := range []bool{true, false} {
 		for _, p := range scanPackages {
 			if p.security != sec {
@@ -208,8 +208,8 @@ func scanInventory() redflagv1.UpdateInventory {
 				source = "bookworm-security"
 				inv.Security++
 			}
-			inv.Items = append(inv.Items, redflagv1.PendingUpdate{
-				Manager: redflagv1.ManagerApt, Name: p.name, CurrentVersion: p.from, AvailableVersion: p.to,
+			inv.Items = append(inv.Items, protocol.PendingUpdate{
+				Manager: protocol.ManagerApt, Name: p.name, CurrentVersion: p.from, AvailableVersion: p.to,
 				Security: sec, Source: source,
 			})
 		}

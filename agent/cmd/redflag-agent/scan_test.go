@@ -14,7 +14,7 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/scan/apt"
 	"github.com/redflag-io/redflag/agent/internal/scanrun"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/test/apttest"
 )
 
@@ -51,10 +51,10 @@ func TestScanOnceInAptSandbox(t *testing.T) {
 				aptOut = &res.Outcomes[i]
 			}
 		}
-		if aptOut == nil || !aptOut.Present || aptOut.Result != v1alpha1.RunSucceeded {
+		if aptOut == nil || !aptOut.Present || aptOut.Result != protocol.RunSucceeded {
 			t.Fatalf("apt outcome %+v", aptOut)
 		}
-		want := []v1alpha1.PendingUpdate{
+		want := []protocol.PendingUpdate{
 			{Manager: "apt", Name: "redflag-sec", CurrentVersion: "1.0", AvailableVersion: "1.1", Security: true, Source: "redflag-security"},
 			{Manager: "apt", Name: "redflag-plain", CurrentVersion: "1.0", AvailableVersion: "2.0", Source: "redflag-test"},
 		}
@@ -156,10 +156,10 @@ func decodeReport(t *testing.T, out string) scanrun.Report {
 	return r
 }
 
-func aptItems(items []v1alpha1.PendingUpdate) []v1alpha1.PendingUpdate {
-	var out []v1alpha1.PendingUpdate
+func aptItems(items []protocol.PendingUpdate) []protocol.PendingUpdate {
+	var out []protocol.PendingUpdate
 	for _, u := range items {
-		if u.Manager == v1alpha1.ManagerApt {
+		if u.Manager == protocol.ManagerApt {
 			out = append(out, u)
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scanrun"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // errWriter keeps the first write error, so the printers below need not
@@ -34,8 +34,8 @@ func (e *errWriter) Write(p []byte) (int, error) {
 // summary line.
 func printReport(w io.Writer, report scanrun.Report) error {
 	ew := &errWriter{w: w}
-	counts := map[v1alpha1.RunResult]int{}
-	var inv *v1alpha1.UpdateInventory
+	counts := map[protocol.RunResult]int{}
+	var inv *protocol.UpdateInventory
 	for _, res := range report.Results {
 		counts[res.Status.Result]++
 		fmt.Fprintf(ew, "%s: %s\n", res.Subsystem, res.Status.Result)
@@ -101,7 +101,7 @@ func anyPresent(outs []scanrun.Outcome) bool {
 	return slices.ContainsFunc(outs, func(o scanrun.Outcome) bool { return o.Present })
 }
 
-func printStorage(w io.Writer, mounts []v1alpha1.MountStatus) {
+func printStorage(w io.Writer, mounts []protocol.MountStatus) {
 	if len(mounts) == 0 {
 		fmt.Fprintln(w, "  no filesystems found")
 		return
@@ -121,7 +121,7 @@ func printStorage(w io.Writer, mounts []v1alpha1.MountStatus) {
 
 // printDocker prints the engine's containers and images as `docker ps -a`
 // and `docker images` would, with each running container's update state.
-func printDocker(w io.Writer, inv *v1alpha1.DockerInventory) {
+func printDocker(w io.Writer, inv *protocol.DockerInventory) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  containers: %d\n", inv.TotalContainers)
 	if len(inv.Containers) > 0 {
@@ -174,7 +174,7 @@ func printSystem(w io.Writer, res scanrun.Result) {
 
 // summary is the last line: the pending updates, then how the
 // subsystems went.
-func summary(report scanrun.Report, inv *v1alpha1.UpdateInventory, counts map[v1alpha1.RunResult]int) string {
+func summary(report scanrun.Report, inv *protocol.UpdateInventory, counts map[protocol.RunResult]int) string {
 	var parts []string
 	if inv != nil {
 		s := fmt.Sprintf("%d pending update(s), %d security", inv.Total, inv.Security)
@@ -188,7 +188,7 @@ func summary(report scanrun.Report, inv *v1alpha1.UpdateInventory, counts map[v1
 		parts = append(parts, s)
 	}
 	var runs []string
-	for _, r := range []v1alpha1.RunResult{v1alpha1.RunSucceeded, v1alpha1.RunFailed, v1alpha1.RunTimedOut, v1alpha1.RunSkipped} {
+	for _, r := range []protocol.RunResult{protocol.RunSucceeded, protocol.RunFailed, protocol.RunTimedOut, protocol.RunSkipped} {
 		if counts[r] > 0 {
 			runs = append(runs, fmt.Sprintf("%d %s", counts[r], strings.ToLower(string(r))))
 		}

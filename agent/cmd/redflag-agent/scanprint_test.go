@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/redflag-io/redflag/agent/internal/scanrun"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // TestPrintDocker: `redflag-agent scan` shows the docker subsystem's
@@ -15,14 +15,14 @@ import (
 func TestPrintDocker(t *testing.T) {
 	rep := scanrun.Report{Results: []scanrun.Result{{
 		Subsystem: scanrun.Docker,
-		Status:    v1alpha1.SubsystemStatus{Name: "docker", Result: v1alpha1.RunSucceeded},
-		Docker: &v1alpha1.DockerInventory{
+		Status:    scanrun.SubsystemStatus{Name: "docker", Result: protocol.RunSucceeded},
+		Docker: &protocol.DockerInventory{
 			TotalContainers: 2, TotalImages: 1,
-			Containers: []v1alpha1.DockerContainer{
-				{Name: "web", Image: "nginx:1.27", State: "running", Health: "healthy", Restarts: 3, Update: v1alpha1.ImageUpdateAvailable},
+			Containers: []protocol.DockerContainer{
+				{Name: "web", Image: "nginx:1.27", State: "running", Health: "healthy", Restarts: 3, Update: protocol.ImageUpdateAvailable},
 				{Name: "job", Image: "busybox:1", State: "exited"},
 			},
-			Images: []v1alpha1.DockerImage{{Repository: "nginx", Tag: "1.27", ID: "sha256:0123456789abcdef0123", Size: 3 << 20}},
+			Images: []protocol.DockerImage{{Repository: "nginx", Tag: "1.27", ID: "sha256:0123456789abcdef0123", Size: 3 << 20}},
 		},
 	}}}
 	var out bytes.Buffer

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/config"
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -69,7 +68,7 @@ func TestCycleActsOnlyOnItsOwnFreshDocuments(t *testing.T) {
 			Agent: "fleet/host-1", MachineID: "machine-1", IssuedAt: now, ExpiresAt: now.Add(10 * time.Minute),
 			NextCheckIn: protocol.Duration{Duration: time.Minute}, CheckInInterval: protocol.Duration{Duration: time.Minute},
 			Scans: []protocol.ScanRequest{{Subsystem: "storage", ID: "storage-1"}},
-			Work:  &protocol.WorkRequest{ID: "rollout.0123abcd.r0", AgentUpdate: "rollout", Packages: &protocol.PackageWork{Scope: redflagv1.ScopeAll}, DryRun: true},
+			Work:  &protocol.WorkRequest{ID: "rollout.0123abcd.r0", AgentUpdate: "rollout", Packages: &protocol.PackageWork{Scope: protocol.ScopeAll}, DryRun: true},
 		}
 		if change != nil {
 			change(&wd)

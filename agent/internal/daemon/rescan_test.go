@@ -14,7 +14,6 @@ import (
 	"github.com/redflag-io/redflag/agent/internal/install"
 	"github.com/redflag-io/redflag/agent/internal/scan"
 	"github.com/redflag-io/redflag/agent/internal/scanrun"
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -24,12 +23,12 @@ type steppedScanner struct {
 	release chan struct{}
 	entered atomic.Int32 // runs started
 	mu      sync.Mutex
-	answers [][]redflagv1.PendingUpdate
+	answers [][]protocol.PendingUpdate
 }
 
-func (s *steppedScanner) Manager() redflagv1.PackageManager { return redflagv1.ManagerApt }
+func (s *steppedScanner) Manager() protocol.PackageManager { return protocol.ManagerApt }
 
-func (s *steppedScanner) Scan(ctx context.Context) ([]redflagv1.PendingUpdate, error) {
+func (s *steppedScanner) Scan(ctx context.Context) ([]protocol.PendingUpdate, error) {
 	s.entered.Add(1)
 	select {
 	case <-s.release:
@@ -77,8 +76,8 @@ func scansWith(t *testing.T, sc scan.Scanner) *scans {
 // rescan asked for by the install runs after it, not instead of it and not
 // alongside it, and its result (what is pending now) is reported last.
 func TestRescanFollowsTheScanAlreadyRunning(t *testing.T) {
-	openssl := redflagv1.PendingUpdate{Manager: redflagv1.ManagerApt, Name: "openssl", CurrentVersion: "3.0.14", AvailableVersion: "3.0.15"}
-	sc := &steppedScanner{release: make(chan struct{}), answers: [][]redflagv1.PendingUpdate{{openssl}, nil}}
+	openssl := protocol.PendingUpdate{Manager: protocol.ManagerApt, Name: "openssl", CurrentVersion: "3.0.14", AvailableVersion: "3.0.15"}
+	sc := &steppedScanner{release: make(chan struct{}), answers: [][]protocol.PendingUpdate{{openssl}, nil}}
 	s := scansWith(t, sc)
 	var got reports
 	// Canceled when the test ends, so a failed check does not leave scans
@@ -120,11 +119,11 @@ func TestRescanFollowsTheScanAlreadyRunning(t *testing.T) {
 // Agent's inventory follows the host at once; a dry run or an install
 // that changed nothing does not.
 func TestAnInstallThatChangedPackagesAsksForARescan(t *testing.T) {
-	changed := []redflagv1.PackageChange{{Manager: redflagv1.ManagerApt, Name: "openssl", From: "3.0.14", To: "3.0.15"}}
+	changed := []protocol.PackageChange{{Manager: protocol.ManagerApt, Name: "openssl", From: "3.0.14", To: "3.0.15"}}
 	cases := []struct {
 		name      string
 		dryRun    bool
-		changes   []redflagv1.PackageChange
+		changes   []protocol.PackageChange
 		refreshed bool
 		fail      bool
 		want      []string
@@ -154,11 +153,11 @@ func TestAnInstallThatChangedPackagesAsksForARescan(t *testing.T) {
 				return nil
 			}
 			req := protocol.WorkRequest{ID: "patch.1", AgentUpdate: "patch", DryRun: c.dryRun,
-				Packages: &protocol.PackageWork{Scope: redflagv1.ScopeAll}, Reboot: redflagv1.RebootNever}
+				Packages: &protocol.PackageWork{Scope: protocol.ScopeAll}, Reboot: protocol.RebootNever}
 			var got reports
 			w.start(context.Background(), &req, got.queue)
 			w.wg.Wait()
-			if final := got.last(t); final.Phase != redflagv1.WorkSucceeded && !c.fail {
+			if final := got.last(t); final.Phase != protocol.WorkSucceeded && !c.fail {
 				t.Fatalf("work ended %s: %s", final.Phase, final.Message)
 			}
 			if !slices.Equal(asked, c.want) {

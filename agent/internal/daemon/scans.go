@@ -8,7 +8,6 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
 	"github.com/redflag-io/redflag/agent/internal/scanrun"
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -200,7 +199,7 @@ func (s *scans) wait() { s.wg.Wait() }
 // predates the bound, or a rescan before any scheduled scan).
 func scanOptions(req protocol.ScanRequest) scan.Options {
 	if req.RefreshListsAfter == nil {
-		return scan.Options{RefreshListsAfter: redflagv1.DefaultRefreshListsAfter}
+		return scan.Options{RefreshListsAfter: protocol.DefaultRefreshListsAfter}
 	}
 	return scan.Options{RefreshListsAfter: req.RefreshListsAfter.Duration}
 }

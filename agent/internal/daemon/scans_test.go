@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -52,13 +51,13 @@ type optionScanner struct {
 	bounds []time.Duration
 }
 
-func (o *optionScanner) Manager() redflagv1.PackageManager { return redflagv1.ManagerApt }
+func (o *optionScanner) Manager() protocol.PackageManager { return protocol.ManagerApt }
 
-func (o *optionScanner) Scan(ctx context.Context) ([]redflagv1.PendingUpdate, error) {
+func (o *optionScanner) Scan(ctx context.Context) ([]protocol.PendingUpdate, error) {
 	return o.ScanWith(ctx, scan.Options{})
 }
 
-func (o *optionScanner) ScanWith(_ context.Context, opts scan.Options) ([]redflagv1.PendingUpdate, error) {
+func (o *optionScanner) ScanWith(_ context.Context, opts scan.Options) ([]protocol.PendingUpdate, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.bounds = append(o.bounds, opts.RefreshListsAfter)
@@ -83,7 +82,7 @@ func TestScansUseTheGatewaysRefreshBound(t *testing.T) {
 	run(protocol.ScanRequest{Subsystem: "updates", ID: "updates-2", RefreshListsAfter: &protocol.Duration{Duration: 30 * time.Minute}})
 	<-s.rescan(ctx, "updates", "updates-after-w1", got.queue)
 	run(protocol.ScanRequest{Subsystem: "updates", ID: "updates-3", RefreshListsAfter: &protocol.Duration{}})
-	want := []time.Duration{redflagv1.DefaultRefreshListsAfter, 30 * time.Minute, 30 * time.Minute, 0}
+	want := []time.Duration{protocol.DefaultRefreshListsAfter, 30 * time.Minute, 30 * time.Minute, 0}
 	if !slices.Equal(sc.bounds, want) {
 		t.Fatalf("scans ran with bounds %v, want %v", sc.bounds, want)
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scan/apt"
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/test/apttest"
 )
@@ -95,7 +94,7 @@ func TestAScheduledScanRefreshesStaleLists(t *testing.T) {
 	if !slices.Equal(fresh, want) {
 		t.Fatalf("with a 1h bound over 10h-old lists the Agent's updates are %v, want what apt lists after apt-get update: %v", fresh, want)
 	}
-	if got.scans[1].Result != redflagv1.RunSucceeded {
+	if got.scans[1].Result != protocol.RunSucceeded {
 		t.Fatalf("scan %s: %s", got.scans[1].Result, got.scans[1].Message)
 	}
 }
@@ -118,12 +117,12 @@ func TestADryRunThatRefreshedIsFollowedByARescan(t *testing.T) {
 		rescanned = s.rescan(ctx, "updates", "updates-after-"+id, got.queue)
 		return rescanned
 	}
-	req := protocol.WorkRequest{ID: "dry.1", AgentUpdate: "dry", DryRun: true, Reboot: redflagv1.RebootNever,
-		Packages: &protocol.PackageWork{Scope: redflagv1.ScopeNamed, Names: []string{"redflag-old"},
-			Managers: []redflagv1.PackageManager{redflagv1.ManagerApt}}}
+	req := protocol.WorkRequest{ID: "dry.1", AgentUpdate: "dry", DryRun: true, Reboot: protocol.RebootNever,
+		Packages: &protocol.PackageWork{Scope: protocol.ScopeNamed, Names: []string{"redflag-old"},
+			Managers: []protocol.PackageManager{protocol.ManagerApt}}}
 	w.start(ctx, &req, got.queue)
 	w.wg.Wait()
-	if final := got.last(t); final.Phase != redflagv1.WorkSucceeded {
+	if final := got.last(t); final.Phase != protocol.WorkSucceeded {
 		t.Fatalf("dry run ended %s: %s", final.Phase, final.Message)
 	}
 	if rescanned == nil {

@@ -10,9 +10,7 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/facts"
 	"github.com/redflag-io/redflag/agent/internal/install"
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
-	"github.com/redflag-io/redflag/internal/rollout"
 )
 
 // works runs the rollout work the gateway hands out: one piece at a time,
@@ -48,7 +46,7 @@ func newWorks(stateDir string, log *slog.Logger) *works {
 	if err != nil {
 		log.Warn("reading work state", "err", err)
 	}
-	if ws.Current != nil && ws.Current.Phase == redflagv1.WorkRunning {
+	if ws.Current != nil && ws.Current.Phase == protocol.WorkRunning {
 		log.Info("work was interrupted; it runs again when the gateway offers it, and is dropped if the gateway says the rollout abandoned it", "id", ws.Current.ID,
 			"versionsBeforeKept", ws.Before != nil && ws.Before.ID == ws.Current.ID)
 	}
@@ -84,9 +82,9 @@ func (w *works) abandon(ids []string) []string {
 		if w.state.done(id) {
 			continue
 		}
-		if c := w.state.Current; c != nil && c.ID == id && c.Phase == redflagv1.WorkRunning {
+		if c := w.state.Current; c != nil && c.ID == id && c.Phase == protocol.WorkRunning {
 			now := time.Now().UTC()
-			c.Phase, c.Reason, c.Finished = redflagv1.WorkFailed, rollout.HostTimedOut, &now
+			c.Phase, c.Reason, c.Finished = protocol.WorkFailed, protocol.ReasonHostTimedOut, &now
 			c.Message = "abandoned by the rollout (the host was silent longer than its hostTimeout); not resumed"
 			dropped = append(dropped, id)
 			w.log.Warn("dropping interrupted work: the rollout gave up on it while the host was silent", "id", id, "agentUpdate", c.AgentUpdate)
@@ -122,7 +120,7 @@ func (w *works) start(ctx context.Context, req *protocol.WorkRequest, queue func
 
 func (w *works) run(ctx context.Context, req protocol.WorkRequest, queue func(protocol.Report)) {
 	started := time.Now().UTC()
-	res := protocol.WorkResult{ID: req.ID, AgentUpdate: req.AgentUpdate, Phase: redflagv1.WorkRunning, Started: started, DryRun: req.DryRun}
+	res := protocol.WorkResult{ID: req.ID, AgentUpdate: req.AgentUpdate, Phase: protocol.WorkRunning, Started: started, DryRun: req.DryRun}
 	if req.AgentVersion != nil {
 		res.ToVersion = req.AgentVersion.Version
 	}
@@ -141,19 +139,19 @@ func (w *works) run(ctx context.Context, req protocol.WorkRequest, queue func(pr
 		// The API refuses this combination; a host never replaces its binary
 		// on a dry run whatever the gateway sends.
 		final = res
-		final.Phase, final.Message = redflagv1.WorkSucceeded, "dry run: would update the agent to "+req.AgentVersion.Version
+		final.Phase, final.Message = protocol.WorkSucceeded, "dry run: would update the agent to "+req.AgentVersion.Version
 	case req.AgentVersion != nil && w.selfUpdate != nil:
 		final = w.selfUpdate(ctx, req)
 	default:
 		final = res
-		final.Phase, final.Reason, final.Message = redflagv1.WorkFailed, "UnknownWork", "the work names neither packages nor an agent version"
+		final.Phase, final.Reason, final.Message = protocol.WorkFailed, "UnknownWork", "the work names neither packages nor an agent version"
 	}
-	if ctx.Err() != nil && req.Packages == nil && final.Phase != redflagv1.WorkSucceeded {
+	if ctx.Err() != nil && req.Packages == nil && final.Phase != protocol.WorkSucceeded {
 		// Stopped mid-way: not done; it runs again after restart.
 		w.clearRunning()
 		return
 	}
-	if final.Phase == redflagv1.WorkRunning {
+	if final.Phase == protocol.WorkRunning {
 		// A self-update staged a new binary: the next process reports.
 		w.clearRunning()
 		close(w.restart)
@@ -192,16 +190,16 @@ func (w *works) installPackages(ctx context.Context, req protocol.WorkRequest, r
 	// to its own timeout, and the daemon waits for it only so long (see
 	// waitFor). If the process ends first, the work is not marked done
 	// and runs again after restart, where apt waits for the lock.
-	opts := install.Options{Log: w.log, Planned: func(planned []redflagv1.PackageChange) { w.planned(req.ID, planned) }}
+	opts := install.Options{Log: w.log, Planned: func(planned []protocol.PackageChange) { w.planned(req.ID, planned) }}
 	out, err := w.install(context.WithoutCancel(ctx), *req.Packages, req.DryRun, opts)
 	res.Changes, res.Message = w.withBefore(req.ID, out.Changes), out.Message
-	if len(res.Changes) > redflagv1.MaxWorkChanges {
+	if len(res.Changes) > protocol.MaxWorkChanges {
 		// The Agent keeps 50; the message says how many there were.
-		res.Message = fmt.Sprintf("%s (%d packages changed; the first %d are listed)", res.Message, len(res.Changes), redflagv1.MaxWorkChanges)
-		res.Changes = res.Changes[:redflagv1.MaxWorkChanges]
+		res.Message = fmt.Sprintf("%s (%d packages changed; the first %d are listed)", res.Message, len(res.Changes), protocol.MaxWorkChanges)
+		res.Changes = res.Changes[:protocol.MaxWorkChanges]
 	}
 	if err != nil {
-		res.Phase, res.Reason = redflagv1.WorkFailed, install.ReasonInstallFailed
+		res.Phase, res.Reason = protocol.WorkFailed, install.ReasonInstallFailed
 		var f *install.Failure
 		if errors.As(err, &f) && f.Reason != "" {
 			res.Reason = f.Reason
@@ -213,7 +211,7 @@ func (w *works) installPackages(ctx context.Context, req protocol.WorkRequest, r
 		}
 		return res, out.Refreshed
 	}
-	res.Phase = redflagv1.WorkSucceeded
+	res.Phase = protocol.WorkSucceeded
 	if req.DryRun {
 		return res, out.Refreshed
 	}
@@ -223,7 +221,7 @@ func (w *works) installPackages(ctx context.Context, req protocol.WorkRequest, r
 	}
 	inWindow := req.RebootBefore == nil || time.Now().Before(*req.RebootBefore)
 	switch {
-	case req.Reboot == redflagv1.RebootAlways || (req.Reboot == redflagv1.RebootIfRequired && res.RebootRequired):
+	case req.Reboot == protocol.RebootAlways || (req.Reboot == protocol.RebootIfRequired && res.RebootRequired):
 		if inWindow {
 			res.Rebooting = true
 			res.Message += "; rebooting"
@@ -288,7 +286,7 @@ func (w *works) record(res *protocol.WorkResult, done bool) {
 // calls it then), so a redo after a crash still knows them. A first
 // attempt's versions are kept over a redo's, which sees the host after
 // the first attempt's upgrades.
-func (w *works) planned(id string, changes []redflagv1.PackageChange) {
+func (w *works) planned(id string, changes []protocol.PackageChange) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.state.remember(id, changes) {
@@ -302,7 +300,7 @@ func (w *works) planned(id string, changes []redflagv1.PackageChange) {
 
 // withBefore is changes with the versions recorded before the first
 // attempt of work id.
-func (w *works) withBefore(id string, changes []redflagv1.PackageChange) []redflagv1.PackageChange {
+func (w *works) withBefore(id string, changes []protocol.PackageChange) []protocol.PackageChange {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.state.withBefore(id, changes)

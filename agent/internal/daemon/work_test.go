@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/install"
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -64,20 +63,20 @@ func (r *reports) last(t *testing.T) protocol.WorkResult {
 func TestRedoAfterKillReportsVersionsFromBeforeTheFirstAttempt(t *testing.T) {
 	req := protocol.WorkRequest{
 		ID: "patch-web.0123abcd.r0", AgentUpdate: "patch-web",
-		Packages: &protocol.PackageWork{Scope: redflagv1.ScopeAll}, Reboot: redflagv1.RebootNever,
+		Packages: &protocol.PackageWork{Scope: protocol.ScopeAll}, Reboot: protocol.RebootNever,
 	}
-	firstPlan := []redflagv1.PackageChange{
-		{Manager: redflagv1.ManagerApt, Name: "openssl", From: "3.0.14", To: "3.0.15"},
-		{Manager: redflagv1.ManagerApt, Name: "curl", From: "7.88.1-10", To: "7.88.1-11"},
-		{Manager: redflagv1.ManagerApt, Name: "libnew1", From: "", To: "1.0-1"}, // pulled in, new
+	firstPlan := []protocol.PackageChange{
+		{Manager: protocol.ManagerApt, Name: "openssl", From: "3.0.14", To: "3.0.15"},
+		{Manager: protocol.ManagerApt, Name: "curl", From: "7.88.1-10", To: "7.88.1-11"},
+		{Manager: protocol.ManagerApt, Name: "libnew1", From: "", To: "1.0-1"}, // pulled in, new
 	}
 	// What the host looks like after the first attempt's upgrades: the
 	// redo's plan, and its read-back, see the new versions as the old.
-	afterUpgrade := []redflagv1.PackageChange{
-		{Manager: redflagv1.ManagerApt, Name: "openssl", From: "3.0.15", To: "3.0.15"},
-		{Manager: redflagv1.ManagerApt, Name: "curl", From: "7.88.1-11", To: "7.88.1-11"},
-		{Manager: redflagv1.ManagerApt, Name: "libnew1", From: "1.0-1", To: "1.0-1"},
-		{Manager: redflagv1.ManagerApt, Name: "zlib1g", From: "1:1.2.13", To: "1:1.2.13.1"}, // only the redo plans it
+	afterUpgrade := []protocol.PackageChange{
+		{Manager: protocol.ManagerApt, Name: "openssl", From: "3.0.15", To: "3.0.15"},
+		{Manager: protocol.ManagerApt, Name: "curl", From: "7.88.1-11", To: "7.88.1-11"},
+		{Manager: protocol.ManagerApt, Name: "libnew1", From: "1.0-1", To: "1.0-1"},
+		{Manager: protocol.ManagerApt, Name: "zlib1g", From: "1:1.2.13", To: "1:1.2.13.1"}, // only the redo plans it
 	}
 
 	// The first agent: plans, starts installing, and is killed there.
@@ -119,14 +118,14 @@ func TestRedoAfterKillReportsVersionsFromBeforeTheFirstAttempt(t *testing.T) {
 	redo.wg.Wait()
 
 	final := got.last(t)
-	if final.ID != req.ID || final.Phase != redflagv1.WorkSucceeded {
+	if final.ID != req.ID || final.Phase != protocol.WorkSucceeded {
 		t.Fatalf("redo reported %s %s (%s), want %s Succeeded", final.ID, final.Phase, final.Message, req.ID)
 	}
-	want := []redflagv1.PackageChange{
-		{Manager: redflagv1.ManagerApt, Name: "openssl", From: "3.0.14", To: "3.0.15"},
-		{Manager: redflagv1.ManagerApt, Name: "curl", From: "7.88.1-10", To: "7.88.1-11"},
-		{Manager: redflagv1.ManagerApt, Name: "libnew1", From: "", To: "1.0-1"},
-		{Manager: redflagv1.ManagerApt, Name: "zlib1g", From: "1:1.2.13", To: "1:1.2.13.1"},
+	want := []protocol.PackageChange{
+		{Manager: protocol.ManagerApt, Name: "openssl", From: "3.0.14", To: "3.0.15"},
+		{Manager: protocol.ManagerApt, Name: "curl", From: "7.88.1-10", To: "7.88.1-11"},
+		{Manager: protocol.ManagerApt, Name: "libnew1", From: "", To: "1.0-1"},
+		{Manager: protocol.ManagerApt, Name: "zlib1g", From: "1:1.2.13", To: "1:1.2.13.1"},
 	}
 	if !slices.Equal(final.Changes, want) {
 		t.Errorf("the redo reported changes\n%+v\nwant the versions from before the first attempt\n%+v", final.Changes, want)
@@ -147,10 +146,10 @@ func TestRedoAfterKillReportsVersionsFromBeforeTheFirstAttempt(t *testing.T) {
 // kept over a later attempt's.
 func TestVersionsBeforeBelongToOneWork(t *testing.T) {
 	var ws workState
-	apt := redflagv1.ManagerApt
-	ws.remember("a", []redflagv1.PackageChange{{Manager: apt, Name: "openssl", From: "3.0.14", To: "3.0.15"}})
-	ws.remember("a", []redflagv1.PackageChange{{Manager: apt, Name: "openssl", From: "3.0.15", To: "3.0.16"}})
-	changes := []redflagv1.PackageChange{{Manager: apt, Name: "openssl", From: "3.0.15", To: "3.0.16"}}
+	apt := protocol.ManagerApt
+	ws.remember("a", []protocol.PackageChange{{Manager: apt, Name: "openssl", From: "3.0.14", To: "3.0.15"}})
+	ws.remember("a", []protocol.PackageChange{{Manager: apt, Name: "openssl", From: "3.0.15", To: "3.0.16"}})
+	changes := []protocol.PackageChange{{Manager: apt, Name: "openssl", From: "3.0.15", To: "3.0.16"}}
 	if got := ws.withBefore("a", changes); got[0].From != "3.0.14" {
 		t.Errorf("work a reports from %s, want the first attempt's 3.0.14", got[0].From)
 	}
@@ -158,7 +157,7 @@ func TestVersionsBeforeBelongToOneWork(t *testing.T) {
 		t.Errorf("work b reports from %s, want its own 3.0.15", got[0].From)
 	}
 	// The same name under another manager is another package.
-	dnf := []redflagv1.PackageChange{{Manager: redflagv1.ManagerDnf, Name: "openssl", From: "3.0.7-1", To: "3.0.7-2"}}
+	dnf := []protocol.PackageChange{{Manager: protocol.ManagerDnf, Name: "openssl", From: "3.0.7-1", To: "3.0.7-2"}}
 	if got := ws.withBefore("a", dnf); got[0].From != "3.0.7-1" {
 		t.Errorf("dnf's openssl reports from %s, want its own 3.0.7-1", got[0].From)
 	}
@@ -182,8 +181,8 @@ func TestAbandonedWorkIsDroppedNotResumed(t *testing.T) {
 	const id = "patch-web.0123abcd"
 	started := time.Now().UTC()
 	if err := writeWorkState(dir, workState{
-		Current: &protocol.WorkResult{ID: id, AgentUpdate: "patch-web", Phase: redflagv1.WorkRunning, Started: started},
-		Before:  &beforeVersions{ID: id, Packages: []redflagv1.PackageChange{{Manager: redflagv1.ManagerApt, Name: "openssl", From: "3.0.14"}}},
+		Current: &protocol.WorkResult{ID: id, AgentUpdate: "patch-web", Phase: protocol.WorkRunning, Started: started},
+		Before:  &beforeVersions{ID: id, Packages: []protocol.PackageChange{{Manager: protocol.ManagerApt, Name: "openssl", From: "3.0.14"}}},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +198,7 @@ func TestAbandonedWorkIsDroppedNotResumed(t *testing.T) {
 	if got := w.abandon([]string{id}); len(got) != 0 {
 		t.Errorf("dropped %v again: the drop is reported once", got)
 	}
-	req := protocol.WorkRequest{ID: id, AgentUpdate: "patch-web", Packages: &protocol.PackageWork{Scope: redflagv1.ScopeAll}}
+	req := protocol.WorkRequest{ID: id, AgentUpdate: "patch-web", Packages: &protocol.PackageWork{Scope: protocol.ScopeAll}}
 	var got reports
 	w.start(context.Background(), &req, got.queue)
 	w.wg.Wait()
@@ -212,7 +211,7 @@ func TestAbandonedWorkIsDroppedNotResumed(t *testing.T) {
 		t.Fatalf("abandoned work ran: %d installs, reports %+v", installs, got.all)
 	}
 	ws := restarted.state
-	if c := ws.Current; c == nil || c.Phase != redflagv1.WorkFailed || c.Reason != "HostTimedOut" || c.Finished == nil {
+	if c := ws.Current; c == nil || c.Phase != protocol.WorkFailed || c.Reason != "HostTimedOut" || c.Finished == nil {
 		t.Errorf("work.json current %+v: want Failed, HostTimedOut", c)
 	}
 	if !ws.done(id) || !ws.done("other.feedf00d") || ws.Before != nil {
@@ -232,7 +231,7 @@ func TestAbandonedWorkIsDroppedNotResumed(t *testing.T) {
 	}
 	close(release)
 	running.wg.Wait()
-	if last := got.last(t); last.Phase != redflagv1.WorkSucceeded {
+	if last := got.last(t); last.Phase != protocol.WorkSucceeded {
 		t.Errorf("running work reported %s, want it to finish", last.Phase)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/atomicfile"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
@@ -47,13 +46,13 @@ type beforeVersions struct {
 	// Packages hold the manager, name and version before (From) of each
 	// package the work planned to change; From is empty for a package
 	// that was not installed.
-	Packages []redflagv1.PackageChange `json:"packages"`
+	Packages []protocol.PackageChange `json:"packages"`
 }
 
 // remember records the versions before of planned changes for work id,
 // keeping what an earlier attempt recorded: the first attempt saw the
 // host as it was. It reports whether anything was added.
-func (ws *workState) remember(id string, planned []redflagv1.PackageChange) bool {
+func (ws *workState) remember(id string, planned []protocol.PackageChange) bool {
 	if ws.Before == nil || ws.Before.ID != id {
 		ws.Before = &beforeVersions{ID: id}
 	}
@@ -67,7 +66,7 @@ func (ws *workState) remember(id string, planned []redflagv1.PackageChange) bool
 			continue
 		}
 		known[keyOf(c)] = true
-		ws.Before.Packages = append(ws.Before.Packages, redflagv1.PackageChange{Manager: c.Manager, Name: c.Name, From: c.From})
+		ws.Before.Packages = append(ws.Before.Packages, protocol.PackageChange{Manager: c.Manager, Name: c.Name, From: c.From})
 		added = true
 	}
 	return added
@@ -75,7 +74,7 @@ func (ws *workState) remember(id string, planned []redflagv1.PackageChange) bool
 
 // withBefore returns changes with each From replaced by the version
 // recorded before the first attempt of work id, where there is one.
-func (ws *workState) withBefore(id string, changes []redflagv1.PackageChange) []redflagv1.PackageChange {
+func (ws *workState) withBefore(id string, changes []protocol.PackageChange) []protocol.PackageChange {
 	if ws.Before == nil || ws.Before.ID != id || len(changes) == 0 {
 		return changes
 	}
@@ -93,11 +92,11 @@ func (ws *workState) withBefore(id string, changes []redflagv1.PackageChange) []
 }
 
 type packageKey struct {
-	manager redflagv1.PackageManager
+	manager protocol.PackageManager
 	name    string
 }
 
-func keyOf(c redflagv1.PackageChange) packageKey { return packageKey{c.Manager, c.Name} }
+func keyOf(c protocol.PackageChange) packageKey { return packageKey{c.Manager, c.Name} }
 
 func readWorkState(stateDir string) (workState, error) {
 	var ws workState

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -17,7 +16,7 @@ func TestWorkStateSurvivesRestartAndStaysBounded(t *testing.T) {
 		t.Fatalf("a fresh state dir: %+v %v", ws, err)
 	}
 	// An install in progress when the agent died is not done: it is redone.
-	ws.Current = &protocol.WorkResult{ID: "rollout.abc", Phase: redflagv1.WorkRunning}
+	ws.Current = &protocol.WorkResult{ID: "rollout.abc", Phase: protocol.WorkRunning}
 	if err := writeWorkState(dir, ws); err != nil {
 		t.Fatal(err)
 	}

@@ -14,9 +14,7 @@ import (
 	"strings"
 	"syscall"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // Collect reads the facts under s.Root. Facts are gathered part by part:
@@ -101,7 +99,7 @@ func utsString[T int8 | uint8](field []T) string {
 	return string(b)
 }
 
-func (s Source) system(ctx context.Context, sys *redflagv1.SystemFacts) error {
+func (s Source) system(ctx context.Context, sys *protocol.SystemFacts) error {
 	var count int
 	cpuErr := s.parse("proc/cpuinfo", func(r io.Reader) (err error) {
 		sys.CPUModel, count, err = parseCPUInfo(r)
@@ -122,7 +120,7 @@ func (s Source) system(ctx context.Context, sys *redflagv1.SystemFacts) error {
 	bootErr := s.parse("proc/stat", func(r io.Reader) error {
 		boot, err := parseBootTime(r)
 		if err == nil {
-			t := metav1.NewTime(boot)
+			t := protocol.NewTime(boot)
 			sys.BootTime = &t
 		}
 		return err
@@ -130,7 +128,7 @@ func (s Source) system(ctx context.Context, sys *redflagv1.SystemFacts) error {
 	if boot, ok, err := bootTimeOverride(); ok || err != nil {
 		bootErr = err
 		if err == nil {
-			t := metav1.NewTime(boot)
+			t := protocol.NewTime(boot)
 			sys.BootTime = &t
 		}
 	}
@@ -160,7 +158,7 @@ func (s Source) readTrimmed(rel string) (string, error) {
 // storage lists real filesystems with their size and use. A mount whose
 // statfs fails is left out and named in the error; one reporting size 0
 // is a pseudo filesystem the type list missed, and is left out silently.
-func (s Source) storage() ([]redflagv1.MountStatus, error) {
+func (s Source) storage() ([]protocol.MountStatus, error) {
 	file, err := os.Open(s.path("proc/self/mountinfo"))
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
@@ -173,7 +171,7 @@ func (s Source) storage() ([]redflagv1.MountStatus, error) {
 		statfs = s.statfs
 	}
 	errs := []error{parseErr}
-	var out []redflagv1.MountStatus
+	var out []protocol.MountStatus
 	for _, m := range selectMounts(mounts) {
 		size, used, err := statfs(m.MountPoint)
 		if err != nil {

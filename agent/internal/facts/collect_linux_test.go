@@ -16,9 +16,7 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 const gib = int64(1) << 30
@@ -47,8 +45,8 @@ func fakeExec(t *testing.T, out []byte, code int) func(context.Context, string, 
 	}
 }
 
-func bootAt(sec int64) *metav1.Time {
-	t := metav1.NewTime(time.Unix(sec, 0).UTC())
+func bootAt(sec int64) *protocol.Time {
+	t := protocol.NewTime(time.Unix(sec, 0).UTC())
 	return &t
 }
 
@@ -79,14 +77,14 @@ func TestCollectFromRecordedHosts(t *testing.T) {
 		},
 		want: Facts{
 			Hostname: "web-01",
-			OS: redflagv1.OSInfo{Family: "linux", Distribution: "ubuntu", Version: "24.04",
+			OS: protocol.OSInfo{Family: "linux", Distribution: "ubuntu", Version: "24.04",
 				PrettyName: "Ubuntu 24.04.1 LTS", Kernel: "6.8.0-45-generic", Arch: runtime.GOARCH},
-			System: redflagv1.SystemFacts{
+			System: protocol.SystemFacts{
 				CPUModel: "Intel(R) Xeon(R) Gold 6248R CPU @ 3.00GHz", CPUCores: 4,
 				MemoryBytes: 16310940 * 1024, BootTime: bootAt(1727000000),
 				RebootRequired: true, RebootReason: "packages: linux-image-6.8.0-47-generic, linux-base, libc6",
 			},
-			Storage: []redflagv1.MountStatus{
+			Storage: []protocol.MountStatus{
 				{MountPoint: "/", Device: "/dev/mapper/ubuntu--vg-ubuntu--lv", FSType: "ext4", SizeBytes: 98 * gib, UsedBytes: 41 * gib},
 				{MountPoint: "/boot", Device: "/dev/sda2", FSType: "ext4", SizeBytes: 2 * gib, UsedBytes: gib / 4},
 				{MountPoint: "/boot/efi", Device: "/dev/sda1", FSType: "vfat", SizeBytes: gib, UsedBytes: gib / 100},
@@ -107,14 +105,14 @@ func TestCollectFromRecordedHosts(t *testing.T) {
 		},
 		want: Facts{
 			Hostname: "db-02.example.com",
-			OS: redflagv1.OSInfo{Family: "linux", Distribution: "rhel", Version: "9.4",
+			OS: protocol.OSInfo{Family: "linux", Distribution: "rhel", Version: "9.4",
 				PrettyName: "Red Hat Enterprise Linux 9.4 (Plow)", Kernel: "5.14.0-427.13.1.el9_4.x86_64", Arch: runtime.GOARCH},
-			System: redflagv1.SystemFacts{
+			System: protocol.SystemFacts{
 				CPUModel: "AMD EPYC 7763 64-Core Processor", CPUCores: 2,
 				MemoryBytes: 65536000 * 1024, BootTime: bootAt(1726000000),
 				RebootRequired: true, RebootReason: "updated since boot: kernel, glibc, systemd",
 			},
-			Storage: []redflagv1.MountStatus{
+			Storage: []protocol.MountStatus{
 				{MountPoint: "/", Device: "/dev/mapper/rhel-root", FSType: "xfs", SizeBytes: 70 * gib, UsedBytes: 12 * gib},
 				{MountPoint: "/boot", Device: "/dev/sda1", FSType: "xfs", SizeBytes: gib, UsedBytes: gib / 3},
 				{MountPoint: "/home", Device: "/dev/mapper/rhel-home", FSType: "xfs", SizeBytes: 200 * gib, UsedBytes: 20 * gib},
@@ -132,10 +130,10 @@ func TestCollectFromRecordedHosts(t *testing.T) {
 		},
 		want: Facts{
 			Hostname: "arm-vm",
-			OS: redflagv1.OSInfo{Family: "linux", Distribution: "custom", Version: "1.2",
+			OS: protocol.OSInfo{Family: "linux", Distribution: "custom", Version: "1.2",
 				PrettyName: `Custom Linux 1.2 "Edge"`, Kernel: "6.1.0-25-arm64", Arch: runtime.GOARCH},
-			System: redflagv1.SystemFacts{CPUCores: 2, MemoryBytes: 4005432 * 1024, BootTime: bootAt(1725000000)},
-			Storage: []redflagv1.MountStatus{
+			System: protocol.SystemFacts{CPUCores: 2, MemoryBytes: 4005432 * 1024, BootTime: bootAt(1725000000)},
+			Storage: []protocol.MountStatus{
 				{MountPoint: "/", Device: "/dev/vda2", FSType: "btrfs", SizeBytes: 50 * gib, UsedBytes: 9 * gib},
 				{MountPoint: "/boot/efi", Device: "/dev/vda1", FSType: "vfat", SizeBytes: gib / 2, UsedBytes: gib / 50},
 			},
@@ -144,7 +142,7 @@ func TestCollectFromRecordedHosts(t *testing.T) {
 	}, {
 		name:    "empty root: every part fails, nothing panics",
 		src:     Source{Root: t.TempDir()},
-		want:    Facts{OS: redflagv1.OSInfo{Family: "linux", Distribution: "linux", PrettyName: "Linux", Arch: runtime.GOARCH}},
+		want:    Facts{OS: protocol.OSInfo{Family: "linux", Distribution: "linux", PrettyName: "Linux", Arch: runtime.GOARCH}},
 		wantErr: []string{"os-release", "kernel release", "cpuinfo", "meminfo", "stat", "storage", "hostname"},
 	}}
 	for _, tt := range tests {
@@ -225,7 +223,7 @@ func TestCollectOnThisHost(t *testing.T) {
 	if err != nil {
 		t.Logf("partial: %v", err) // containers may lack some files
 	}
-	var root *redflagv1.MountStatus
+	var root *protocol.MountStatus
 	for i, m := range f.Storage {
 		if m.MountPoint == "/" {
 			root = &f.Storage[i]

@@ -2,9 +2,9 @@
 // host: operating system, kernel, CPU, memory, boot time, whether a reboot
 // is required, and the size and use of each real filesystem.
 //
-// It returns the API's own types (OSInfo, SystemFacts, MountStatus from
-// api/v1alpha1), clipped to the CRD's length limits, so what the agent
-// sends is what the server can store.
+// It returns the protocol's wire types (OSInfo, SystemFacts, MountStatus
+// from internal/protocol, which mirror the API's), clipped to the CRD's
+// length limits, so what the agent sends is what the server can store.
 //
 // On Linux everything is read from files under a root directory
 // (Source.Root), so tests run the same code on recorded trees in testdata.

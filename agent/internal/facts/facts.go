@@ -7,15 +7,15 @@ import (
 	"encoding/json"
 	"slices"
 
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // Facts are what Collect found.
 type Facts struct {
-	Hostname string                  `json:"hostname,omitempty"`
-	OS       redflagv1.OSInfo        `json:"os"`
-	System   redflagv1.SystemFacts   `json:"system"`
-	Storage  []redflagv1.MountStatus `json:"storage,omitempty"`
+	Hostname string                 `json:"hostname,omitempty"`
+	OS       protocol.OSInfo        `json:"os"`
+	System   protocol.SystemFacts   `json:"system"`
+	Storage  []protocol.MountStatus `json:"storage,omitempty"`
 }
 
 // Hash is a SHA-256 over the canonical JSON of f (storage sorted by mount
@@ -26,7 +26,7 @@ type Facts struct {
 func (f Facts) Hash() string {
 	c := f
 	c.Storage = slices.Clone(f.Storage)
-	slices.SortFunc(c.Storage, func(a, b redflagv1.MountStatus) int {
+	slices.SortFunc(c.Storage, func(a, b protocol.MountStatus) int {
 		return cmp.Or(cmp.Compare(a.MountPoint, b.MountPoint), cmp.Compare(a.Device, b.Device))
 	})
 	// Marshal cannot fail: Facts holds only strings, numbers, booleans and

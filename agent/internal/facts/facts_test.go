@@ -4,18 +4,16 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 func sample() Facts {
-	boot := metav1.NewTime(time.Unix(1727000000, 0))
+	boot := protocol.NewTime(time.Unix(1727000000, 0))
 	return Facts{
 		Hostname: "web-01",
-		OS:       redflagv1.OSInfo{Family: "linux", Distribution: "debian", Version: "12", Kernel: "6.1.0-25-amd64", Arch: "amd64"},
-		System:   redflagv1.SystemFacts{CPUCores: 4, MemoryBytes: 8 << 30, BootTime: &boot},
-		Storage: []redflagv1.MountStatus{
+		OS:       protocol.OSInfo{Family: "linux", Distribution: "debian", Version: "12", Kernel: "6.1.0-25-amd64", Arch: "amd64"},
+		System:   protocol.SystemFacts{CPUCores: 4, MemoryBytes: 8 << 30, BootTime: &boot},
+		Storage: []protocol.MountStatus{
 			{MountPoint: "/", Device: "/dev/sda1", FSType: "ext4", SizeBytes: 100 << 30, UsedBytes: 40 << 30},
 			{MountPoint: "/data", Device: "/dev/sdb1", FSType: "xfs", SizeBytes: 1000 << 30, UsedBytes: 1 << 30},
 		},
@@ -41,8 +39,8 @@ func TestHash(t *testing.T) {
 	for name, change := range map[string]func(*Facts){
 		"kernel":        func(f *Facts) { f.OS.Kernel = "6.1.0-26-amd64" },
 		"reboot":        func(f *Facts) { f.System.RebootRequired = true },
-		"new mount":     func(f *Facts) { f.Storage = append(f.Storage, redflagv1.MountStatus{MountPoint: "/srv", SizeBytes: 1}) },
-		"boot":          func(f *Facts) { b := metav1.NewTime(time.Unix(1727000100, 0)); f.System.BootTime = &b },
+		"new mount":     func(f *Facts) { f.Storage = append(f.Storage, protocol.MountStatus{MountPoint: "/srv", SizeBytes: 1}) },
+		"boot":          func(f *Facts) { b := protocol.NewTime(time.Unix(1727000100, 0)); f.System.BootTime = &b },
 		"one byte more": func(f *Facts) { f.Storage[0].UsedBytes++ },
 	} {
 		f := sample()

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 func TestParseMountinfo(t *testing.T) {
@@ -92,14 +92,14 @@ func TestSelectMounts(t *testing.T) {
 }
 
 func TestBoundMountsKeepsRootAndLargest(t *testing.T) {
-	var ms []redflagv1.MountStatus
+	var ms []protocol.MountStatus
 	for i := range 40 {
-		ms = append(ms, redflagv1.MountStatus{MountPoint: fmt.Sprintf("/d/%02d", i), SizeBytes: int64(i + 10)})
+		ms = append(ms, protocol.MountStatus{MountPoint: fmt.Sprintf("/d/%02d", i), SizeBytes: int64(i + 10)})
 	}
-	ms = append(ms, redflagv1.MountStatus{MountPoint: "/", SizeBytes: 1})
+	ms = append(ms, protocol.MountStatus{MountPoint: "/", SizeBytes: 1})
 	got := boundMounts(ms)
-	if len(got) != redflagv1.MaxMounts {
-		t.Fatalf("%d mounts, want %d", len(got), redflagv1.MaxMounts)
+	if len(got) != protocol.MaxMounts {
+		t.Fatalf("%d mounts, want %d", len(got), protocol.MaxMounts)
 	}
 	if got[0].MountPoint != "/" || got[1].MountPoint != "/d/09" || got[len(got)-1].MountPoint != "/d/39" {
 		t.Errorf("kept %s, %s ... %s; want /, the 31 largest, sorted", got[0].MountPoint, got[1].MountPoint, got[len(got)-1].MountPoint)

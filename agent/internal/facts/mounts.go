@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // ExcludedFSTypes are filesystem types that are not storage a person would
@@ -63,9 +63,9 @@ func selectMounts(all []Mount) []Mount {
 
 // boundMounts keeps at most MaxMounts entries, "/" and then the largest,
 // and sorts them by mount point so the list (and its hash) is stable.
-func boundMounts(ms []redflagv1.MountStatus) []redflagv1.MountStatus {
-	if len(ms) > redflagv1.MaxMounts {
-		slices.SortStableFunc(ms, func(a, b redflagv1.MountStatus) int {
+func boundMounts(ms []protocol.MountStatus) []protocol.MountStatus {
+	if len(ms) > protocol.MaxMounts {
+		slices.SortStableFunc(ms, func(a, b protocol.MountStatus) int {
 			if (a.MountPoint == "/") != (b.MountPoint == "/") {
 				if a.MountPoint == "/" {
 					return -1
@@ -74,16 +74,16 @@ func boundMounts(ms []redflagv1.MountStatus) []redflagv1.MountStatus {
 			}
 			return cmp.Compare(b.SizeBytes, a.SizeBytes)
 		})
-		ms = ms[:redflagv1.MaxMounts]
+		ms = ms[:protocol.MaxMounts]
 	}
-	slices.SortFunc(ms, func(a, b redflagv1.MountStatus) int {
+	slices.SortFunc(ms, func(a, b protocol.MountStatus) int {
 		return cmp.Compare(a.MountPoint, b.MountPoint)
 	})
 	return ms
 }
 
-func mountStatus(m Mount, size, used int64) redflagv1.MountStatus {
-	return redflagv1.MountStatus{
+func mountStatus(m Mount, size, used int64) protocol.MountStatus {
+	return protocol.MountStatus{
 		MountPoint: clip(m.MountPoint, maxMountPoint),
 		Device:     clip(m.Source, maxDevice),
 		FSType:     clip(m.FSType, maxFSType),

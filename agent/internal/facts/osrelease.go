@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // ParseOSRelease reads an os-release(5) file: KEY=value lines, values
@@ -80,8 +80,8 @@ func unquote(v string) (string, bool) {
 
 // osInfo maps os-release variables onto OSInfo, with the defaults
 // os-release(5) gives for missing ones.
-func osInfo(vars map[string]string) redflagv1.OSInfo {
-	info := redflagv1.OSInfo{
+func osInfo(vars map[string]string) protocol.OSInfo {
+	info := protocol.OSInfo{
 		Distribution: vars["ID"],
 		Version:      vars["VERSION_ID"],
 		PrettyName:   vars["PRETTY_NAME"],

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 func TestParseOSRelease(t *testing.T) {
@@ -39,7 +39,7 @@ func TestParseOSRelease(t *testing.T) {
 }
 
 func TestOSInfoDefaultsAndLimits(t *testing.T) {
-	if got := osInfo(nil); got != (redflagv1.OSInfo{Distribution: "linux", PrettyName: "Linux"}) {
+	if got := osInfo(nil); got != (protocol.OSInfo{Distribution: "linux", PrettyName: "Linux"}) {
 		t.Errorf("defaults: %+v", got)
 	}
 	got := osInfo(map[string]string{"PRETTY_NAME": strings.Repeat("é", 100), "ID": strings.Repeat("x", 70)})

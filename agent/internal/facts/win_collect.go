@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // bootTimeStep is what the Windows boot time is rounded to. It is now
@@ -50,7 +50,7 @@ func collectWindows(ctx context.Context, api winAPI, now time.Time) (Facts, erro
 	f.System.MemoryBytes = int64(min(mem, math.MaxInt64))
 
 	if up := api.SinceBoot(); up > 0 {
-		boot := metav1.NewTime(now.Add(-up).Round(bootTimeStep).UTC())
+		boot := protocol.NewTime(now.Add(-up).Round(bootTimeStep).UTC())
 		f.System.BootTime = &boot
 	}
 

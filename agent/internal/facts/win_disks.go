@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"math"
 
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // maxDriveLetters bounds the drives looked at: there are 26 letters, so
@@ -24,7 +24,7 @@ const maxDriveLetters = 26
 // A drive with no medium, no filesystem or locked by BitLocker is left out
 // silently; one that fails otherwise is left out and named in the error,
 // which starts "storage:" as the Linux collector's do.
-func windowsStorage(ctx context.Context, api winAPI) ([]redflagv1.MountStatus, error) {
+func windowsStorage(ctx context.Context, api winAPI) ([]protocol.MountStatus, error) {
 	roots, err := api.Drives()
 	if err != nil {
 		return nil, fmt.Errorf("storage: drives: %w", err)
@@ -34,7 +34,7 @@ func windowsStorage(ctx context.Context, api winAPI) ([]redflagv1.MountStatus, e
 		errs = append(errs, fmt.Errorf("%d drives reported, looked at the first %d", len(roots), maxDriveLetters))
 		roots = roots[:maxDriveLetters]
 	}
-	var out []redflagv1.MountStatus
+	var out []protocol.MountStatus
 	for _, root := range roots {
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, err)
@@ -63,9 +63,9 @@ func windowsStorage(ctx context.Context, api winAPI) ([]redflagv1.MountStatus, e
 
 // driveStatus maps a drive to the API's mount. Used is total minus free,
 // as Explorer shows it.
-func driveStatus(root string, vol winVolume) redflagv1.MountStatus {
+func driveStatus(root string, vol winVolume) protocol.MountStatus {
 	free := min(vol.Free, vol.Total)
-	return redflagv1.MountStatus{
+	return protocol.MountStatus{
 		MountPoint: clip(root, maxMountPoint),
 		Device:     clip(vol.Name, maxDevice),
 		FSType:     clip(vol.FSType, maxFSType),

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // win11FirstBuild is the first Windows 11 build. Windows 11 keeps
@@ -66,7 +66,7 @@ func readCurrentVersion(api winAPI) (currentVersion, error) {
 // gateway labels the host with it and picks the self-update binary by
 // that label, and an amd64 agent emulated on ARM64 Windows must be
 // offered amd64 builds.
-func windowsOS(ver winVersion, cv currentVersion) redflagv1.OSInfo {
+func windowsOS(ver winVersion, cv currentVersion) protocol.OSInfo {
 	build := uint64(ver.Build)
 	if build == 0 {
 		build, _ = strconv.ParseUint(cv.CurrentBuild, 10, 32)
@@ -95,7 +95,7 @@ func windowsOS(ver winVersion, cv currentVersion) redflagv1.OSInfo {
 	if isServer(ver, cv) {
 		distribution = "windows-server"
 	}
-	return redflagv1.OSInfo{
+	return protocol.OSInfo{
 		Family:       "windows",
 		Distribution: distribution,
 		Version:      clip(version, maxVersion),

@@ -11,21 +11,19 @@ import (
 	"time"
 	"unicode/utf8"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // The Windows collector's interpretation, run on recordings of what the
 // Windows API answered (see recordedWindows): these tests run on every
 // platform, and do not exercise the real Windows calls.
 
-func utcTime(s string) *metav1.Time {
+func utcTime(s string) *protocol.Time {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
 		panic(err)
 	}
-	mt := metav1.NewTime(t)
+	mt := protocol.NewTime(t)
 	return &mt
 }
 
@@ -38,16 +36,16 @@ func TestCollectWindowsFromRecordings(t *testing.T) {
 		file: "win11-pro-23h2.json",
 		want: Facts{
 			Hostname: "DESKTOP-4F7QK2M",
-			OS: redflagv1.OSInfo{Family: "windows", Distribution: "windows", Version: "23H2",
+			OS: protocol.OSInfo{Family: "windows", Distribution: "windows", Version: "23H2",
 				PrettyName: "Windows 11 Pro 23H2 (build 22631.4169)", Kernel: "10.0.22631.4169", Arch: runtime.GOARCH},
-			System: redflagv1.SystemFacts{
+			System: protocol.SystemFacts{
 				CPUModel: "11th Gen Intel(R) Core(TM) i7-1185G7 @ 3.00GHz", CPUCores: 8,
 				MemoryBytes: 16947187712, BootTime: utcTime("2024-09-09T04:17:00Z"),
 				RebootRequired: true,
 				RebootReason: "Windows Update: 2 updates installed, restart required; " +
 					"Component Based Servicing: servicing operation pending; 2 file renames pending (PendingFileRenameOperations)",
 			},
-			Storage: []redflagv1.MountStatus{{MountPoint: `C:\`, Device: `\\?\Volume{3f1c2a4e-8b7d-4c11-9e2f-0a5b6c7d8e9f}\`,
+			Storage: []protocol.MountStatus{{MountPoint: `C:\`, Device: `\\?\Volume{3f1c2a4e-8b7d-4c11-9e2f-0a5b6c7d8e9f}\`,
 				FSType: "NTFS", SizeBytes: 510770802688, UsedBytes: 510770802688 - 198452969472}},
 		},
 		// D: (optical), E: (removable) and Z: (network) are not measured.
@@ -56,14 +54,14 @@ func TestCollectWindowsFromRecordings(t *testing.T) {
 		file: "win10-enterprise-22h2.json",
 		want: Facts{
 			Hostname: "WS-ACCT-0042",
-			OS: redflagv1.OSInfo{Family: "windows", Distribution: "windows", Version: "22H2",
+			OS: protocol.OSInfo{Family: "windows", Distribution: "windows", Version: "22H2",
 				PrettyName: "Windows 10 Enterprise 22H2 (build 19045.4894)", Kernel: "10.0.19045.4894", Arch: runtime.GOARCH},
-			System: redflagv1.SystemFacts{
+			System: protocol.SystemFacts{
 				CPUModel: "AMD Ryzen 5 3600 6-Core Processor", CPUCores: 12,
 				MemoryBytes: 34281279488, BootTime: utcTime("2024-09-20T02:55:00Z"),
 			},
 			// D: is fixed but unformatted: not ready, left out, no error.
-			Storage: []redflagv1.MountStatus{{MountPoint: `C:\`, Device: `\\?\Volume{7d0f6e2b-1a3c-4b5d-9e8f-2c4a6b8d0e1f}\`,
+			Storage: []protocol.MountStatus{{MountPoint: `C:\`, Device: `\\?\Volume{7d0f6e2b-1a3c-4b5d-9e8f-2c4a6b8d0e1f}\`,
 				FSType: "NTFS", SizeBytes: 255465615360, UsedBytes: 255465615360 - 101318270976}},
 		},
 		measured: []string{`C:\`, `D:\`},
@@ -71,15 +69,15 @@ func TestCollectWindowsFromRecordings(t *testing.T) {
 		file: "server-2022-datacenter.json",
 		want: Facts{
 			Hostname: "SRV-APP-01",
-			OS: redflagv1.OSInfo{Family: "windows", Distribution: "windows-server", Version: "21H2",
+			OS: protocol.OSInfo{Family: "windows", Distribution: "windows-server", Version: "21H2",
 				PrettyName: "Windows Server 2022 Datacenter 21H2 (build 20348.2700)", Kernel: "10.0.20348.2700", Arch: runtime.GOARCH},
-			System: redflagv1.SystemFacts{
+			System: protocol.SystemFacts{
 				CPUModel: "Intel(R) Xeon(R) Platinum 8272CL CPU @ 2.60GHz", CPUCores: 4,
 				MemoryBytes: 17179398144, BootTime: utcTime("2024-09-04T19:57:00Z"),
 				RebootRequired: true, RebootReason: "3 file renames pending (PendingFileRenameOperations)",
 			},
 			// G: is BitLocker-locked: left out, no error.
-			Storage: []redflagv1.MountStatus{
+			Storage: []protocol.MountStatus{
 				{MountPoint: `C:\`, Device: `\\?\Volume{c0ffee00-1234-4cde-8f00-0a1b2c3d4e5f}\`, FSType: "NTFS",
 					SizeBytes: 136363114496, UsedBytes: 136363114496 - 84213432320},
 				{MountPoint: `D:\`, Device: `\\?\Volume{5e7a9c1b-3d5f-4a7b-9c1d-3e5f7a9b1c3d}\`, FSType: "NTFS",
@@ -135,32 +133,32 @@ func TestWindowsOSFallbacks(t *testing.T) {
 		name string
 		ver  winVersion
 		cv   currentVersion
-		want redflagv1.OSInfo
+		want protocol.OSInfo
 	}{{
 		name: "Server 2019 has ReleaseId and no DisplayVersion",
 		ver:  winVersion{Major: 10, Build: 17763, ProductType: 3},
 		cv:   currentVersion{ProductName: "Windows Server 2019 Standard", ReleaseID: "1809", CurrentBuild: "17763", UBR: 6293, HasUBR: true},
-		want: redflagv1.OSInfo{Distribution: "windows-server", Version: "1809",
+		want: protocol.OSInfo{Distribution: "windows-server", Version: "1809",
 			PrettyName: "Windows Server 2019 Standard 1809 (build 17763.6293)", Kernel: "10.0.17763.6293"},
 	}, {
 		name: "no UBR and no feature release",
 		ver:  winVersion{Major: 6, Minor: 3, Build: 9600, ProductType: 1},
 		cv:   currentVersion{ProductName: "Windows 8.1 Pro"},
-		want: redflagv1.OSInfo{Distribution: "windows", PrettyName: "Windows 8.1 Pro (build 9600)", Kernel: "6.3.9600"},
+		want: protocol.OSInfo{Distribution: "windows", PrettyName: "Windows 8.1 Pro (build 9600)", Kernel: "6.3.9600"},
 	}, {
 		name: "no product type: InstallationType decides, build from the registry",
 		ver:  winVersion{Major: 10},
 		cv:   currentVersion{ProductName: "Windows Server 2022 Standard", DisplayVersion: "21H2", CurrentBuild: "20348", InstallationType: "Server Core"},
-		want: redflagv1.OSInfo{Distribution: "windows-server", Version: "21H2",
+		want: protocol.OSInfo{Distribution: "windows-server", Version: "21H2",
 			PrettyName: "Windows Server 2022 Standard 21H2 (build 20348)", Kernel: "10.0.20348"},
 	}, {
 		name: "nothing readable",
-		want: redflagv1.OSInfo{Distribution: "windows", PrettyName: "Windows"},
+		want: protocol.OSInfo{Distribution: "windows", PrettyName: "Windows"},
 	}, {
 		name: "whitespace in the product name is collapsed",
 		ver:  winVersion{Major: 10, Build: 22631, ProductType: 1},
 		cv:   currentVersion{ProductName: "  Windows 10   Pro ", DisplayVersion: "23H2"},
-		want: redflagv1.OSInfo{Distribution: "windows", Version: "23H2",
+		want: protocol.OSInfo{Distribution: "windows", Version: "23H2",
 			PrettyName: "Windows 11 Pro 23H2 (build 22631)", Kernel: "10.0.22631"},
 	}} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -309,7 +307,7 @@ func TestWindowsStorageFailures(t *testing.T) {
 			{Root: `E:\`, Type: driveRAMDisk, Volume: winVolume{FSType: "NTFS", Total: 100}},
 		}}
 		st, err := windowsStorage(context.Background(), rec)
-		want := []redflagv1.MountStatus{{MountPoint: `C:\`, FSType: "NTFS", SizeBytes: 100, UsedBytes: 0}}
+		want := []protocol.MountStatus{{MountPoint: `C:\`, FSType: "NTFS", SizeBytes: 100, UsedBytes: 0}}
 		if err != nil || !reflect.DeepEqual(st, want) {
 			t.Errorf("storage %+v, error %v", st, err)
 		}
@@ -372,7 +370,7 @@ func TestWindowsBootTimeIsStable(t *testing.T) {
 	first, _ := collectWindows(context.Background(), rec, rec.RecordedAt)
 	rec.SinceBootMs += 5*60*1000 + 7
 	later, _ := collectWindows(context.Background(), rec, rec.RecordedAt.Add(5*time.Minute+20*time.Millisecond))
-	if !first.System.BootTime.Equal(later.System.BootTime) || first.Hash() != later.Hash() {
+	if !first.System.BootTime.Equal(later.System.BootTime.Time) || first.Hash() != later.Hash() {
 		t.Errorf("boot time %v then %v", first.System.BootTime, later.System.BootTime)
 	}
 }

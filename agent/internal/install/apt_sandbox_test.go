@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/test/apttest"
 )
@@ -18,8 +17,8 @@ import (
 // These tests run Run itself against the real apt-get and dpkg acting on
 // an apttest sandbox, reached only through APT_CONFIG as on a host.
 
-func aptWork(scope redflagv1.PackageScope, names ...string) protocol.PackageWork {
-	return protocol.PackageWork{Scope: scope, Names: names, Managers: []redflagv1.PackageManager{redflagv1.ManagerApt}}
+func aptWork(scope protocol.PackageScope, names ...string) protocol.PackageWork {
+	return protocol.PackageWork{Scope: scope, Names: names, Managers: []protocol.PackageManager{protocol.ManagerApt}}
 }
 
 func runApt(t *testing.T, req protocol.PackageWork, dryRun bool) (Outcome, error) {
@@ -29,8 +28,8 @@ func runApt(t *testing.T, req protocol.PackageWork, dryRun bool) (Outcome, error
 	return Run(ctx, req, dryRun, quiet())
 }
 
-func change(name, from, to string) redflagv1.PackageChange {
-	return redflagv1.PackageChange{Manager: redflagv1.ManagerApt, Name: name, From: from, To: to}
+func change(name, from, to string) protocol.PackageChange {
+	return protocol.PackageChange{Manager: protocol.ManagerApt, Name: name, From: from, To: to}
 }
 
 func TestAptDryRunThenUpgrade(t *testing.T) {
@@ -41,13 +40,13 @@ func TestAptDryRunThenUpgrade(t *testing.T) {
 		}}},
 	})
 	sb.Setenv(t)
-	req := aptWork(redflagv1.ScopeNamed, "redflag-app")
+	req := aptWork(protocol.ScopeNamed, "redflag-app")
 
 	out, err := runApt(t, req, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []redflagv1.PackageChange{change("redflag-app", "1.0", "2.0")}; !slices.Equal(out.Changes, want) {
+	if want := []protocol.PackageChange{change("redflag-app", "1.0", "2.0")}; !slices.Equal(out.Changes, want) {
 		t.Fatalf("dry run changes = %+v, want %+v", out.Changes, want)
 	}
 	if out.Message != "dry run: would upgrade 1 package with apt" {
@@ -61,7 +60,7 @@ func TestAptDryRunThenUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []redflagv1.PackageChange{change("redflag-app", "1.0", "2.0")}; !slices.Equal(out.Changes, want) {
+	if want := []protocol.PackageChange{change("redflag-app", "1.0", "2.0")}; !slices.Equal(out.Changes, want) {
 		t.Fatalf("changes = %+v, want %+v", out.Changes, want)
 	}
 	if out.Message != "upgraded 1 package with apt" {
@@ -95,7 +94,7 @@ func TestAptNewDependencies(t *testing.T) {
 		}}},
 	})
 	sb.Setenv(t)
-	req := aptWork(redflagv1.ScopeNamed, "redflag-app")
+	req := aptWork(protocol.ScopeNamed, "redflag-app")
 
 	out, err := runApt(t, req, false)
 	if reason(t, err) != ReasonNewDependencies {
@@ -126,7 +125,7 @@ func TestAptNewDependencies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []redflagv1.PackageChange{change("redflag-newdep", "", "1.0"), change("redflag-lib", "1.0", "2.0"), change("redflag-app", "1.0", "2.0")}
+	want := []protocol.PackageChange{change("redflag-newdep", "", "1.0"), change("redflag-lib", "1.0", "2.0"), change("redflag-app", "1.0", "2.0")}
 	if !slices.Equal(out.Changes, want) {
 		t.Fatalf("changes = %+v\nwant %+v", out.Changes, want)
 	}
@@ -148,7 +147,7 @@ func TestAptRemovalsAreRefused(t *testing.T) {
 		}}},
 	})
 	sb.Setenv(t)
-	req := aptWork(redflagv1.ScopeAll)
+	req := aptWork(protocol.ScopeAll)
 	req.AllowNewDependencies = true
 	out, err := runApt(t, req, false)
 	if reason(t, err) != ReasonPackageRemovals || !strings.Contains(out.Message, "redflag-libold (1.0)") {
@@ -173,23 +172,23 @@ func TestAptExcludeAndSecurity(t *testing.T) {
 	})
 	sb.Setenv(t)
 
-	out, err := runApt(t, aptWork(redflagv1.ScopeSecurity), false)
+	out, err := runApt(t, aptWork(protocol.ScopeSecurity), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []redflagv1.PackageChange{change("redflag-sec", "1.0", "1.1")}; !slices.Equal(out.Changes, want) {
+	if want := []protocol.PackageChange{change("redflag-sec", "1.0", "1.1")}; !slices.Equal(out.Changes, want) {
 		t.Fatalf("security scope changed %+v, want %+v", out.Changes, want)
 	}
 	if sb.InstalledVersion(t, "redflag-app") != "1.0" || sb.InstalledVersion(t, "redflag-kernel") != "1.0" {
 		t.Fatal("the security scope upgraded a non-security update")
 	}
 
-	req := aptWork(redflagv1.ScopeAll)
+	req := aptWork(protocol.ScopeAll)
 	req.Exclude = []string{"redflag-kern*"}
 	if out, err = runApt(t, req, false); err != nil {
 		t.Fatal(err)
 	}
-	if want := []redflagv1.PackageChange{change("redflag-app", "1.0", "2.0")}; !slices.Equal(out.Changes, want) {
+	if want := []protocol.PackageChange{change("redflag-app", "1.0", "2.0")}; !slices.Equal(out.Changes, want) {
 		t.Fatalf("with exclude: changed %+v, want %+v", out.Changes, want)
 	}
 	if got := sb.InstalledVersion(t, "redflag-kernel"); got != "1.0" {
@@ -207,11 +206,11 @@ func TestAptWithEveryManager(t *testing.T) {
 	})
 	sb.Setenv(t)
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
-	out, err := runApt(t, protocol.PackageWork{Scope: redflagv1.ScopeAll}, false)
+	out, err := runApt(t, protocol.PackageWork{Scope: protocol.ScopeAll}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []redflagv1.PackageChange{change("redflag-app", "1.0", "2.0")}; !slices.Equal(out.Changes, want) {
+	if want := []protocol.PackageChange{change("redflag-app", "1.0", "2.0")}; !slices.Equal(out.Changes, want) {
 		t.Fatalf("changes = %+v", out.Changes)
 	}
 }
@@ -228,9 +227,9 @@ func TestAptInstallFailure(t *testing.T) {
 		}}},
 	})
 	sb.Setenv(t)
-	out, err := runApt(t, aptWork(redflagv1.ScopeAll), false)
+	out, err := runApt(t, aptWork(protocol.ScopeAll), false)
 	var f *Failure
-	if !errors.As(err, &f) || f.Reason != ReasonInstallFailed || f.Manager != redflagv1.ManagerApt {
+	if !errors.As(err, &f) || f.Reason != ReasonInstallFailed || f.Manager != protocol.ManagerApt {
 		t.Fatalf("err = %v, want apt InstallFailed", err)
 	}
 	t.Logf("reported as: %s", out.Message)
@@ -260,11 +259,11 @@ func TestAptHostHoldIsRespected(t *testing.T) {
 	sb.Setenv(t)
 	sb.Run(t, "apt-mark", "hold", "redflag-app")
 
-	out, err := runApt(t, aptWork(redflagv1.ScopeAll), false)
+	out, err := runApt(t, aptWork(protocol.ScopeAll), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []redflagv1.PackageChange{change("redflag-other", "1.0", "1.5")}; !slices.Equal(out.Changes, want) {
+	if want := []protocol.PackageChange{change("redflag-other", "1.0", "1.5")}; !slices.Equal(out.Changes, want) {
 		t.Fatalf("changes = %+v, want only %+v", out.Changes, want)
 	}
 	if got := sb.InstalledVersion(t, "redflag-app"); got != "1.0" {

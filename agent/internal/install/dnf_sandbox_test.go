@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/test/dnftest"
 )
@@ -32,11 +31,11 @@ func TestDnfHostVersionLockIsRespected(t *testing.T) {
 	})
 	s.Setenv(t)
 	s.Run(t, "dnf", "versionlock", "add", "redflag-app")
-	dnfWork := func(scope redflagv1.PackageScope, names ...string) protocol.PackageWork {
-		return protocol.PackageWork{Scope: scope, Names: names, Managers: []redflagv1.PackageManager{redflagv1.ManagerDnf}}
+	dnfWork := func(scope protocol.PackageScope, names ...string) protocol.PackageWork {
+		return protocol.PackageWork{Scope: scope, Names: names, Managers: []protocol.PackageManager{protocol.ManagerDnf}}
 	}
 
-	out, err := runDnf(t, dnfWork(redflagv1.ScopeNamed, "redflag-app"))
+	out, err := runDnf(t, dnfWork(protocol.ScopeNamed, "redflag-app"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,11 +47,11 @@ func TestDnfHostVersionLockIsRespected(t *testing.T) {
 		t.Fatalf("the locked redflag-app is at %q after an install naming it, want 1.0-1", got)
 	}
 
-	out, err = runDnf(t, dnfWork(redflagv1.ScopeAll))
+	out, err = runDnf(t, dnfWork(protocol.ScopeAll))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []redflagv1.PackageChange{{Manager: redflagv1.ManagerDnf, Name: "redflag-other.noarch", From: "1.0-1", To: "1.5-1"}}
+	want := []protocol.PackageChange{{Manager: protocol.ManagerDnf, Name: "redflag-other.noarch", From: "1.0-1", To: "1.5-1"}}
 	if !slices.Equal(out.Changes, want) {
 		t.Fatalf("changes = %+v, want only %+v", out.Changes, want)
 	}

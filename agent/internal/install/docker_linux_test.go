@@ -11,7 +11,6 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/install/docker"
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/test/dockertest"
 )
@@ -68,7 +67,7 @@ func inspect(t *testing.T, d *dockertest.Daemon, name string) inspected {
 }
 
 func dockerWork(names ...string) protocol.PackageWork {
-	return protocol.PackageWork{Scope: redflagv1.ScopeNamed, Names: names, Managers: []redflagv1.PackageManager{redflagv1.ManagerDocker}}
+	return protocol.PackageWork{Scope: protocol.ScopeNamed, Names: names, Managers: []protocol.PackageManager{protocol.ManagerDocker}}
 }
 
 func TestDockerRecreatesContainersOnTheNewImage(t *testing.T) {
@@ -94,7 +93,7 @@ func TestDockerRecreatesContainersOnTheNewImage(t *testing.T) {
 	newDigest := d.RepoDigest(t, newImage, reg+"/redflag/web")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	want := []redflagv1.PackageChange{{Manager: redflagv1.ManagerDocker, Name: img, From: oldDigest, To: newDigest}}
+	want := []protocol.PackageChange{{Manager: protocol.ManagerDocker, Name: img, From: oldDigest, To: newDigest}}
 
 	out, err := Run(ctx, dockerWork(img), true, quiet())
 	if err != nil {
@@ -204,7 +203,7 @@ func TestDockerPutsTheOldContainerBack(t *testing.T) {
 
 			out, err := run(ctx, dockerWork(img), false, quiet(), fast)
 			var f *Failure
-			if !errors.As(err, &f) || f.Reason != ReasonInstallFailed || f.Manager != redflagv1.ManagerDocker {
+			if !errors.As(err, &f) || f.Reason != ReasonInstallFailed || f.Manager != protocol.ManagerDocker {
 				t.Fatalf("err = %v, want a docker InstallFailed", err)
 			}
 			if !errors.Is(err, installer.ErrRolledBack) || !strings.Contains(err.Error(), tc.why) {

@@ -9,14 +9,14 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // fake is an installer whose manager does what the test says: it plans
 // the selected upgrades plus extra, and records what it was asked.
 type fake struct {
-	m          redflagv1.PackageManager
-	pending    []redflagv1.PendingUpdate
+	m          protocol.PackageManager
+	pending    []protocol.PendingUpdate
 	pendingErr error
 	extra      []installer.Change
 	planErr    error
@@ -30,13 +30,13 @@ type fake struct {
 	planned, installed [][]string
 }
 
-func (f *fake) Manager() redflagv1.PackageManager { return f.m }
+func (f *fake) Manager() protocol.PackageManager { return f.m }
 
-func (f *fake) Selects(name string, u redflagv1.PendingUpdate) bool { return name == u.Name }
+func (f *fake) Selects(name string, u protocol.PendingUpdate) bool { return name == u.Name }
 
-func (f *fake) Keys(u redflagv1.PendingUpdate) []string { return []string{u.Name} }
+func (f *fake) Keys(u protocol.PendingUpdate) []string { return []string{u.Name} }
 
-func (f *fake) Pending(ctx context.Context, _ *slog.Logger) ([]redflagv1.PendingUpdate, error) {
+func (f *fake) Pending(ctx context.Context, _ *slog.Logger) ([]protocol.PendingUpdate, error) {
 	if err := f.act(ctx, "pending"); err != nil {
 		return nil, err
 	}
@@ -82,12 +82,12 @@ func (f *fake) act(ctx context.Context, phase string) error {
 	return nil
 }
 
-func absentFake(m redflagv1.PackageManager) *fake {
+func absentFake(m protocol.PackageManager) *fake {
 	return &fake{m: m, pendingErr: fmt.Errorf("%s: %w", m, scan.ErrNotInstalled)}
 }
 
-func pu(m redflagv1.PackageManager, name, from, to string, security bool) redflagv1.PendingUpdate {
-	return redflagv1.PendingUpdate{Manager: m, Name: name, CurrentVersion: from, AvailableVersion: to, Security: security}
+func pu(m protocol.PackageManager, name, from, to string, security bool) protocol.PendingUpdate {
+	return protocol.PendingUpdate{Manager: m, Name: name, CurrentVersion: from, AvailableVersion: to, Security: security}
 }
 
 func quiet() Options {

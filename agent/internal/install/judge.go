@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -18,7 +17,7 @@ const maxNamed = 8
 // and removals are refused whatever the flag says: the flag lets a
 // rollout add what its packages need, not take away or override the
 // user's explicit "never".
-func judge(m redflagv1.PackageManager, plan installer.Plan, selected []redflagv1.PendingUpdate, req protocol.PackageWork) *Failure {
+func judge(m protocol.PackageManager, plan installer.Plan, selected []protocol.PendingUpdate, req protocol.PackageWork) *Failure {
 	chosen := map[string]bool{}
 	for _, u := range selected {
 		chosen[u.Name] = true

@@ -6,7 +6,7 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // wording is how a message speaks of one manager's changes.
@@ -18,12 +18,12 @@ type wording struct {
 
 var packageWords = wording{"package", "packages", "upgraded", "would upgrade", "installed", "would install"}
 
-var wordings = map[redflagv1.PackageManager]wording{
-	redflagv1.ManagerDocker:        {"image", "images", "updated", "would update", "pulled", "would pull"},
-	redflagv1.ManagerWindowsUpdate: {"update", "updates", "installed", "would install", "installed", "would install"},
+var wordings = map[protocol.PackageManager]wording{
+	protocol.ManagerDocker:        {"image", "images", "updated", "would update", "pulled", "would pull"},
+	protocol.ManagerWindowsUpdate: {"update", "updates", "installed", "would install", "installed", "would install"},
 }
 
-func wordsFor(m redflagv1.PackageManager) wording {
+func wordsFor(m protocol.PackageManager) wording {
 	if w, ok := wordings[m]; ok {
 		return w
 	}
@@ -39,7 +39,7 @@ func count(n int, w wording) string {
 
 // describe is one manager's part of a message: "upgraded 2 packages and
 // installed 1 new package with apt (note, note)".
-func describe(m redflagv1.PackageManager, changes []installer.Change, notes []string, dry bool) string {
+func describe(m protocol.PackageManager, changes []installer.Change, notes []string, dry bool) string {
 	w := wordsFor(m)
 	updated, added := 0, 0
 	for _, c := range changes {
@@ -72,10 +72,10 @@ func describe(m redflagv1.PackageManager, changes []installer.Change, notes []st
 }
 
 // toAPI turns changes into the API's bounded PackageChange.
-func toAPI(m redflagv1.PackageManager, cs []installer.Change) []redflagv1.PackageChange {
-	out := make([]redflagv1.PackageChange, 0, len(cs))
+func toAPI(m protocol.PackageManager, cs []installer.Change) []protocol.PackageChange {
+	out := make([]protocol.PackageChange, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, redflagv1.PackageChange{
+		out = append(out, protocol.PackageChange{
 			Manager: m,
 			Name:    scan.Clean(c.Name, scan.MaxNameLen),
 			From:    scan.Clean(c.From, scan.MaxVersionLen),

@@ -7,7 +7,6 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/install/apt"
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -22,7 +21,7 @@ func (refreshingFake) Refreshes() bool { return true }
 // or had nothing to do; an absent one, or managers that do not refresh,
 // do not.
 func TestOutcomeSaysWhetherListsWereRefreshed(t *testing.T) {
-	all := protocol.PackageWork{Scope: redflagv1.ScopeAll}
+	all := protocol.PackageWork{Scope: protocol.ScopeAll}
 	tests := []struct {
 		name   string
 		dryRun bool

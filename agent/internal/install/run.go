@@ -9,7 +9,6 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -33,7 +32,7 @@ func Run(ctx context.Context, req protocol.PackageWork, dryRun bool, opts Option
 // work is one manager's share of a request, from plan to result.
 type work struct {
 	inst     installer.Installer
-	selected []redflagv1.PendingUpdate
+	selected []protocol.PendingUpdate
 	plan     installer.Plan
 	result   installer.Result
 	state    workState
@@ -47,7 +46,7 @@ const (
 	failed
 )
 
-func (w *work) manager() redflagv1.PackageManager { return w.inst.Manager() }
+func (w *work) manager() protocol.PackageManager { return w.inst.Manager() }
 
 func run(ctx context.Context, req protocol.PackageWork, dryRun bool, opts Options, all []installer.Installer) (out Outcome, err error) {
 	var refreshed bool
@@ -59,7 +58,7 @@ func run(ctx context.Context, req protocol.PackageWork, dryRun bool, opts Option
 	log := opts.Log
 	var (
 		works  []*work
-		absent []redflagv1.PackageManager
+		absent []protocol.PackageManager
 	)
 	for _, inst := range chosen(all, req.Managers) {
 		w, err := plan(ctx, inst, req, opts)
@@ -78,7 +77,7 @@ func run(ctx context.Context, req protocol.PackageWork, dryRun bool, opts Option
 		}
 		works = append(works, w)
 	}
-	if len(works) == 0 && len(req.Managers) > 0 && req.Scope == redflagv1.ScopeNamed {
+	if len(works) == 0 && len(req.Managers) > 0 && req.Scope == protocol.ScopeNamed {
 		f := &Failure{Reason: ReasonManagerUnavailable, Manager: req.Managers[0], Err: fmt.Errorf(
 			"the rollout names packages of %s, and none is present on this host", joinManagers(req.Managers))}
 		return Outcome{Message: clip(f.Error())}, f
@@ -95,7 +94,7 @@ func run(ctx context.Context, req protocol.PackageWork, dryRun bool, opts Option
 		return note(dryOutcome(works)), nil
 	}
 	if opts.Planned != nil {
-		var planned []redflagv1.PackageChange
+		var planned []protocol.PackageChange
 		for _, w := range works {
 			if len(w.selected) > 0 {
 				planned = append(planned, toAPI(w.manager(), w.plan.Changes)...)
@@ -125,7 +124,7 @@ func plan(ctx context.Context, inst installer.Installer, req protocol.PackageWor
 	mctx, cancel := context.WithTimeoutCause(ctx, opts.Timeout, errTimedOut)
 	defer cancel()
 
-	var pending []redflagv1.PendingUpdate
+	var pending []protocol.PendingUpdate
 	err := safely(func() (err error) {
 		pending, err = inst.Pending(mctx, log)
 		return err
@@ -184,7 +183,7 @@ func install(ctx context.Context, w *work, req protocol.PackageWork, opts Option
 
 // failure builds the *Failure for err, telling a timeout and a stopping
 // agent apart from the manager's own failure (reason).
-func failure(ctx, mctx context.Context, m redflagv1.PackageManager, reason string, opts Options, err error) *Failure {
+func failure(ctx, mctx context.Context, m protocol.PackageManager, reason string, opts Options, err error) *Failure {
 	switch {
 	case errors.Is(context.Cause(mctx), errTimedOut):
 		return &Failure{Reason: ReasonTimeout, Manager: m, Err: fmt.Errorf("no result within %s: %w", opts.Timeout, err)}
@@ -264,7 +263,7 @@ func failedOutcome(works []*work, at int, err error) Outcome {
 	if done.Message != noneMatched {
 		parts = append(parts, "done: "+done.Message)
 	}
-	var skipped []redflagv1.PackageManager
+	var skipped []protocol.PackageManager
 	for _, w := range works[at+1:] {
 		if len(w.selected) > 0 {
 			skipped = append(skipped, w.manager())
@@ -277,7 +276,7 @@ func failedOutcome(works []*work, at int, err error) Outcome {
 	return out
 }
 
-func joinManagers(ms []redflagv1.PackageManager) string {
+func joinManagers(ms []protocol.PackageManager) string {
 	s := make([]string, len(ms))
 	for i, m := range ms {
 		s[i] = string(m)

@@ -11,14 +11,13 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
-const mApt, mDnf, mDocker = redflagv1.ManagerApt, redflagv1.ManagerDnf, redflagv1.ManagerDocker
+const mApt, mDnf, mDocker = protocol.ManagerApt, protocol.ManagerDnf, protocol.ManagerDocker
 
 func aptFake() *fake {
-	return &fake{m: mApt, pending: []redflagv1.PendingUpdate{
+	return &fake{m: mApt, pending: []protocol.PendingUpdate{
 		pu(mApt, "openssl", "3.0.14", "3.0.15", true),
 		pu(mApt, "curl", "7.88.1-10", "7.88.1-11", false),
 		pu(mApt, "linux-image-amd64", "6.1.112-1", "6.1.115-1", true),
@@ -40,11 +39,11 @@ func TestSelection(t *testing.T) {
 		req  protocol.PackageWork
 		want []string
 	}{
-		{"all", protocol.PackageWork{Scope: redflagv1.ScopeAll}, []string{"openssl", "curl", "linux-image-amd64"}},
-		{"security", protocol.PackageWork{Scope: redflagv1.ScopeSecurity}, []string{"openssl", "linux-image-amd64"}},
-		{"named", protocol.PackageWork{Scope: redflagv1.ScopeNamed, Names: []string{"curl", "not-here"}}, []string{"curl"}},
-		{"exclude glob", protocol.PackageWork{Scope: redflagv1.ScopeSecurity, Exclude: []string{"linux-image-*"}}, []string{"openssl"}},
-		{"exclude beats a name", protocol.PackageWork{Scope: redflagv1.ScopeNamed, Names: []string{"curl", "openssl"}, Exclude: []string{"curl"}}, []string{"openssl"}},
+		{"all", protocol.PackageWork{Scope: protocol.ScopeAll}, []string{"openssl", "curl", "linux-image-amd64"}},
+		{"security", protocol.PackageWork{Scope: protocol.ScopeSecurity}, []string{"openssl", "linux-image-amd64"}},
+		{"named", protocol.PackageWork{Scope: protocol.ScopeNamed, Names: []string{"curl", "not-here"}}, []string{"curl"}},
+		{"exclude glob", protocol.PackageWork{Scope: protocol.ScopeSecurity, Exclude: []string{"linux-image-*"}}, []string{"openssl"}},
+		{"exclude beats a name", protocol.PackageWork{Scope: protocol.ScopeNamed, Names: []string{"curl", "openssl"}, Exclude: []string{"curl"}}, []string{"openssl"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,7 +64,7 @@ func TestSelection(t *testing.T) {
 
 func TestNothingMatchedIsSuccess(t *testing.T) {
 	f := aptFake()
-	out, err := run(context.Background(), protocol.PackageWork{Scope: redflagv1.ScopeNamed, Names: []string{"nginx"}}, false, quiet(), asInstallers(f))
+	out, err := run(context.Background(), protocol.PackageWork{Scope: protocol.ScopeNamed, Names: []string{"nginx"}}, false, quiet(), asInstallers(f))
 	if err != nil || len(out.Changes) != 0 || out.Message != "no pending update matched the rollout" {
 		t.Fatalf("got %+v, %v", out, err)
 	}
@@ -76,15 +75,15 @@ func TestNothingMatchedIsSuccess(t *testing.T) {
 
 func TestDryRunInstallsNothing(t *testing.T) {
 	f := aptFake()
-	d := &fake{m: mDocker, pending: []redflagv1.PendingUpdate{pu(mDocker, "nginx:1.27", "sha256:a", "sha256:b", false)}}
-	out, err := run(context.Background(), protocol.PackageWork{Scope: redflagv1.ScopeAll}, true, quiet(), asInstallers(f, d))
+	d := &fake{m: mDocker, pending: []protocol.PendingUpdate{pu(mDocker, "nginx:1.27", "sha256:a", "sha256:b", false)}}
+	out, err := run(context.Background(), protocol.PackageWork{Scope: protocol.ScopeAll}, true, quiet(), asInstallers(f, d))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(f.installed)+len(d.installed) != 0 {
 		t.Fatal("a dry run installed")
 	}
-	if len(out.Changes) != 4 || out.Changes[3] != (redflagv1.PackageChange{Manager: mDocker, Name: "nginx:1.27", From: "sha256:a", To: "sha256:b"}) {
+	if len(out.Changes) != 4 || out.Changes[3] != (protocol.PackageChange{Manager: mDocker, Name: "nginx:1.27", From: "sha256:a", To: "sha256:b"}) {
 		t.Fatalf("planned changes = %+v", out.Changes)
 	}
 	if want := "dry run: would upgrade 3 packages with apt; would update 1 image with docker"; out.Message != want {
@@ -111,7 +110,7 @@ func TestPlanJudgement(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := aptFake()
 			f.extra = tt.extra
-			req := protocol.PackageWork{Scope: redflagv1.ScopeNamed, Names: []string{"curl"}, Exclude: []string{"linux-*"}, AllowNewDependencies: tt.allow}
+			req := protocol.PackageWork{Scope: protocol.ScopeNamed, Names: []string{"curl"}, Exclude: []string{"linux-*"}, AllowNewDependencies: tt.allow}
 			out, err := run(context.Background(), req, false, quiet(), asInstallers(f))
 			if tt.reason == "" {
 				if err != nil || len(f.installed) != 1 {
@@ -136,8 +135,8 @@ func TestPlanJudgement(t *testing.T) {
 // any installs, so a refusal from the second leaves the first untouched.
 func TestRefusalAnywhereInstallsNothing(t *testing.T) {
 	a := aptFake()
-	d := &fake{m: mDocker, pending: []redflagv1.PendingUpdate{pu(mDocker, "nginx:1.27", "a", "b", false)}, planErr: fmt.Errorf("%w: container web runs with --rm", installer.ErrUnsupported)}
-	_, err := run(context.Background(), protocol.PackageWork{Scope: redflagv1.ScopeAll}, false, quiet(), asInstallers(a, d))
+	d := &fake{m: mDocker, pending: []protocol.PendingUpdate{pu(mDocker, "nginx:1.27", "a", "b", false)}, planErr: fmt.Errorf("%w: container web runs with --rm", installer.ErrUnsupported)}
+	_, err := run(context.Background(), protocol.PackageWork{Scope: protocol.ScopeAll}, false, quiet(), asInstallers(a, d))
 	if reason(t, err) != ReasonUnsupported || len(a.installed) != 0 {
 		t.Fatalf("err = %v, apt installed %q", err, a.installed)
 	}
@@ -145,9 +144,9 @@ func TestRefusalAnywhereInstallsNothing(t *testing.T) {
 
 func TestFailureReportsWhatWasDone(t *testing.T) {
 	a := aptFake()
-	d := &fake{m: mDocker, pending: []redflagv1.PendingUpdate{pu(mDocker, "nginx:1.27", "a", "b", false), pu(mDocker, "redis:7", "c", "d", false)}, installErr: errors.New("container web would not start")}
-	w := &fake{m: mDnf, pending: []redflagv1.PendingUpdate{pu(mDnf, "bash", "1", "2", false)}}
-	out, err := run(context.Background(), protocol.PackageWork{Scope: redflagv1.ScopeAll}, false, quiet(), asInstallers(a, d, w))
+	d := &fake{m: mDocker, pending: []protocol.PendingUpdate{pu(mDocker, "nginx:1.27", "a", "b", false), pu(mDocker, "redis:7", "c", "d", false)}, installErr: errors.New("container web would not start")}
+	w := &fake{m: mDnf, pending: []protocol.PendingUpdate{pu(mDnf, "bash", "1", "2", false)}}
+	out, err := run(context.Background(), protocol.PackageWork{Scope: protocol.ScopeAll}, false, quiet(), asInstallers(a, d, w))
 	var f *Failure
 	if !errors.As(err, &f) || f.Reason != ReasonInstallFailed || f.Manager != mDocker {
 		t.Fatalf("err = %v", err)
@@ -167,7 +166,7 @@ func TestFailureReportsWhatWasDone(t *testing.T) {
 }
 
 func TestAbsentManagers(t *testing.T) {
-	named := protocol.PackageWork{Scope: redflagv1.ScopeNamed, Names: []string{"openssl"}}
+	named := protocol.PackageWork{Scope: protocol.ScopeNamed, Names: []string{"openssl"}}
 
 	// Not named by the rollout: skipped.
 	a := aptFake()
@@ -177,24 +176,24 @@ func TestAbsentManagers(t *testing.T) {
 	// Named among others that are present: skipped too.
 	a = aptFake()
 	req := named
-	req.Managers = []redflagv1.PackageManager{mApt, mDnf}
+	req.Managers = []protocol.PackageManager{mApt, mDnf}
 	out, err := run(context.Background(), req, false, quiet(), asInstallers(a, absentFake(mDnf)))
 	if err != nil || len(a.installed) != 1 || out.Message != "upgraded 1 package with apt; not present on this host: dnf" {
 		t.Fatalf("absent dnf named beside apt: %+v, %v", out, err)
 	}
 	// A Named rollout for managers none of which is here fails.
-	req.Managers = []redflagv1.PackageManager{mDnf}
+	req.Managers = []protocol.PackageManager{mDnf}
 	out, err = run(context.Background(), req, false, quiet(), asInstallers(aptFake(), absentFake(mDnf)))
 	if reason(t, err) != ReasonManagerUnavailable || !strings.Contains(out.Message, "none is present") {
 		t.Fatalf("err = %v, message %q", err, out.Message)
 	}
 	// A manager this platform does not have at all counts as absent.
-	req.Managers = []redflagv1.PackageManager{redflagv1.ManagerWinget}
+	req.Managers = []protocol.PackageManager{protocol.ManagerWinget}
 	if _, err := run(context.Background(), req, false, quiet(), asInstallers(aptFake())); reason(t, err) != ReasonManagerUnavailable {
 		t.Fatalf("winget on a Linux host: err = %v", err)
 	}
 	// The same with scope All is nothing to do.
-	req.Scope, req.Names = redflagv1.ScopeAll, nil
+	req.Scope, req.Names = protocol.ScopeAll, nil
 	if out, err := run(context.Background(), req, false, quiet(), asInstallers(absentFake(mDnf))); err != nil || out.Message != noneMatched {
 		t.Fatalf("scope All, dnf absent: %+v, %v", out, err)
 	}
@@ -202,14 +201,14 @@ func TestAbsentManagers(t *testing.T) {
 
 func TestListingFailureIsManagerUnavailable(t *testing.T) {
 	d := &fake{m: mDocker, pendingErr: errors.New("docker engine at unix:///run/docker.sock: connection refused")}
-	_, err := run(context.Background(), protocol.PackageWork{Scope: redflagv1.ScopeAll}, false, quiet(), asInstallers(aptFake(), d))
+	_, err := run(context.Background(), protocol.PackageWork{Scope: protocol.ScopeAll}, false, quiet(), asInstallers(aptFake(), d))
 	if reason(t, err) != ReasonManagerUnavailable {
 		t.Fatalf("err = %v", err)
 	}
 	// A listing partly read is used.
 	a := aptFake()
 	a.pendingErr = fmt.Errorf("apt scan: %w: 1 unreadable line", scan.ErrMalformed)
-	if _, err := run(context.Background(), protocol.PackageWork{Scope: redflagv1.ScopeAll}, false, quiet(), asInstallers(a)); err != nil || len(a.installed) != 1 {
+	if _, err := run(context.Background(), protocol.PackageWork{Scope: protocol.ScopeAll}, false, quiet(), asInstallers(a)); err != nil || len(a.installed) != 1 {
 		t.Fatalf("partial listing: err = %v", err)
 	}
 }
@@ -221,7 +220,7 @@ func TestTimeoutsAndInterruptions(t *testing.T) {
 		f := aptFake()
 		f.hang = phase
 		start := time.Now()
-		_, err := run(context.Background(), protocol.PackageWork{Scope: redflagv1.ScopeAll}, false, opts, asInstallers(f))
+		_, err := run(context.Background(), protocol.PackageWork{Scope: protocol.ScopeAll}, false, opts, asInstallers(f))
 		if reason(t, err) != ReasonTimeout || !strings.Contains(err.Error(), "no result within 50ms") {
 			t.Errorf("%s hangs: err = %v", phase, err)
 		}
@@ -234,7 +233,7 @@ func TestTimeoutsAndInterruptions(t *testing.T) {
 	f.hang = "install"
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel)
-	if _, err := run(ctx, protocol.PackageWork{Scope: redflagv1.ScopeAll}, false, quiet(), asInstallers(f)); reason(t, err) != ReasonInterrupted {
+	if _, err := run(ctx, protocol.PackageWork{Scope: protocol.ScopeAll}, false, quiet(), asInstallers(f)); reason(t, err) != ReasonInterrupted {
 		t.Fatalf("cancelled: err = %v", err)
 	}
 }
@@ -242,7 +241,7 @@ func TestTimeoutsAndInterruptions(t *testing.T) {
 func TestInstallerPanicIsAFailure(t *testing.T) {
 	f := aptFake()
 	f.panicIn = "install"
-	_, err := run(context.Background(), protocol.PackageWork{Scope: redflagv1.ScopeAll}, false, quiet(), asInstallers(f))
+	_, err := run(context.Background(), protocol.PackageWork{Scope: protocol.ScopeAll}, false, quiet(), asInstallers(f))
 	if reason(t, err) != ReasonInstallFailed || !errors.Is(err, errPanicked) {
 		t.Fatalf("err = %v", err)
 	}
@@ -251,10 +250,10 @@ func TestInstallerPanicIsAFailure(t *testing.T) {
 func TestInvalidRequests(t *testing.T) {
 	for _, req := range []protocol.PackageWork{
 		{Scope: "Everything"},
-		{Scope: redflagv1.ScopeNamed},
-		{Scope: redflagv1.ScopeNamed, Names: []string{" "}},
-		{Scope: redflagv1.ScopeAll, Exclude: []string{"linux-[image"}},
-		{Scope: redflagv1.ScopeAll, Managers: []redflagv1.PackageManager{"pip"}},
+		{Scope: protocol.ScopeNamed},
+		{Scope: protocol.ScopeNamed, Names: []string{" "}},
+		{Scope: protocol.ScopeAll, Exclude: []string{"linux-[image"}},
+		{Scope: protocol.ScopeAll, Managers: []protocol.PackageManager{"pip"}},
 	} {
 		f := aptFake()
 		if _, err := run(context.Background(), req, false, quiet(), asInstallers(f)); reason(t, err) != ReasonInvalidRequest {
@@ -268,8 +267,8 @@ func TestInvalidRequests(t *testing.T) {
 
 func TestRebootRequiredAndBounds(t *testing.T) {
 	long := strings.Repeat("x", 300)
-	f := &fake{m: redflagv1.ManagerWindowsUpdate, reboot: true, pending: []redflagv1.PendingUpdate{pu(redflagv1.ManagerWindowsUpdate, long, "", strings.Repeat("KB1,", 40), true)}}
-	out, err := run(context.Background(), protocol.PackageWork{Scope: redflagv1.ScopeSecurity}, false, quiet(), asInstallers(f))
+	f := &fake{m: protocol.ManagerWindowsUpdate, reboot: true, pending: []protocol.PendingUpdate{pu(protocol.ManagerWindowsUpdate, long, "", strings.Repeat("KB1,", 40), true)}}
+	out, err := run(context.Background(), protocol.PackageWork{Scope: protocol.ScopeSecurity}, false, quiet(), asInstallers(f))
 	if err != nil || !out.RebootRequired {
 		t.Fatalf("got %+v, %v", out, err)
 	}
@@ -287,21 +286,21 @@ func TestRebootRequiredAndBounds(t *testing.T) {
 // manager's changes; a dry run, or nothing to change, hands out nothing.
 func TestPlannedIsToldBeforeAnyInstall(t *testing.T) {
 	apt := aptFake()
-	dnf := &fake{m: mDnf, pending: []redflagv1.PendingUpdate{pu(mDnf, "bash", "5.1.8-6", "5.1.8-9", false)}}
-	var planned []redflagv1.PackageChange
+	dnf := &fake{m: mDnf, pending: []protocol.PendingUpdate{pu(mDnf, "bash", "5.1.8-6", "5.1.8-9", false)}}
+	var planned []protocol.PackageChange
 	installsThen := -1
 	opts := quiet()
-	opts.Planned = func(cs []redflagv1.PackageChange) {
+	opts.Planned = func(cs []protocol.PackageChange) {
 		planned = append(planned, cs...)
 		installsThen = len(apt.installed) + len(dnf.installed)
 	}
-	if _, err := run(context.Background(), protocol.PackageWork{Scope: redflagv1.ScopeAll}, false, opts, asInstallers(apt, dnf)); err != nil {
+	if _, err := run(context.Background(), protocol.PackageWork{Scope: protocol.ScopeAll}, false, opts, asInstallers(apt, dnf)); err != nil {
 		t.Fatal(err)
 	}
 	if installsThen != 0 {
 		t.Errorf("Planned was called after %d installs, want before any (-1: never)", installsThen)
 	}
-	want := []redflagv1.PackageChange{
+	want := []protocol.PackageChange{
 		{Manager: mApt, Name: "openssl", From: "3.0.14", To: "3.0.15"},
 		{Manager: mApt, Name: "curl", From: "7.88.1-10", To: "7.88.1-11"},
 		{Manager: mApt, Name: "linux-image-amd64", From: "6.1.112-1", To: "6.1.115-1"},
@@ -315,11 +314,11 @@ func TestPlannedIsToldBeforeAnyInstall(t *testing.T) {
 		req protocol.PackageWork
 		dry bool
 	}{
-		"dry run":       {protocol.PackageWork{Scope: redflagv1.ScopeAll}, true},
-		"nothing to do": {protocol.PackageWork{Scope: redflagv1.ScopeNamed, Names: []string{"not-here"}}, false},
+		"dry run":       {protocol.PackageWork{Scope: protocol.ScopeAll}, true},
+		"nothing to do": {protocol.PackageWork{Scope: protocol.ScopeNamed, Names: []string{"not-here"}}, false},
 	} {
 		called := false
-		opts.Planned = func([]redflagv1.PackageChange) { called = true }
+		opts.Planned = func([]protocol.PackageChange) { called = true }
 		if _, err := run(context.Background(), tc.req, tc.dry, opts, asInstallers(aptFake())); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

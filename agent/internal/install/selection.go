@@ -8,21 +8,20 @@ import (
 	"strings"
 
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // knownManagers are the managers a rollout may name.
-var knownManagers = []redflagv1.PackageManager{
-	redflagv1.ManagerApt, redflagv1.ManagerDnf, redflagv1.ManagerDocker,
-	redflagv1.ManagerWindowsUpdate, redflagv1.ManagerWinget,
+var knownManagers = []protocol.PackageManager{
+	protocol.ManagerApt, protocol.ManagerDnf, protocol.ManagerDocker,
+	protocol.ManagerWindowsUpdate, protocol.ManagerWinget,
 }
 
 // validate refuses work the API would have refused; a gateway bug or a
 // future field should not turn into an install of everything.
 func validate(req protocol.PackageWork) error {
 	switch req.Scope {
-	case redflagv1.ScopeNamed:
+	case protocol.ScopeNamed:
 		if len(req.Names) == 0 {
 			return errors.New("scope Named without names")
 		}
@@ -31,7 +30,7 @@ func validate(req protocol.PackageWork) error {
 				return errors.New("an empty package name")
 			}
 		}
-	case redflagv1.ScopeAll, redflagv1.ScopeSecurity:
+	case protocol.ScopeAll, protocol.ScopeSecurity:
 	default:
 		return fmt.Errorf("unknown package scope %q", req.Scope)
 	}
@@ -50,7 +49,7 @@ func validate(req protocol.PackageWork) error {
 
 // chosen returns the installers the work asks for: all of them when it
 // names no manager.
-func chosen(all []installer.Installer, managers []redflagv1.PackageManager) []installer.Installer {
+func chosen(all []installer.Installer, managers []protocol.PackageManager) []installer.Installer {
 	if len(managers) == 0 {
 		return all
 	}
@@ -65,8 +64,8 @@ func chosen(all []installer.Installer, managers []redflagv1.PackageManager) []in
 
 // selectUpdates picks, among one manager's pending updates, those the
 // work selects: by scope, then minus the excluded ones.
-func selectUpdates(inst installer.Installer, pending []redflagv1.PendingUpdate, req protocol.PackageWork) []redflagv1.PendingUpdate {
-	var out []redflagv1.PendingUpdate
+func selectUpdates(inst installer.Installer, pending []protocol.PendingUpdate, req protocol.PackageWork) []protocol.PendingUpdate {
+	var out []protocol.PendingUpdate
 	for _, u := range pending {
 		if u.Held {
 			// Held on the host (apt-mark hold, dnf versionlock): the host's word stands
@@ -74,11 +73,11 @@ func selectUpdates(inst installer.Installer, pending []redflagv1.PendingUpdate, 
 			continue
 		}
 		switch req.Scope {
-		case redflagv1.ScopeNamed:
+		case protocol.ScopeNamed:
 			if !slices.ContainsFunc(req.Names, func(n string) bool { return inst.Selects(n, u) }) {
 				continue
 			}
-		case redflagv1.ScopeSecurity:
+		case protocol.ScopeSecurity:
 			if !u.Security {
 				continue
 			}

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // DefaultTimeout bounds each manager's planning, and separately its
@@ -26,7 +26,7 @@ type Options struct {
 	// It is the last moment the versions before are known for certain:
 	// an install killed half-way leaves packages upgraded, and a redo
 	// plans from those. The daemon records them for that redo.
-	Planned func([]redflagv1.PackageChange)
+	Planned func([]protocol.PackageChange)
 }
 
 func (o Options) withDefaults() Options {
@@ -44,7 +44,7 @@ type Outcome struct {
 	// Changes are the versions before and after (planned ones in a dry
 	// run), every manager's, in the order the managers ran. There may be
 	// more than an Agent's status keeps; the caller bounds them.
-	Changes []redflagv1.PackageChange
+	Changes []protocol.PackageChange
 	// Message is one human line, at most MaxMessageLen bytes: "upgraded
 	// 2 packages with apt", "no pending update matched the rollout".
 	Message string
@@ -107,7 +107,7 @@ const (
 // manager's (InvalidRequest).
 type Failure struct {
 	Reason  string
-	Manager redflagv1.PackageManager
+	Manager protocol.PackageManager
 	Err     error
 }
 

@@ -7,10 +7,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
-// Field bounds of v1alpha1.PendingUpdate, mirroring its kubebuilder
+// Field bounds of protocol.PendingUpdate, mirroring its kubebuilder
 // MaxLength markers. They are enforced in bytes, which also bounds the
 // character count the API server checks.
 const (
@@ -49,7 +49,7 @@ func Clean(s string, max int) string {
 }
 
 // Bound returns u with every string field cleaned to its bound.
-func Bound(u v1alpha1.PendingUpdate) v1alpha1.PendingUpdate {
+func Bound(u protocol.PendingUpdate) protocol.PendingUpdate {
 	u.Name = Clean(u.Name, MaxNameLen)
 	u.CurrentVersion = Clean(u.CurrentVersion, MaxVersionLen)
 	u.AvailableVersion = Clean(u.AvailableVersion, MaxVersionLen)
@@ -63,10 +63,10 @@ var ErrInvalidUpdate = errors.New("invalid pending update")
 // Check reports whether u is fit for an Agent's status: a known manager, a
 // non-empty name, every field valid UTF-8 without control characters and
 // within its bound. Parsers only emit updates that pass; tests assert it.
-func Check(u v1alpha1.PendingUpdate) error {
+func Check(u protocol.PendingUpdate) error {
 	switch u.Manager {
-	case v1alpha1.ManagerApt, v1alpha1.ManagerDnf, v1alpha1.ManagerDocker,
-		v1alpha1.ManagerWindowsUpdate, v1alpha1.ManagerWinget:
+	case protocol.ManagerApt, protocol.ManagerDnf, protocol.ManagerDocker,
+		protocol.ManagerWindowsUpdate, protocol.ManagerWinget:
 	default:
 		return fmt.Errorf("%w: unknown manager %q", ErrInvalidUpdate, u.Manager)
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 func TestClean(t *testing.T) {
@@ -49,8 +49,8 @@ func TestClean(t *testing.T) {
 
 func TestBoundAndCheck(t *testing.T) {
 	long := strings.Repeat("é", 100) // 200 bytes
-	u := Bound(v1alpha1.PendingUpdate{
-		Manager:          v1alpha1.ManagerApt,
+	u := Bound(protocol.PendingUpdate{
+		Manager:          protocol.ManagerApt,
 		Name:             long,
 		CurrentVersion:   long,
 		AvailableVersion: long,
@@ -63,13 +63,13 @@ func TestBoundAndCheck(t *testing.T) {
 		t.Fatalf("Check(Bound(...)) = %v", err)
 	}
 
-	bad := []v1alpha1.PendingUpdate{
+	bad := []protocol.PendingUpdate{
 		{Manager: "rpm", Name: "x"},
-		{Manager: v1alpha1.ManagerApt},
-		{Manager: v1alpha1.ManagerApt, Name: long},
-		{Manager: v1alpha1.ManagerApt, Name: "x", Source: "\xff"},
-		{Manager: v1alpha1.ManagerApt, Name: "x\ny"},
-		{Manager: v1alpha1.ManagerApt, Name: " x"},
+		{Manager: protocol.ManagerApt},
+		{Manager: protocol.ManagerApt, Name: long},
+		{Manager: protocol.ManagerApt, Name: "x", Source: "\xff"},
+		{Manager: protocol.ManagerApt, Name: "x\ny"},
+		{Manager: protocol.ManagerApt, Name: " x"},
 	}
 	for _, b := range bad {
 		if err := Check(b); !errors.Is(err, ErrInvalidUpdate) {
@@ -80,16 +80,16 @@ func TestBoundAndCheck(t *testing.T) {
 
 func TestList(t *testing.T) {
 	var l List
-	if !l.Add(v1alpha1.PendingUpdate{Manager: v1alpha1.ManagerApt, Name: "libc6", AvailableVersion: "2"}) {
+	if !l.Add(protocol.PendingUpdate{Manager: protocol.ManagerApt, Name: "libc6", AvailableVersion: "2"}) {
 		t.Fatal("first add not kept")
 	}
-	if l.Add(v1alpha1.PendingUpdate{Manager: v1alpha1.ManagerApt, Name: "libc6", AvailableVersion: "3", Security: true}) {
+	if l.Add(protocol.PendingUpdate{Manager: protocol.ManagerApt, Name: "libc6", AvailableVersion: "3", Security: true}) {
 		t.Fatal("duplicate kept")
 	}
-	if l.Add(v1alpha1.PendingUpdate{Manager: v1alpha1.ManagerApt, Name: " \x00 "}) {
+	if l.Add(protocol.PendingUpdate{Manager: protocol.ManagerApt, Name: " \x00 "}) {
 		t.Fatal("empty name kept")
 	}
-	l.Add(v1alpha1.PendingUpdate{Manager: v1alpha1.ManagerApt, Name: "bash"})
+	l.Add(protocol.PendingUpdate{Manager: protocol.ManagerApt, Name: "bash"})
 	got := l.Items()
 	if len(got) != 2 || got[0].Name != "libc6" || !got[0].Security || got[0].AvailableVersion != "2" || got[1].Name != "bash" {
 		t.Fatalf("Items() = %+v", got)

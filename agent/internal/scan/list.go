@@ -1,6 +1,6 @@
 package scan
 
-import "github.com/redflag-io/redflag/api/v1alpha1"
+import "github.com/redflag-io/redflag/internal/protocol"
 
 // List collects the updates one scan finds. It bounds every field, drops
 // entries whose name is empty once cleaned, and keeps one entry per name:
@@ -8,13 +8,13 @@ import "github.com/redflag-io/redflag/api/v1alpha1"
 // two repositories) only adds its security flag to the first. The order of
 // first appearance is kept.
 type List struct {
-	items []v1alpha1.PendingUpdate
+	items []protocol.PendingUpdate
 	index map[string]int
 }
 
 // Add bounds u and records it. It reports whether u was kept as a new
 // entry.
-func (l *List) Add(u v1alpha1.PendingUpdate) bool {
+func (l *List) Add(u protocol.PendingUpdate) bool {
 	u = Bound(u)
 	if u.Name == "" {
 		return false
@@ -32,7 +32,7 @@ func (l *List) Add(u v1alpha1.PendingUpdate) bool {
 }
 
 // Items returns the collected updates; nil when there are none.
-func (l *List) Items() []v1alpha1.PendingUpdate {
+func (l *List) Items() []protocol.PendingUpdate {
 	return l.items
 }
 

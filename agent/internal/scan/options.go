@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // ErrNotRefreshed is wrapped by the error a scanner returns when it meant
@@ -29,7 +29,7 @@ type Options struct {
 type OptionScanner interface {
 	Scanner
 	// ScanWith is Scan under opts.
-	ScanWith(ctx context.Context, opts Options) ([]v1alpha1.PendingUpdate, error)
+	ScanWith(ctx context.Context, opts Options) ([]protocol.PendingUpdate, error)
 }
 
 // Usable reports whether a scan that returned n updates with err still

@@ -1,26 +1,39 @@
 package scanrun
 
-import (
-	"time"
+import "time"
 
-	"k8s.io/apimachinery/pkg/util/wait"
-)
+// CoolDown gives the successive cool-downs of an open breaker: First, then
+// twice as long after each failed trial, up to Max (no bound when zero).
+type CoolDown struct {
+	First time.Duration
+	Max   time.Duration
+}
+
+// next returns the current cool-down and doubles it, within Max.
+func (c *CoolDown) next() time.Duration {
+	d := c.First
+	c.First *= 2
+	if c.Max > 0 && c.First > c.Max {
+		c.First = c.Max
+	}
+	return d
+}
 
 // breaker is one scanner's circuit breaker. After threshold consecutive
-// failures it opens for a cool-down taken from a wait.Backoff; when the
+// failures it opens for a cool-down taken from a CoolDown; when the
 // cool-down ends one trial run is let through, and a trial that fails
 // again reopens it for the next, longer, cool-down. A success closes it
 // and restarts both the count and the backoff.
 type breaker struct {
 	threshold int
-	initial   wait.Backoff
-	backoff   wait.Backoff
+	initial   CoolDown
+	backoff   CoolDown
 	failures  int
 	openUntil time.Time
 	lastErr   string
 }
 
-func newBreaker(threshold int, b wait.Backoff) breaker {
+func newBreaker(threshold int, b CoolDown) breaker {
 	return breaker{threshold: threshold, initial: b, backoff: b}
 }
 
@@ -44,6 +57,6 @@ func (b *breaker) fail(now time.Time, msg string) time.Time {
 	if b.failures < b.threshold {
 		return time.Time{}
 	}
-	b.openUntil = now.Add(b.backoff.Step())
+	b.openUntil = now.Add(b.backoff.next())
 	return b.openUntil
 }

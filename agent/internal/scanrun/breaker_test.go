@@ -6,10 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/wait"
-
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // TestBreaker walks one failing package manager through its breaker:
@@ -19,17 +17,17 @@ import (
 // throughout.
 func TestBreaker(t *testing.T) {
 	broken := true // read by the scanner only while Run waits for it
-	flaky := &fakeScanner{manager: mDnf, fn: func(context.Context) ([]v1alpha1.PendingUpdate, error) {
+	flaky := &fakeScanner{manager: mDnf, fn: func(context.Context) ([]protocol.PendingUpdate, error) {
 		if broken {
 			return nil, errBroken
 		}
 		return nil, nil
 	}}
-	ok := returns(mApt, []v1alpha1.PendingUpdate{upd(mApt, "bash", false)}, nil)
+	ok := returns(mApt, []protocol.PendingUpdate{upd(mApt, "bash", false)}, nil)
 	r, clk := newTestRunner(t, Config{
 		Updates:          []scan.Scanner{ok, flaky},
 		FailureThreshold: 3,
-		CoolDown:         wait.Backoff{Duration: 10 * time.Minute, Factor: 2, Cap: time.Hour},
+		CoolDown:         CoolDown{First: 10 * time.Minute, Max: time.Hour},
 	})
 	at := func(d time.Duration) string { return t0.Add(d).Format(time.RFC3339) }
 
@@ -37,26 +35,26 @@ func TestBreaker(t *testing.T) {
 		name    string
 		now     time.Duration // since t0
 		broken  bool
-		want    v1alpha1.RunResult
+		want    protocol.RunResult
 		calls   int32
 		msg     string // substring of the dnf message
 		without string // must not appear in it
 	}{
-		{name: "first failure", now: 0, broken: true, want: v1alpha1.RunFailed, calls: 1, msg: "E: broken", without: "circuit"},
-		{name: "second failure", now: time.Minute, broken: true, want: v1alpha1.RunFailed, calls: 2, without: "circuit"},
-		{name: "third failure opens", now: 2 * time.Minute, broken: true, want: v1alpha1.RunFailed, calls: 3,
+		{name: "first failure", now: 0, broken: true, want: protocol.RunFailed, calls: 1, msg: "E: broken", without: "circuit"},
+		{name: "second failure", now: time.Minute, broken: true, want: protocol.RunFailed, calls: 2, without: "circuit"},
+		{name: "third failure opens", now: 2 * time.Minute, broken: true, want: protocol.RunFailed, calls: 3,
 			msg: "circuit open until " + at(12*time.Minute)},
-		{name: "open: skipped with retry time", now: 3 * time.Minute, broken: true, want: v1alpha1.RunSkipped, calls: 3,
+		{name: "open: skipped with retry time", now: 3 * time.Minute, broken: true, want: protocol.RunSkipped, calls: 3,
 			msg: "retries after " + at(12*time.Minute) + "; 3 consecutive failures, last: " + errBroken.Error()},
-		{name: "still open just before", now: 12*time.Minute - time.Second, broken: true, want: v1alpha1.RunSkipped, calls: 3},
-		{name: "trial fails: reopens for twice as long", now: 12 * time.Minute, broken: true, want: v1alpha1.RunFailed, calls: 4,
+		{name: "still open just before", now: 12*time.Minute - time.Second, broken: true, want: protocol.RunSkipped, calls: 3},
+		{name: "trial fails: reopens for twice as long", now: 12 * time.Minute, broken: true, want: protocol.RunFailed, calls: 4,
 			msg: "circuit open until " + at(32*time.Minute)},
-		{name: "open again", now: 31 * time.Minute, broken: true, want: v1alpha1.RunSkipped, calls: 4,
+		{name: "open again", now: 31 * time.Minute, broken: true, want: protocol.RunSkipped, calls: 4,
 			msg: "retries after " + at(32*time.Minute)},
-		{name: "trial succeeds: closes", now: 32 * time.Minute, broken: false, want: v1alpha1.RunSucceeded, calls: 5},
-		{name: "count restarted", now: 33 * time.Minute, broken: true, want: v1alpha1.RunFailed, calls: 6, without: "circuit"},
-		{name: "count restarted 2", now: 34 * time.Minute, broken: true, want: v1alpha1.RunFailed, calls: 7, without: "circuit"},
-		{name: "cool-down restarted", now: 35 * time.Minute, broken: true, want: v1alpha1.RunFailed, calls: 8,
+		{name: "trial succeeds: closes", now: 32 * time.Minute, broken: false, want: protocol.RunSucceeded, calls: 5},
+		{name: "count restarted", now: 33 * time.Minute, broken: true, want: protocol.RunFailed, calls: 6, without: "circuit"},
+		{name: "count restarted 2", now: 34 * time.Minute, broken: true, want: protocol.RunFailed, calls: 7, without: "circuit"},
+		{name: "cool-down restarted", now: 35 * time.Minute, broken: true, want: protocol.RunFailed, calls: 8,
 			msg: "circuit open until " + at(45*time.Minute)},
 	}
 	for _, s := range steps {
@@ -71,7 +69,7 @@ func TestBreaker(t *testing.T) {
 		if !strings.Contains(o.Message, s.msg) || (s.without != "" && strings.Contains(o.Message, s.without)) {
 			t.Fatalf("%s: dnf message %q, want %q and not %q", s.name, o.Message, s.msg, s.without)
 		}
-		if a := outcome(t, res, "apt"); a.Result != v1alpha1.RunSucceeded || res.Updates.ByManager["apt"] != 1 {
+		if a := outcome(t, res, "apt"); a.Result != protocol.RunSucceeded || res.Updates.ByManager["apt"] != 1 {
 			t.Fatalf("%s: apt %s %q: a failing dnf affected apt", s.name, a.Result, a.Message)
 		}
 	}
@@ -82,8 +80,8 @@ func TestBreaker(t *testing.T) {
 // takes its list with it.
 func TestKeepsLastGoodList(t *testing.T) {
 	state := "ok"
-	dnfItems := []v1alpha1.PendingUpdate{upd(mDnf, "kernel", true), upd(mDnf, "glibc", false)}
-	dnf := &fakeScanner{manager: mDnf, fn: func(context.Context) ([]v1alpha1.PendingUpdate, error) {
+	dnfItems := []protocol.PendingUpdate{upd(mDnf, "kernel", true), upd(mDnf, "glibc", false)}
+	dnf := &fakeScanner{manager: mDnf, fn: func(context.Context) ([]protocol.PendingUpdate, error) {
 		switch state {
 		case "ok":
 			return dnfItems, nil
@@ -93,7 +91,7 @@ func TestKeepsLastGoodList(t *testing.T) {
 			return nil, errBroken
 		}
 	}}
-	ok := returns(mApt, []v1alpha1.PendingUpdate{upd(mApt, "bash", false)}, nil)
+	ok := returns(mApt, []protocol.PendingUpdate{upd(mApt, "bash", false)}, nil)
 	r, clk := newTestRunner(t, Config{Updates: []scan.Scanner{ok, dnf}})
 
 	first := runOne(t, r, Updates)
@@ -101,7 +99,7 @@ func TestKeepsLastGoodList(t *testing.T) {
 	state = "broken"
 	second := runOne(t, r, Updates)
 	o := outcome(t, second, "dnf")
-	if o.Result != v1alpha1.RunFailed || o.KeptFrom == nil || !o.KeptFrom.Time.Equal(t0) || o.Updates != 2 ||
+	if o.Result != protocol.RunFailed || o.KeptFrom == nil || !o.KeptFrom.Time.Equal(t0) || o.Updates != 2 ||
 		!strings.Contains(o.Message, "keeping the 2 update(s) found at "+t0.Format(time.RFC3339)) {
 		t.Fatalf("after a failure: %+v", o)
 	}

@@ -4,15 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
-
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/utils/clock"
 
 	"github.com/redflag-io/redflag/agent/internal/facts"
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // Defaults for the zero fields of a Config.
@@ -35,8 +31,8 @@ const (
 // minutes, doubling each time the trial run after a cool-down fails again,
 // up to 6 hours. A broken package manager is then retried a few times a
 // day instead of on every schedule tick.
-func DefaultCoolDown() wait.Backoff {
-	return wait.Backoff{Duration: 15 * time.Minute, Factor: 2, Cap: 6 * time.Hour, Steps: math.MaxInt32}
+func DefaultCoolDown() CoolDown {
+	return CoolDown{First: 15 * time.Minute, Max: 6 * time.Hour}
 }
 
 // Config is what a Runner runs and how.
@@ -53,7 +49,7 @@ type Config struct {
 	// Timeout bounds each scanner's run; 0 means DefaultTimeout.
 	Timeout time.Duration
 	// Timeouts overrides Timeout per package manager.
-	Timeouts map[v1alpha1.PackageManager]time.Duration
+	Timeouts map[protocol.PackageManager]time.Duration
 	// FactsTimeout bounds the facts collection; 0 means
 	// DefaultFactsTimeout.
 	FactsTimeout time.Duration
@@ -64,12 +60,23 @@ type Config struct {
 	// open a scanner's breaker; 0 means DefaultFailureThreshold.
 	FailureThreshold int
 	// CoolDown gives the successive cool-downs of an open breaker; a zero
-	// Duration means DefaultCoolDown.
-	CoolDown wait.Backoff
+	// First means DefaultCoolDown.
+	CoolDown CoolDown
 	// Clock tells the time for breakers and reports; nil means the real
 	// clock. Timeouts always run on real time.
-	Clock clock.PassiveClock
+	Clock Clock
 }
+
+// Clock tells the time; tests pass a fake one (k8s.io/utils/clock's fakes
+// fit, without the agent linking that package).
+type Clock interface {
+	Now() time.Time
+}
+
+// realClock is the wall clock.
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
 
 // DefaultConfig is the agent's configuration for this platform: every
 // package manager it knows, the real facts collector, and a longer timeout
@@ -79,7 +86,7 @@ func DefaultConfig() Config {
 		Updates:  UpdateScanners(),
 		Docker:   DockerInventory(),
 		Facts:    facts.Collect,
-		Timeouts: map[v1alpha1.PackageManager]time.Duration{v1alpha1.ManagerWindowsUpdate: 30 * time.Minute},
+		Timeouts: map[protocol.PackageManager]time.Duration{protocol.ManagerWindowsUpdate: 30 * time.Minute},
 	}
 }
 
@@ -100,16 +107,11 @@ func (c Config) withDefaults() Config {
 	if c.FailureThreshold <= 0 {
 		c.FailureThreshold = DefaultFailureThreshold
 	}
-	if c.CoolDown.Duration <= 0 {
+	if c.CoolDown.First <= 0 {
 		c.CoolDown = DefaultCoolDown()
 	}
-	if c.CoolDown.Steps <= 0 {
-		// wait.Backoff stops growing when Steps runs out; the cap is the
-		// limit meant here.
-		c.CoolDown.Steps = math.MaxInt32
-	}
 	if c.Clock == nil {
-		c.Clock = clock.RealClock{}
+		c.Clock = realClock{}
 	}
 	return c
 }
@@ -117,14 +119,14 @@ func (c Config) withDefaults() Config {
 // validate refuses scanner lists the runner cannot keep apart or the API
 // would refuse: breaker state and ByManager are keyed by manager.
 func (c Config) validate() error {
-	seen := map[v1alpha1.PackageManager]bool{}
+	seen := map[protocol.PackageManager]bool{}
 	for _, s := range c.Updates {
 		if s == nil {
 			return errors.New("scanrun: nil scanner")
 		}
 		m := s.Manager()
 		// A probe update is the one list of managers the API accepts.
-		if err := scan.Check(v1alpha1.PendingUpdate{Manager: m, Name: "probe"}); err != nil {
+		if err := scan.Check(protocol.PendingUpdate{Manager: m, Name: "probe"}); err != nil {
 			return fmt.Errorf("scanrun: scanner: %w", err)
 		}
 		if seen[m] {
@@ -135,7 +137,7 @@ func (c Config) validate() error {
 	return nil
 }
 
-func (c Config) timeout(m v1alpha1.PackageManager) time.Duration {
+func (c Config) timeout(m protocol.PackageManager) time.Duration {
 	if d, ok := c.Timeouts[m]; ok && d > 0 {
 		return d
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 func TestNewRefuses(t *testing.T) {
@@ -81,7 +81,7 @@ func TestRunAll(t *testing.T) {
 	if !slices.Equal(got, All()) {
 		t.Fatalf("subsystems %v", got)
 	}
-	if d := rep.Results[3].Status; d.Result != v1alpha1.RunSkipped || !strings.Contains(d.Message, "no docker source") {
+	if d := rep.Results[3].Status; d.Result != protocol.RunSkipped || !strings.Contains(d.Message, "no docker source") {
 		t.Fatalf("docker status %+v", d)
 	}
 	if _, err := r.Run(context.Background(), "disks"); !errors.Is(err, ErrUnknownSubsystem) {

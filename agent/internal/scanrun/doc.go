@@ -18,7 +18,7 @@
 // cost a status write each way.
 //
 // Every Result carries a per-source Outcome, a SubsystemStatus rolled up
-// from them and, for updates, a merged v1alpha1.UpdateInventory with a
+// from them and, for updates, a merged protocol.UpdateInventory with a
 // content hash that ignores ScannedAt, so the caller can skip resending an
 // unchanged result.
 package scanrun

@@ -9,10 +9,9 @@ import (
 	"fmt"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"github.com/redflag-io/redflag/internal/protocol"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
 )
 
 // SourceDocker is the Outcome name of the Docker engine behind subsystem
@@ -29,23 +28,23 @@ func (r *Runner) runDocker(ctx context.Context) Result {
 		dctx, cancel := context.WithTimeoutCause(ctx, r.cfg.Timeout, errTimedOut)
 		start := time.Now()
 		inv, err := safeList(dctx, r.cfg.Docker)
-		out.Took = metav1.Duration{Duration: time.Since(start)}
+		out.Took = protocol.Duration{Duration: time.Since(start)}
 		timedOut := errors.Is(context.Cause(dctx), errTimedOut)
 		cancel()
 		switch {
 		case inv != nil && (err == nil || errors.Is(err, scan.ErrMalformed)):
-			out.Result = v1alpha1.RunSucceeded
+			out.Result = protocol.RunSucceeded
 			out.Message = partialMessage(err, 0)
-			at := metav1.NewTime(r.cfg.Clock.Now())
+			at := protocol.NewTime(r.cfg.Clock.Now())
 			inv.ScannedAt = &at
 			res.Docker, res.Hash = inv, DockerHash(*inv)
 		case errors.Is(err, scan.ErrNotInstalled):
-			out.Present, out.Result, out.Message = false, v1alpha1.RunSkipped, "not installed on this host"
+			out.Present, out.Result, out.Message = false, protocol.RunSkipped, "not installed on this host"
 		case timedOut:
-			out.Result = v1alpha1.RunTimedOut
+			out.Result = protocol.RunTimedOut
 			out.Message = clipMessage(fmt.Sprintf("no result within %s: %s", r.cfg.Timeout, detail(err)))
 		default:
-			out.Result, out.Message = v1alpha1.RunFailed, clipMessage(detail(err))
+			out.Result, out.Message = protocol.RunFailed, clipMessage(detail(err))
 		}
 		res.Outcomes = []Outcome{out}
 	}
@@ -54,7 +53,7 @@ func (r *Runner) runDocker(ctx context.Context) Result {
 }
 
 // safeList runs list, turning a panic into an error.
-func safeList(ctx context.Context, list DockerLister) (inv *v1alpha1.DockerInventory, err error) {
+func safeList(ctx context.Context, list DockerLister) (inv *protocol.DockerInventory, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			inv, err = nil, fmt.Errorf("%w: %v", errPanicked, p)
@@ -69,7 +68,7 @@ func safeList(ctx context.Context, list DockerLister) (inv *v1alpha1.DockerInven
 
 // DockerHash is a SHA-256, as lowercase hex, over the JSON of inv without
 // ScannedAt and Hash: equal listings give equal hashes whenever taken.
-func DockerHash(inv v1alpha1.DockerInventory) string {
+func DockerHash(inv protocol.DockerInventory) string {
 	inv.ScannedAt, inv.Hash = nil, ""
 	b, err := json.Marshal(inv)
 	if err != nil {

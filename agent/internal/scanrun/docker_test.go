@@ -8,15 +8,14 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"github.com/redflag-io/redflag/internal/protocol"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
 )
 
 // lister is a fake DockerLister: it returns inv and err, or panics.
-func lister(inv *v1alpha1.DockerInventory, err error, panics bool) DockerLister {
-	return func(ctx context.Context) (*v1alpha1.DockerInventory, error) {
+func lister(inv *protocol.DockerInventory, err error, panics bool) DockerLister {
+	return func(ctx context.Context) (*protocol.DockerInventory, error) {
 		if panics {
 			panic("boom")
 		}
@@ -31,21 +30,21 @@ func lister(inv *v1alpha1.DockerInventory, err error, panics bool) DockerLister 
 // TestRunDocker: what each answer of the engine's lister makes of subsystem
 // docker's status, and that the inventory and its hash reach the result.
 func TestRunDocker(t *testing.T) {
-	inv := &v1alpha1.DockerInventory{TotalContainers: 1, Containers: []v1alpha1.DockerContainer{{Name: "web", State: "running", Update: v1alpha1.ImageUpToDate}}}
+	inv := &protocol.DockerInventory{TotalContainers: 1, Containers: []protocol.DockerContainer{{Name: "web", State: "running", Update: protocol.ImageUpToDate}}}
 	tests := []struct {
 		name    string
 		list    DockerLister
-		result  v1alpha1.RunResult
+		result  protocol.RunResult
 		present bool
 		message string
 		stored  bool
 	}{
-		{"listed", lister(inv, nil, false), v1alpha1.RunSucceeded, true, "", true},
-		{"partial", lister(inv, fmt.Errorf("%w: registry down", scan.ErrMalformed), false), v1alpha1.RunSucceeded, true, "partial: ", true},
-		{"no engine", lister(nil, fmt.Errorf("docker scan: %w", scan.ErrNotInstalled), false), v1alpha1.RunSkipped, false, "not installed on this host", false},
-		{"engine fails", lister(nil, errors.New("engine answered 500"), false), v1alpha1.RunFailed, true, "engine answered 500", false},
-		{"no inventory", lister(nil, nil, false), v1alpha1.RunFailed, true, "no inventory", false},
-		{"panics", lister(nil, nil, true), v1alpha1.RunFailed, true, "panicked: boom", false},
+		{"listed", lister(inv, nil, false), protocol.RunSucceeded, true, "", true},
+		{"partial", lister(inv, fmt.Errorf("%w: registry down", scan.ErrMalformed), false), protocol.RunSucceeded, true, "partial: ", true},
+		{"no engine", lister(nil, fmt.Errorf("docker scan: %w", scan.ErrNotInstalled), false), protocol.RunSkipped, false, "not installed on this host", false},
+		{"engine fails", lister(nil, errors.New("engine answered 500"), false), protocol.RunFailed, true, "engine answered 500", false},
+		{"no inventory", lister(nil, nil, false), protocol.RunFailed, true, "no inventory", false},
+		{"panics", lister(nil, nil, true), protocol.RunFailed, true, "panicked: boom", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,7 +71,7 @@ func TestRunDocker(t *testing.T) {
 // TestRunDockerTimesOut: a lister that outlives the scan timeout is
 // reported as TimedOut.
 func TestRunDockerTimesOut(t *testing.T) {
-	slow := func(ctx context.Context) (*v1alpha1.DockerInventory, error) {
+	slow := func(ctx context.Context) (*protocol.DockerInventory, error) {
 		<-ctx.Done()
 		return nil, context.Cause(ctx)
 	}
@@ -81,7 +80,7 @@ func TestRunDockerTimesOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := rep.Results[0].Status; st.Result != v1alpha1.RunTimedOut {
+	if st := rep.Results[0].Status; st.Result != protocol.RunTimedOut {
 		t.Errorf("status %+v, want TimedOut", st)
 	}
 }
@@ -89,14 +88,14 @@ func TestRunDockerTimesOut(t *testing.T) {
 // TestDockerHashIgnoresTime: the same listing taken at another time has
 // the same hash; another listing has another.
 func TestDockerHashIgnoresTime(t *testing.T) {
-	a := v1alpha1.DockerInventory{TotalImages: 1, Images: []v1alpha1.DockerImage{{ID: "sha256:1", Repository: "nginx", Tag: "1"}}}
+	a := protocol.DockerInventory{TotalImages: 1, Images: []protocol.DockerImage{{ID: "sha256:1", Repository: "nginx", Tag: "1"}}}
 	b := a
-	later := metav1.NewTime(t0.Add(time.Hour))
+	later := protocol.NewTime(t0.Add(time.Hour))
 	b.ScannedAt = &later
 	if DockerHash(a) != DockerHash(b) || DockerHash(a) == "" {
 		t.Error("the scan time changed the hash")
 	}
-	b.Images = []v1alpha1.DockerImage{{ID: "sha256:1", Repository: "nginx", Tag: "2"}}
+	b.Images = []protocol.DockerImage{{ID: "sha256:1", Repository: "nginx", Tag: "2"}}
 	if DockerHash(a) == DockerHash(b) {
 		t.Error("another listing has the same hash")
 	}

@@ -7,10 +7,9 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"github.com/redflag-io/redflag/internal/protocol"
 
 	"github.com/redflag-io/redflag/agent/internal/facts"
-	"github.com/redflag-io/redflag/api/v1alpha1"
 )
 
 // factsCollection is one facts.Collect call, shared by storage and system.
@@ -76,22 +75,22 @@ func (r *Runner) factsResult(sub Subsystem, fc *factsCollection) Result {
 		res.Hash = facts.Facts{Hostname: f.Hostname, OS: f.OS, System: f.System}.Hash()
 	}
 
-	out := Outcome{Name: SourceFacts, Present: true, Took: metav1.Duration{Duration: fc.took}}
+	out := Outcome{Name: SourceFacts, Present: true, Took: protocol.Duration{Duration: fc.took}}
 	err := errors.Join(errs...)
 	switch {
 	case fc.timedOut:
-		out.Result = v1alpha1.RunTimedOut
+		out.Result = protocol.RunTimedOut
 		out.Message = fmt.Sprintf("no complete result within %s", r.cfg.FactsTimeout)
 		if err != nil {
 			out.Message += ": " + detail(err)
 		}
 	case err == nil:
-		out.Result = v1alpha1.RunSucceeded
+		out.Result = protocol.RunSucceeded
 	case usable:
-		out.Result = v1alpha1.RunSucceeded
+		out.Result = protocol.RunSucceeded
 		out.Message = "partial: " + detail(err)
 	default:
-		out.Result = v1alpha1.RunFailed
+		out.Result = protocol.RunFailed
 		out.Message = detail(err)
 	}
 	out.Message = clipMessage(out.Message)

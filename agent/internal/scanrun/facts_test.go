@@ -10,15 +10,15 @@ import (
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/facts"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 func TestFactsSubsystems(t *testing.T) {
 	good := facts.Facts{
 		Hostname: "web-1",
-		OS:       v1alpha1.OSInfo{Family: "linux", Distribution: "debian", Kernel: "6.1.0"},
-		System:   v1alpha1.SystemFacts{CPUCores: 2, MemoryBytes: 4 << 30},
-		Storage:  []v1alpha1.MountStatus{{MountPoint: "/", SizeBytes: 100, UsedBytes: 40}},
+		OS:       protocol.OSInfo{Family: "linux", Distribution: "debian", Kernel: "6.1.0"},
+		System:   protocol.SystemFacts{CPUCores: 2, MemoryBytes: 4 << 30},
+		Storage:  []protocol.MountStatus{{MountPoint: "/", SizeBytes: 100, UsedBytes: 40}},
 	}
 	noMounts := good
 	noMounts.Storage = nil
@@ -28,21 +28,21 @@ func TestFactsSubsystems(t *testing.T) {
 		facts         facts.Facts
 		err           error
 		hang          bool
-		storage, sys  v1alpha1.RunResult
+		storage, sys  protocol.RunResult
 		storageMsg    string
 		sysMsg        string
 		wantAllFailed bool
 	}{
-		{name: "clean", facts: good, storage: v1alpha1.RunSucceeded, sys: v1alpha1.RunSucceeded},
+		{name: "clean", facts: good, storage: protocol.RunSucceeded, sys: protocol.RunSucceeded},
 		{name: "one mount unreadable", facts: good, err: errors.Join(statfsErr),
-			storage: v1alpha1.RunSucceeded, storageMsg: "partial: storage: statfs /srv", sys: v1alpha1.RunSucceeded},
+			storage: protocol.RunSucceeded, storageMsg: "partial: storage: statfs /srv", sys: protocol.RunSucceeded},
 		{name: "hostname unreadable", facts: good, err: errors.Join(errors.New("hostname: no such file")),
-			storage: v1alpha1.RunSucceeded, sys: v1alpha1.RunSucceeded, sysMsg: "partial: hostname"},
+			storage: protocol.RunSucceeded, sys: protocol.RunSucceeded, sysMsg: "partial: hostname"},
 		{name: "no mount readable", facts: noMounts, err: errors.Join(errors.New("kernel release: gone"), statfsErr),
-			storage: v1alpha1.RunFailed, storageMsg: "statfs /srv", sys: v1alpha1.RunSucceeded, sysMsg: "partial: kernel release"},
+			storage: protocol.RunFailed, storageMsg: "statfs /srv", sys: protocol.RunSucceeded, sysMsg: "partial: kernel release"},
 		{name: "nothing readable", facts: facts.Facts{}, err: errors.Join(errors.New("os-release: gone"), statfsErr),
-			storage: v1alpha1.RunFailed, sys: v1alpha1.RunFailed, storageMsg: "statfs", sysMsg: "os-release", wantAllFailed: true},
-		{name: "timeout", hang: true, storage: v1alpha1.RunTimedOut, sys: v1alpha1.RunTimedOut,
+			storage: protocol.RunFailed, sys: protocol.RunFailed, storageMsg: "statfs", sysMsg: "os-release", wantAllFailed: true},
+		{name: "timeout", hang: true, storage: protocol.RunTimedOut, sys: protocol.RunTimedOut,
 			storageMsg: "no complete result within 30ms", sysMsg: "no complete result", wantAllFailed: true},
 	}
 	for _, tt := range tests {
@@ -69,7 +69,7 @@ func TestFactsSubsystems(t *testing.T) {
 			st, sys := rep.Results[0], rep.Results[1]
 			for _, c := range []struct {
 				res  Result
-				want v1alpha1.RunResult
+				want protocol.RunResult
 				msg  string
 			}{{st, tt.storage, tt.storageMsg}, {sys, tt.sys, tt.sysMsg}} {
 				o := c.res.Outcomes[0]
@@ -97,7 +97,7 @@ func TestFactsSubsystems(t *testing.T) {
 // fills by a percent, not when a log file grows.
 func TestStorageHashIgnoresSmallGrowth(t *testing.T) {
 	hash := func(used int64) string {
-		f := facts.Facts{Storage: []v1alpha1.MountStatus{{MountPoint: "/", SizeBytes: 100 << 30, UsedBytes: used}}}
+		f := facts.Facts{Storage: []protocol.MountStatus{{MountPoint: "/", SizeBytes: 100 << 30, UsedBytes: used}}}
 		r, _ := newTestRunner(t, Config{Facts: func(context.Context) (facts.Facts, error) { return f, nil }})
 		return runOne(t, r, Storage).Hash
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/facts"
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // t0 is the fake clock's start.
@@ -21,42 +21,42 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // fakeScanner is a package manager whose behaviour the test scripts.
 type fakeScanner struct {
-	manager v1alpha1.PackageManager
-	fn      func(ctx context.Context) ([]v1alpha1.PendingUpdate, error)
+	manager protocol.PackageManager
+	fn      func(ctx context.Context) ([]protocol.PendingUpdate, error)
 	calls   atomic.Int32
 }
 
-func (f *fakeScanner) Manager() v1alpha1.PackageManager { return f.manager }
+func (f *fakeScanner) Manager() protocol.PackageManager { return f.manager }
 
-func (f *fakeScanner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
+func (f *fakeScanner) Scan(ctx context.Context) ([]protocol.PendingUpdate, error) {
 	f.calls.Add(1)
 	return f.fn(ctx)
 }
 
 // returns scans to items and err.
-func returns(m v1alpha1.PackageManager, items []v1alpha1.PendingUpdate, err error) *fakeScanner {
-	return &fakeScanner{manager: m, fn: func(context.Context) ([]v1alpha1.PendingUpdate, error) {
+func returns(m protocol.PackageManager, items []protocol.PendingUpdate, err error) *fakeScanner {
+	return &fakeScanner{manager: m, fn: func(context.Context) ([]protocol.PendingUpdate, error) {
 		return slices.Clone(items), err
 	}}
 }
 
 // hangs blocks until its context ends, as a well-behaved scanner whose
 // package manager hangs does.
-func hangs(m v1alpha1.PackageManager) *fakeScanner {
-	return &fakeScanner{manager: m, fn: func(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
+func hangs(m protocol.PackageManager) *fakeScanner {
+	return &fakeScanner{manager: m, fn: func(ctx context.Context) ([]protocol.PendingUpdate, error) {
 		<-ctx.Done()
 		return nil, fmt.Errorf("fake %s: %w", m, context.Cause(ctx))
 	}}
 }
 
-func notInstalled(m v1alpha1.PackageManager) *fakeScanner {
+func notInstalled(m protocol.PackageManager) *fakeScanner {
 	return returns(m, nil, fmt.Errorf("%s scan: %w: exec: not found", m, scan.ErrNotInstalled))
 }
 
 var errBroken = errors.New("exit status 100: E: broken")
 
-func upd(m v1alpha1.PackageManager, name string, security bool) v1alpha1.PendingUpdate {
-	return v1alpha1.PendingUpdate{Manager: m, Name: name, CurrentVersion: "1.0", AvailableVersion: "1.1", Security: security}
+func upd(m protocol.PackageManager, name string, security bool) protocol.PendingUpdate {
+	return protocol.PendingUpdate{Manager: m, Name: name, CurrentVersion: "1.0", AvailableVersion: "1.1", Security: security}
 }
 
 // newTestRunner builds a Runner on a fake clock with short timeouts.

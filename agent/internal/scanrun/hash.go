@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"slices"
 
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // InventoryHash is a SHA-256, as lowercase hex, over the JSON of inv
@@ -14,7 +14,7 @@ import (
 // inventories give equal hashes whenever they were taken and however
 // their items were ordered, so the caller skips resending one that did not
 // change.
-func InventoryHash(inv v1alpha1.UpdateInventory) string {
+func InventoryHash(inv protocol.UpdateInventory) string {
 	inv.ScannedAt = nil
 	inv.Items = slices.SortedFunc(slices.Values(inv.Items), compareUpdates)
 	// Marshal cannot fail on strings, numbers, booleans and a string-keyed

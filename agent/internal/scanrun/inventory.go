@@ -6,21 +6,19 @@ import (
 	"slices"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // NewInventory builds the inventory of items scanned at scannedAt (zero
 // leaves ScannedAt unset). Total, Security and ByManager count every item;
 // Items holds them security first, then by manager and name, cut to
-// v1alpha1.MaxUpdateItems with Truncated set when anything was cut. Items
+// protocol.MaxUpdateItems with Truncated set when anything was cut. Items
 // are taken as given: the runner has already bounded them and removed
 // duplicates within each manager.
-func NewInventory(items []v1alpha1.PendingUpdate, scannedAt time.Time) v1alpha1.UpdateInventory {
-	var inv v1alpha1.UpdateInventory
+func NewInventory(items []protocol.PendingUpdate, scannedAt time.Time) protocol.UpdateInventory {
+	var inv protocol.UpdateInventory
 	if !scannedAt.IsZero() {
-		t := metav1.NewTime(scannedAt)
+		t := protocol.NewTime(scannedAt)
 		inv.ScannedAt = &t
 	}
 	if len(items) == 0 {
@@ -35,9 +33,9 @@ func NewInventory(items []v1alpha1.PendingUpdate, scannedAt time.Time) v1alpha1.
 		inv.ByManager[string(u.Manager)] = inc(inv.ByManager[string(u.Manager)])
 	}
 	sorted := slices.SortedFunc(slices.Values(items), compareUpdates)
-	if len(sorted) > v1alpha1.MaxUpdateItems {
+	if len(sorted) > protocol.MaxUpdateItems {
 		// Clone so the cut list does not pin the whole backing array.
-		sorted = slices.Clone(sorted[:v1alpha1.MaxUpdateItems])
+		sorted = slices.Clone(sorted[:protocol.MaxUpdateItems])
 		inv.Truncated = true
 	}
 	inv.Items = sorted
@@ -47,7 +45,7 @@ func NewInventory(items []v1alpha1.PendingUpdate, scannedAt time.Time) v1alpha1.
 // compareUpdates orders security updates first, then by manager and name;
 // the remaining fields only make the order total, so equal inputs always
 // give equal lists.
-func compareUpdates(a, b v1alpha1.PendingUpdate) int {
+func compareUpdates(a, b protocol.PendingUpdate) int {
 	return cmp.Or(
 		compareBool(b.Security, a.Security),
 		cmp.Compare(a.Manager, b.Manager),

@@ -8,14 +8,14 @@ import (
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // manyUpdates returns n distinct updates spread over three managers, every
 // seventh a security update, in a shuffled order.
-func manyUpdates(n int, seed uint64) []v1alpha1.PendingUpdate {
-	managers := []v1alpha1.PackageManager{mWinget, mApt, mDnf}
-	items := make([]v1alpha1.PendingUpdate, n)
+func manyUpdates(n int, seed uint64) []protocol.PendingUpdate {
+	managers := []protocol.PackageManager{mWinget, mApt, mDnf}
+	items := make([]protocol.PendingUpdate, n)
 	for i := range items {
 		items[i] = upd(managers[i%3], fmt.Sprintf("pkg-%03d", i), i%7 == 0)
 	}
@@ -26,7 +26,7 @@ func manyUpdates(n int, seed uint64) []v1alpha1.PendingUpdate {
 
 // before is the documented order, written out independently of
 // compareUpdates: security first, then manager, then name.
-func before(a, b v1alpha1.PendingUpdate) bool {
+func before(a, b protocol.PendingUpdate) bool {
 	if a.Security != b.Security {
 		return a.Security
 	}
@@ -57,7 +57,7 @@ func TestNewInventory(t *testing.T) {
 			if n > 0 && fmt.Sprint(inv.ByManager) != fmt.Sprint(wantBy) {
 				t.Errorf("byManager = %v, want %v", inv.ByManager, wantBy)
 			}
-			if len(inv.Items) != min(n, v1alpha1.MaxUpdateItems) || inv.Truncated != (n > v1alpha1.MaxUpdateItems) {
+			if len(inv.Items) != min(n, protocol.MaxUpdateItems) || inv.Truncated != (n > protocol.MaxUpdateItems) {
 				t.Errorf("%d items, truncated=%v", len(inv.Items), inv.Truncated)
 			}
 			if inv.ScannedAt == nil || !inv.ScannedAt.Time.Equal(at) {
@@ -85,7 +85,7 @@ func TestNewInventory(t *testing.T) {
 // updates while the list stops at the API's bound.
 func TestRunCountsEveryItem(t *testing.T) {
 	all := manyUpdates(500, 1)
-	byManager := map[v1alpha1.PackageManager][]v1alpha1.PendingUpdate{}
+	byManager := map[protocol.PackageManager][]protocol.PendingUpdate{}
 	for _, u := range all {
 		byManager[u.Manager] = append(byManager[u.Manager], u)
 	}
@@ -95,7 +95,7 @@ func TestRunCountsEveryItem(t *testing.T) {
 		returns(mWinget, byManager[mWinget], nil),
 	}})
 	inv := runOne(t, r, Updates).Updates
-	if inv.Total != 500 || inv.Security != 72 || !inv.Truncated || len(inv.Items) != v1alpha1.MaxUpdateItems {
+	if inv.Total != 500 || inv.Security != 72 || !inv.Truncated || len(inv.Items) != protocol.MaxUpdateItems {
 		t.Fatalf("total=%d security=%d truncated=%v items=%d", inv.Total, inv.Security, inv.Truncated, len(inv.Items))
 	}
 	if inv.ByManager["apt"]+inv.ByManager["dnf"]+inv.ByManager["winget"] != 500 {
@@ -114,26 +114,26 @@ func TestInventoryHash(t *testing.T) {
 	if len(base) != 64 {
 		t.Fatalf("hash %q is not hex SHA-256", base)
 	}
-	change := func(f func(u *v1alpha1.PendingUpdate)) []v1alpha1.PendingUpdate {
+	change := func(f func(u *protocol.PendingUpdate)) []protocol.PendingUpdate {
 		c := slices.Clone(items)
 		f(&c[0])
 		return c
 	}
 	tests := []struct {
 		name  string
-		inv   v1alpha1.UpdateInventory
+		inv   protocol.UpdateInventory
 		equal bool
 	}{
 		{"same", NewInventory(items, t0), true},
 		{"other order and scan time", NewInventory(manyUpdates(300, 99), t0.Add(time.Hour)), true},
 		{"no scan time", NewInventory(items, time.Time{}), true},
-		{"items handed over unsorted", func() v1alpha1.UpdateInventory {
+		{"items handed over unsorted", func() protocol.UpdateInventory {
 			inv := NewInventory(items, t0)
 			rand.New(rand.NewPCG(3, 3)).Shuffle(len(inv.Items), func(i, j int) { inv.Items[i], inv.Items[j] = inv.Items[j], inv.Items[i] })
 			return inv
 		}(), true},
-		{"another available version", NewInventory(change(func(u *v1alpha1.PendingUpdate) { u.AvailableVersion = "9" }), t0), false},
-		{"security flag", NewInventory(change(func(u *v1alpha1.PendingUpdate) { u.Security = !u.Security }), t0), false},
+		{"another available version", NewInventory(change(func(u *protocol.PendingUpdate) { u.AvailableVersion = "9" }), t0), false},
+		{"security flag", NewInventory(change(func(u *protocol.PendingUpdate) { u.Security = !u.Security }), t0), false},
 		{"one update fewer", NewInventory(items[1:], t0), false},
 	}
 	for _, tt := range tests {

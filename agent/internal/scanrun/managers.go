@@ -6,7 +6,7 @@ import (
 	"sync"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // runManagers runs the scanners of one subsystem and merges their lists.
@@ -20,7 +20,7 @@ import (
 // host.
 func (r *Runner) runManagers(ctx context.Context, sub Subsystem, scanners []scan.Scanner, opts scan.Options) Result {
 	outs := make([]Outcome, len(scanners))
-	lists := make([][]v1alpha1.PendingUpdate, len(scanners))
+	lists := make([][]protocol.PendingUpdate, len(scanners))
 	var wg sync.WaitGroup
 	for i, s := range scanners {
 		wg.Go(func() {
@@ -44,7 +44,7 @@ func (r *Runner) runManagers(ctx context.Context, sub Subsystem, scanners []scan
 // scanner did: every entry is attributed to the manager that found it
 // (ByManager keys and the API's enum depend on it), bounded, and kept once
 // per name. It returns how many entries were dropped as unusable.
-func normalise(m v1alpha1.PackageManager, items []v1alpha1.PendingUpdate) ([]v1alpha1.PendingUpdate, int) {
+func normalise(m protocol.PackageManager, items []protocol.PendingUpdate) ([]protocol.PendingUpdate, int) {
 	var list scan.List
 	dropped := 0
 	for _, u := range items {

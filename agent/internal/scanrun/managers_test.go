@@ -10,18 +10,18 @@ import (
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 const (
-	mApt    = v1alpha1.ManagerApt
-	mDnf    = v1alpha1.ManagerDnf
-	mWinget = v1alpha1.ManagerWinget
+	mApt    = protocol.ManagerApt
+	mDnf    = protocol.ManagerDnf
+	mWinget = protocol.ManagerWinget
 )
 
 type wantOutcome struct {
 	present bool
-	result  v1alpha1.RunResult
+	result  protocol.RunResult
 	msg     string // substring of the message; "" wants none
 	updates int
 }
@@ -30,9 +30,9 @@ func TestRunManagers(t *testing.T) {
 	tests := []struct {
 		name          string
 		scanners      []scan.Scanner
-		timeouts      map[v1alpha1.PackageManager]time.Duration
+		timeouts      map[protocol.PackageManager]time.Duration
 		want          map[string]wantOutcome
-		wantStatus    v1alpha1.RunResult
+		wantStatus    protocol.RunResult
 		wantTotal     int32
 		wantSecurity  int32
 		wantByManager map[string]int32
@@ -40,98 +40,98 @@ func TestRunManagers(t *testing.T) {
 	}{{
 		name: "all succeed",
 		scanners: []scan.Scanner{
-			returns(mApt, []v1alpha1.PendingUpdate{upd(mApt, "openssl", true), upd(mApt, "bash", false)}, nil),
-			returns(mDnf, []v1alpha1.PendingUpdate{upd(mDnf, "kernel", false)}, nil),
+			returns(mApt, []protocol.PendingUpdate{upd(mApt, "openssl", true), upd(mApt, "bash", false)}, nil),
+			returns(mDnf, []protocol.PendingUpdate{upd(mDnf, "kernel", false)}, nil),
 		},
 		want: map[string]wantOutcome{
-			"apt": {present: true, result: v1alpha1.RunSucceeded, updates: 2},
-			"dnf": {present: true, result: v1alpha1.RunSucceeded, updates: 1},
+			"apt": {present: true, result: protocol.RunSucceeded, updates: 2},
+			"dnf": {present: true, result: protocol.RunSucceeded, updates: 1},
 		},
-		wantStatus: v1alpha1.RunSucceeded, wantTotal: 3, wantSecurity: 1,
+		wantStatus: protocol.RunSucceeded, wantTotal: 3, wantSecurity: 1,
 		wantByManager: map[string]int32{"apt": 2, "dnf": 1},
 	}, {
 		name: "one hangs past its timeout while the others succeed",
 		scanners: []scan.Scanner{
-			returns(mApt, []v1alpha1.PendingUpdate{upd(mApt, "bash", false)}, nil),
+			returns(mApt, []protocol.PendingUpdate{upd(mApt, "bash", false)}, nil),
 			hangs(mDnf),
-			returns(mWinget, []v1alpha1.PendingUpdate{upd(mWinget, "Git.Git", false)}, nil),
+			returns(mWinget, []protocol.PendingUpdate{upd(mWinget, "Git.Git", false)}, nil),
 		},
-		timeouts: map[v1alpha1.PackageManager]time.Duration{mDnf: 50 * time.Millisecond},
+		timeouts: map[protocol.PackageManager]time.Duration{mDnf: 50 * time.Millisecond},
 		want: map[string]wantOutcome{
-			"apt":    {present: true, result: v1alpha1.RunSucceeded, updates: 1},
-			"dnf":    {present: true, result: v1alpha1.RunTimedOut, msg: "no result within 50ms"},
-			"winget": {present: true, result: v1alpha1.RunSucceeded, updates: 1},
+			"apt":    {present: true, result: protocol.RunSucceeded, updates: 1},
+			"dnf":    {present: true, result: protocol.RunTimedOut, msg: "no result within 50ms"},
+			"winget": {present: true, result: protocol.RunSucceeded, updates: 1},
 		},
-		wantStatus: v1alpha1.RunTimedOut, wantTotal: 2,
+		wantStatus: protocol.RunTimedOut, wantTotal: 2,
 		wantByManager: map[string]int32{"apt": 1, "winget": 1},
 	}, {
 		name: "not installed is absent, not failed",
 		scanners: []scan.Scanner{
-			returns(mApt, []v1alpha1.PendingUpdate{upd(mApt, "bash", false)}, nil),
+			returns(mApt, []protocol.PendingUpdate{upd(mApt, "bash", false)}, nil),
 			notInstalled(mDnf),
 		},
 		want: map[string]wantOutcome{
-			"apt": {present: true, result: v1alpha1.RunSucceeded, updates: 1},
-			"dnf": {present: false, result: v1alpha1.RunSkipped, msg: "not installed"},
+			"apt": {present: true, result: protocol.RunSucceeded, updates: 1},
+			"dnf": {present: false, result: protocol.RunSkipped, msg: "not installed"},
 		},
-		wantStatus: v1alpha1.RunSucceeded, wantTotal: 1,
+		wantStatus: protocol.RunSucceeded, wantTotal: 1,
 		wantByManager: map[string]int32{"apt": 1},
 	}, {
 		name:     "nothing installed",
 		scanners: []scan.Scanner{notInstalled(mApt), notInstalled(mDnf)},
 		want: map[string]wantOutcome{
-			"apt": {present: false, result: v1alpha1.RunSkipped, msg: "not installed"},
-			"dnf": {present: false, result: v1alpha1.RunSkipped, msg: "not installed"},
+			"apt": {present: false, result: protocol.RunSkipped, msg: "not installed"},
+			"dnf": {present: false, result: protocol.RunSkipped, msg: "not installed"},
 		},
-		wantStatus: v1alpha1.RunSkipped,
+		wantStatus: protocol.RunSkipped,
 	}, {
 		name:     "every present scanner fails",
 		scanners: []scan.Scanner{returns(mApt, nil, errBroken), notInstalled(mDnf)},
 		want: map[string]wantOutcome{
-			"apt": {present: true, result: v1alpha1.RunFailed, msg: "E: broken"},
-			"dnf": {present: false, result: v1alpha1.RunSkipped, msg: "not installed"},
+			"apt": {present: true, result: protocol.RunFailed, msg: "E: broken"},
+			"dnf": {present: false, result: protocol.RunSkipped, msg: "not installed"},
 		},
-		wantStatus: v1alpha1.RunFailed, wantAllFailed: true,
+		wantStatus: protocol.RunFailed, wantAllFailed: true,
 	}, {
 		name: "malformed output keeps what was read",
-		scanners: []scan.Scanner{returns(mApt, []v1alpha1.PendingUpdate{upd(mApt, "bash", false)},
+		scanners: []scan.Scanner{returns(mApt, []protocol.PendingUpdate{upd(mApt, "bash", false)},
 			fmt.Errorf("apt scan: %w: 1 unreadable line(s)", scan.ErrMalformed))},
 		want: map[string]wantOutcome{
-			"apt": {present: true, result: v1alpha1.RunSucceeded, msg: "partial: apt scan: malformed output", updates: 1},
+			"apt": {present: true, result: protocol.RunSucceeded, msg: "partial: apt scan: malformed output", updates: 1},
 		},
-		wantStatus: v1alpha1.RunSucceeded, wantTotal: 1,
+		wantStatus: protocol.RunSucceeded, wantTotal: 1,
 		wantByManager: map[string]int32{"apt": 1},
 	}, {
 		name:     "malformed output with nothing read fails",
 		scanners: []scan.Scanner{returns(mApt, nil, fmt.Errorf("apt scan: %w", scan.ErrMalformed))},
 		want: map[string]wantOutcome{
-			"apt": {present: true, result: v1alpha1.RunFailed, msg: "malformed output"},
+			"apt": {present: true, result: protocol.RunFailed, msg: "malformed output"},
 		},
-		wantStatus: v1alpha1.RunFailed, wantAllFailed: true,
+		wantStatus: protocol.RunFailed, wantAllFailed: true,
 	}, {
 		name: "a panicking scanner fails alone",
 		scanners: []scan.Scanner{
-			returns(mApt, []v1alpha1.PendingUpdate{upd(mApt, "bash", false)}, nil),
-			&fakeScanner{manager: mWinget, fn: func(context.Context) ([]v1alpha1.PendingUpdate, error) { panic("index out of range") }},
+			returns(mApt, []protocol.PendingUpdate{upd(mApt, "bash", false)}, nil),
+			&fakeScanner{manager: mWinget, fn: func(context.Context) ([]protocol.PendingUpdate, error) { panic("index out of range") }},
 		},
 		want: map[string]wantOutcome{
-			"apt":    {present: true, result: v1alpha1.RunSucceeded, updates: 1},
-			"winget": {present: true, result: v1alpha1.RunFailed, msg: "scanner panicked: index out of range"},
+			"apt":    {present: true, result: protocol.RunSucceeded, updates: 1},
+			"winget": {present: true, result: protocol.RunFailed, msg: "scanner panicked: index out of range"},
 		},
-		wantStatus: v1alpha1.RunFailed, wantTotal: 1,
+		wantStatus: protocol.RunFailed, wantTotal: 1,
 		wantByManager: map[string]int32{"apt": 1},
 	}, {
 		name: "entries are attributed to their scanner, bounded and kept once",
-		scanners: []scan.Scanner{returns(mApt, []v1alpha1.PendingUpdate{
+		scanners: []scan.Scanner{returns(mApt, []protocol.PendingUpdate{
 			upd(mDnf, "bash", false),
 			upd(mApt, "bash", true),
 			upd(mApt, " \x1b ", false),
 			upd(mApt, strings.Repeat("n", 300), false),
 		}, nil)},
 		want: map[string]wantOutcome{
-			"apt": {present: true, result: v1alpha1.RunSucceeded, msg: "dropped 1 unusable", updates: 2},
+			"apt": {present: true, result: protocol.RunSucceeded, msg: "dropped 1 unusable", updates: 2},
 		},
-		wantStatus: v1alpha1.RunSucceeded, wantTotal: 2, wantSecurity: 1,
+		wantStatus: protocol.RunSucceeded, wantTotal: 2, wantSecurity: 1,
 		wantByManager: map[string]int32{"apt": 2},
 	}}
 	for _, tt := range tests {
@@ -190,28 +190,28 @@ func TestAbandonsScannerIgnoringCancellation(t *testing.T) {
 	t.Cleanup(unblock) // never leave the goroutine behind on a failure
 	var first atomic.Bool
 	first.Store(true)
-	stuck := &fakeScanner{manager: mDnf, fn: func(context.Context) ([]v1alpha1.PendingUpdate, error) {
+	stuck := &fakeScanner{manager: mDnf, fn: func(context.Context) ([]protocol.PendingUpdate, error) {
 		if first.Swap(false) {
 			<-release // only the first call is stuck
 		}
 		return nil, nil
 	}}
-	ok := returns(mApt, []v1alpha1.PendingUpdate{upd(mApt, "bash", false)}, nil)
+	ok := returns(mApt, []protocol.PendingUpdate{upd(mApt, "bash", false)}, nil)
 	r, _ := newTestRunner(t, Config{
 		Updates:      []scan.Scanner{ok, stuck},
-		Timeouts:     map[v1alpha1.PackageManager]time.Duration{mDnf: 20 * time.Millisecond},
+		Timeouts:     map[protocol.PackageManager]time.Duration{mDnf: 20 * time.Millisecond},
 		AbandonAfter: 20 * time.Millisecond,
 	})
 
 	res := runOne(t, r, Updates)
-	if o := outcome(t, res, "dnf"); o.Result != v1alpha1.RunTimedOut || !strings.Contains(o.Message, "abandoned") {
+	if o := outcome(t, res, "dnf"); o.Result != protocol.RunTimedOut || !strings.Contains(o.Message, "abandoned") {
 		t.Fatalf("first run: dnf %s %q, want TimedOut and abandoned", o.Result, o.Message)
 	}
-	if o := outcome(t, res, "apt"); o.Result != v1alpha1.RunSucceeded {
+	if o := outcome(t, res, "apt"); o.Result != protocol.RunSucceeded {
 		t.Fatalf("first run: apt %s %q", o.Result, o.Message)
 	}
 	res = runOne(t, r, Updates)
-	if o := outcome(t, res, "dnf"); o.Result != v1alpha1.RunSkipped || !strings.Contains(o.Message, "has not returned") {
+	if o := outcome(t, res, "dnf"); o.Result != protocol.RunSkipped || !strings.Contains(o.Message, "has not returned") {
 		t.Fatalf("second run: dnf %s %q, want Skipped while the first scan runs", o.Result, o.Message)
 	}
 	if n := stuck.calls.Load(); n != 1 {
@@ -221,7 +221,7 @@ func TestAbandonsScannerIgnoringCancellation(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		res = runOne(t, r, Updates)
-		if o := outcome(t, res, "dnf"); o.Result == v1alpha1.RunSucceeded {
+		if o := outcome(t, res, "dnf"); o.Result == protocol.RunSucceeded {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -241,7 +241,7 @@ func TestInterruptIsNotABreakerFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := rep.Results[0].Outcomes[0]; o.Result != v1alpha1.RunFailed || !strings.Contains(o.Message, "interrupted") {
+	if o := rep.Results[0].Outcomes[0]; o.Result != protocol.RunFailed || !strings.Contains(o.Message, "interrupted") {
 		t.Fatalf("outcome %s %q, want Failed interrupted", o.Result, o.Message)
 	}
 	if n := r.states[mApt].breaker.failures; n != 0 {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // optionScanner records the options it was run with.
@@ -17,7 +17,7 @@ type optionScanner struct {
 	got []scan.Options
 }
 
-func (o *optionScanner) ScanWith(ctx context.Context, opts scan.Options) ([]v1alpha1.PendingUpdate, error) {
+func (o *optionScanner) ScanWith(ctx context.Context, opts scan.Options) ([]protocol.PendingUpdate, error) {
 	o.got = append(o.got, opts)
 	return o.fakeScanner.Scan(ctx)
 }
@@ -46,12 +46,12 @@ func TestRunWithHandsOptions(t *testing.T) {
 // problem as its message; it neither opens the breaker nor keeps an older
 // list.
 func TestNotRefreshedIsAResult(t *testing.T) {
-	for _, items := range [][]v1alpha1.PendingUpdate{nil, {upd(mApt, "bash", false)}} {
+	for _, items := range [][]protocol.PendingUpdate{nil, {upd(mApt, "bash", false)}} {
 		err := fmt.Errorf("apt scan: %w: apt-get update: E: mirror down", scan.ErrNotRefreshed)
 		r, _ := newTestRunner(t, Config{Updates: []scan.Scanner{returns(mApt, items, err)}})
 		res := runOne(t, r, Updates)
 		o := outcome(t, res, "apt")
-		if o.Result != v1alpha1.RunSucceeded || o.Updates != len(items) || o.KeptFrom != nil {
+		if o.Result != protocol.RunSucceeded || o.Updates != len(items) || o.KeptFrom != nil {
 			t.Fatalf("%d updates: outcome %+v", len(items), o)
 		}
 		if !strings.Contains(o.Message, "package lists not refreshed") || !strings.Contains(o.Message, "mirror down") ||
@@ -62,7 +62,7 @@ func TestNotRefreshedIsAResult(t *testing.T) {
 			t.Fatalf("inventory %+v", res.Updates)
 		}
 		// What the Agent's status.subsystems shows.
-		if res.Status.Result != v1alpha1.RunSucceeded || !strings.Contains(res.Status.Message, "apt: apt scan: package lists not refreshed") {
+		if res.Status.Result != protocol.RunSucceeded || !strings.Contains(res.Status.Message, "apt: apt scan: package lists not refreshed") {
 			t.Fatalf("subsystem status %+v", res.Status)
 		}
 	}

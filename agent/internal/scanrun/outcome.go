@@ -1,17 +1,16 @@
 package scanrun
 
 import (
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"github.com/redflag-io/redflag/internal/protocol"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
 )
 
 // SourceFacts is the Outcome name of the facts collection behind the
 // storage and system subsystems.
 const SourceFacts = "facts"
 
-// maxMessage mirrors the MaxLength of v1alpha1.SubsystemStatus.Message, so
+// maxMessage mirrors the MaxLength of SubsystemStatus.Message, so
 // a message can be copied to the status as is.
 const maxMessage = 512
 
@@ -30,7 +29,7 @@ type Outcome struct {
 	Present bool `json:"present"`
 	// Result is Succeeded, Failed, TimedOut or Skipped (absent, circuit
 	// open, or the previous run still going).
-	Result v1alpha1.RunResult `json:"result"`
+	Result protocol.RunResult `json:"result"`
 	// Message explains anything but a clean success: the error, why it
 	// was skipped and when it is retried, or what a partial success left
 	// out.
@@ -41,14 +40,14 @@ type Outcome struct {
 	// KeptFrom is set when this run produced no fresh list and the
 	// inventory holds the updates of the source's last successful scan,
 	// taken at that time.
-	KeptFrom *metav1.Time `json:"keptFrom,omitempty"`
+	KeptFrom *protocol.Time `json:"keptFrom,omitempty"`
 	// Took is how long the source ran.
-	Took metav1.Duration `json:"took"`
+	Took protocol.Duration `json:"took"`
 }
 
 // failed is true for a present source that ran and did not succeed.
 func (o Outcome) failed() bool {
-	return o.Present && (o.Result == v1alpha1.RunFailed || o.Result == v1alpha1.RunTimedOut)
+	return o.Present && (o.Result == protocol.RunFailed || o.Result == protocol.RunTimedOut)
 }
 
 func clipMessage(s string) string {

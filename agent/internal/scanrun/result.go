@@ -4,28 +4,40 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
+
+// SubsystemStatus is a run rolled up as the Agent's status.subsystems
+// holds it, with the API type's JSON (the one `redflag-agent scan` always
+// printed); the gateway builds the status entry itself from the scan report.
+type SubsystemStatus struct {
+	// Name of the subsystem: updates, storage, system or docker.
+	Name string `json:"name"`
+	// LastRun is when it last finished.
+	LastRun *protocol.Time `json:"lastRun,omitempty"`
+	// Result of that run.
+	Result protocol.RunResult `json:"result,omitempty"`
+	// Message explains a failure, at most maxMessage bytes.
+	Message string `json:"message,omitempty"`
+}
 
 // Result is one subsystem's run.
 type Result struct {
 	Subsystem Subsystem `json:"subsystem"`
 	// Status is the run rolled up for the Agent's status.subsystems.
-	Status v1alpha1.SubsystemStatus `json:"status"`
+	Status SubsystemStatus `json:"status"`
 	// Outcomes has one entry per source, in registration order.
 	Outcomes []Outcome `json:"outcomes"`
 	// Updates is the merged inventory of subsystem updates.
-	Updates *v1alpha1.UpdateInventory `json:"updates,omitempty"`
+	Updates *protocol.UpdateInventory `json:"updates,omitempty"`
 	// Docker is the engine's containers and images, for subsystem docker.
-	Docker *v1alpha1.DockerInventory `json:"docker,omitempty"`
+	Docker *protocol.DockerInventory `json:"docker,omitempty"`
 	// Hostname, OS and System are set for subsystem system.
 	Hostname string                `json:"hostname,omitempty"`
-	OS       *v1alpha1.OSInfo      `json:"os,omitempty"`
-	System   *v1alpha1.SystemFacts `json:"system,omitempty"`
+	OS       *protocol.OSInfo      `json:"os,omitempty"`
+	System   *protocol.SystemFacts `json:"system,omitempty"`
 	// Storage is set for subsystem storage.
-	Storage []v1alpha1.MountStatus `json:"storage,omitempty"`
+	Storage []protocol.MountStatus `json:"storage,omitempty"`
 	// Hash covers the payload (Updates, Docker, or the facts) but no time or
 	// outcome: equal hashes mean the status fields it feeds are unchanged.
 	// For storage it is taken over used space rounded to a percent of each
@@ -50,7 +62,7 @@ func (r Report) AllFailed() bool {
 				continue
 			}
 			present++
-			if o.Result == v1alpha1.RunSucceeded {
+			if o.Result == protocol.RunSucceeded {
 				return false
 			}
 		}
@@ -62,12 +74,12 @@ func (r Report) AllFailed() bool {
 // TimedOut beats Succeeded beats Skipped, so a manager that broke shows
 // even when another one worked. The message names every present source
 // with something to say.
-func rollup(sub Subsystem, outs []Outcome, at time.Time) v1alpha1.SubsystemStatus {
-	st := v1alpha1.SubsystemStatus{Name: string(sub), Result: v1alpha1.RunSkipped}
-	t := metav1.NewTime(at)
+func rollup(sub Subsystem, outs []Outcome, at time.Time) SubsystemStatus {
+	st := SubsystemStatus{Name: string(sub), Result: protocol.RunSkipped}
+	t := protocol.NewTime(at)
 	st.LastRun = &t
-	rank := map[v1alpha1.RunResult]int{
-		v1alpha1.RunSkipped: 0, v1alpha1.RunSucceeded: 1, v1alpha1.RunTimedOut: 2, v1alpha1.RunFailed: 3,
+	rank := map[protocol.RunResult]int{
+		protocol.RunSkipped: 0, protocol.RunSucceeded: 1, protocol.RunTimedOut: 2, protocol.RunFailed: 3,
 	}
 	var notes []string
 	present := 0

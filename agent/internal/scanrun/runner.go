@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // Runner runs subsystems. It keeps each package manager's breaker and last
@@ -18,7 +18,7 @@ type Runner struct {
 	cfg Config
 
 	mu     sync.Mutex
-	states map[v1alpha1.PackageManager]*managerState
+	states map[protocol.PackageManager]*managerState
 }
 
 // managerState is what a Runner remembers of one package manager. It is
@@ -30,7 +30,7 @@ type managerState struct {
 	running bool
 	// kept and keptAt are the last successful scan's list and time; keptAt
 	// is zero when there was none.
-	kept   []v1alpha1.PendingUpdate
+	kept   []protocol.PendingUpdate
 	keptAt time.Time
 }
 
@@ -41,7 +41,7 @@ func New(cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	r := &Runner{cfg: cfg, states: make(map[v1alpha1.PackageManager]*managerState)}
+	r := &Runner{cfg: cfg, states: make(map[protocol.PackageManager]*managerState)}
 	for _, s := range cfg.Updates {
 		r.states[s.Manager()] = &managerState{
 			breaker: newBreaker(cfg.FailureThreshold, cfg.CoolDown),

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/redflag-io/redflag/agent/internal/scan/docker"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // DockerLister lists the containers and images of the host's Docker
@@ -12,7 +12,7 @@ import (
 // scan.ErrNotInstalled when the host has no engine, and the inventory
 // together with an error wrapping scan.ErrMalformed when part of it could
 // not be read (a registry down leaves update states Unknown).
-type DockerLister func(context.Context) (*v1alpha1.DockerInventory, error)
+type DockerLister func(context.Context) (*protocol.DockerInventory, error)
 
 // DockerInventory returns the lister of subsystem "docker": the engine on
 // $DOCKER_HOST or the default socket. Docker image updates are part of

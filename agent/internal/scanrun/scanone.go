@@ -7,10 +7,9 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"github.com/redflag-io/redflag/internal/protocol"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
 )
 
 var (
@@ -24,14 +23,14 @@ var (
 
 // scanReturn is what a scanner's goroutine hands back.
 type scanReturn struct {
-	items []v1alpha1.PendingUpdate
+	items []protocol.PendingUpdate
 	err   error
 }
 
 // scanManager runs one scanner through its breaker and timeout and returns
 // its outcome and the list it contributes to the inventory (the last good
 // one when this run produced none).
-func (r *Runner) scanManager(ctx context.Context, s scan.Scanner, opts scan.Options) (Outcome, []v1alpha1.PendingUpdate) {
+func (r *Runner) scanManager(ctx context.Context, s scan.Scanner, opts scan.Options) (Outcome, []protocol.PendingUpdate) {
 	m := s.Manager()
 	out := Outcome{Name: string(m), Present: true}
 	st := r.states[m]
@@ -41,14 +40,14 @@ func (r *Runner) scanManager(ctx context.Context, s scan.Scanner, opts scan.Opti
 	switch {
 	case st.running:
 		r.mu.Unlock()
-		out.Result = v1alpha1.RunSkipped
+		out.Result = protocol.RunSkipped
 		return r.keep(out, st, "its previous scan has not returned yet (it was abandoned after its timeout)")
 	case !st.breaker.allow(now):
 		// The retry time leads, so clipping a long last error never cuts it.
 		msg := fmt.Sprintf("circuit open, retries after %s; %d consecutive failures, last: %s",
 			st.breaker.openUntil.UTC().Format(time.RFC3339), st.breaker.failures, st.breaker.lastErr)
 		r.mu.Unlock()
-		out.Result = v1alpha1.RunSkipped
+		out.Result = protocol.RunSkipped
 		return r.keep(out, st, msg)
 	}
 	st.running = true
@@ -59,13 +58,13 @@ func (r *Runner) scanManager(ctx context.Context, s scan.Scanner, opts scan.Opti
 	defer cancel()
 	start := time.Now()
 	ret := r.call(sctx, s, st, opts)
-	out.Took = metav1.Duration{Duration: time.Since(start)}
+	out.Took = protocol.Duration{Duration: time.Since(start)}
 	now = r.cfg.Clock.Now()
 
 	switch {
 	case scan.Usable(ret.err, len(ret.items)):
 		items, dropped := normalise(m, ret.items)
-		out.Result = v1alpha1.RunSucceeded
+		out.Result = protocol.RunSucceeded
 		out.Updates = len(items)
 		out.Message = partialMessage(ret.err, dropped)
 		r.mu.Lock()
@@ -80,19 +79,19 @@ func (r *Runner) scanManager(ctx context.Context, s scan.Scanner, opts scan.Opti
 		st.kept, st.keptAt = nil, time.Time{}
 		r.mu.Unlock()
 		out.Present = false
-		out.Result = v1alpha1.RunSkipped
+		out.Result = protocol.RunSkipped
 		out.Message = "not installed on this host"
 		return out, nil
 	case errors.Is(context.Cause(sctx), errTimedOut):
-		out.Result = v1alpha1.RunTimedOut
+		out.Result = protocol.RunTimedOut
 		return r.failed(out, st, now, fmt.Sprintf("no result within %s: %s", timeout, detail(ret.err)))
 	case ctx.Err() != nil:
 		// The agent is stopping: not the scanner's fault, so the breaker
 		// does not count it.
-		out.Result = v1alpha1.RunFailed
+		out.Result = protocol.RunFailed
 		return r.keep(out, st, "interrupted: "+detail(ret.err))
 	default:
-		out.Result = v1alpha1.RunFailed
+		out.Result = protocol.RunFailed
 		return r.failed(out, st, now, detail(ret.err))
 	}
 }
@@ -144,7 +143,7 @@ func safeScan(ctx context.Context, s scan.Scanner, opts scan.Options) (ret scanR
 
 // failed records a failure or timeout on the breaker and keeps the last
 // good list.
-func (r *Runner) failed(out Outcome, st *managerState, now time.Time, msg string) (Outcome, []v1alpha1.PendingUpdate) {
+func (r *Runner) failed(out Outcome, st *managerState, now time.Time, msg string) (Outcome, []protocol.PendingUpdate) {
 	r.mu.Lock()
 	until := st.breaker.fail(now, msg)
 	r.mu.Unlock()
@@ -157,12 +156,12 @@ func (r *Runner) failed(out Outcome, st *managerState, now time.Time, msg string
 // keep sets msg on out and, when the manager has a last good list, puts
 // that list back in the inventory so its updates do not vanish for one bad
 // run.
-func (r *Runner) keep(out Outcome, st *managerState, msg string) (Outcome, []v1alpha1.PendingUpdate) {
+func (r *Runner) keep(out Outcome, st *managerState, msg string) (Outcome, []protocol.PendingUpdate) {
 	r.mu.Lock()
 	items, at := st.kept, st.keptAt
 	r.mu.Unlock()
 	if !at.IsZero() {
-		t := metav1.NewTime(at)
+		t := protocol.NewTime(at)
 		out.KeptFrom = &t
 		out.Updates = len(items)
 		msg += fmt.Sprintf("; keeping the %d update(s) found at %s", len(items), at.UTC().Format(time.RFC3339))

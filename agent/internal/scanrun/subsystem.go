@@ -7,7 +7,7 @@ import (
 )
 
 // Subsystem names what one scan covers. The values are those of
-// v1alpha1.SubsystemStatus.Name and of a ScanSchedule's subsystems.
+// SubsystemStatus.Name (the Agent's status.subsystems) and of a ScanSchedule's subsystems.
 type Subsystem string
 
 // The subsystems.

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/internal/release"
 )
@@ -114,7 +113,7 @@ func TestApplyInPlaceWithoutSupervisor(t *testing.T) {
 	if err := Confirm(f.stateDir, "v2.0.0"); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := Outcome(f.stateDir, "v2.0.0"); err != nil || out == nil || out.Phase != redflagv1.WorkSucceeded {
+	if out, err := Outcome(f.stateDir, "v2.0.0"); err != nil || out == nil || out.Phase != protocol.WorkSucceeded {
 		t.Errorf("Outcome after Confirm = %+v, %v; want Succeeded", out, err)
 	}
 }
@@ -131,7 +130,7 @@ func TestApplyAlreadyCurrentDownloadsNothing(t *testing.T) {
 	}
 	f.assertUntouched()
 	wr := ToWorkResult(work("upd-1", "v1.0.0"), res, err, time.Now())
-	if wr.Phase != redflagv1.WorkSucceeded || wr.Finished == nil {
+	if wr.Phase != protocol.WorkSucceeded || wr.Finished == nil {
 		t.Errorf("work result %+v, want Succeeded", wr)
 	}
 }
@@ -247,7 +246,7 @@ func TestApplyRefusals(t *testing.T) {
 				t.Fatalf("Apply = %v; want a refusal with reason %s", err, tt.reason)
 			}
 			wr := ToWorkResult(w, Result{}, err, time.Now())
-			if wr.Phase != redflagv1.WorkFailed || wr.Reason != tt.reason || wr.Message == "" {
+			if wr.Phase != protocol.WorkFailed || wr.Reason != tt.reason || wr.Message == "" {
 				t.Errorf("work result %+v", wr)
 			}
 			if keepRecord {
@@ -352,7 +351,7 @@ func TestUpdateLifecycle(t *testing.T) {
 		t.Error("the staged binary is still there after the promotion")
 	}
 	out, err := Outcome(f.stateDir, "v2.0.0")
-	if err != nil || out == nil || out.Phase != redflagv1.WorkSucceeded || out.ID != "upd-1" || out.AgentUpdate != "fleet-upgrade" ||
+	if err != nil || out == nil || out.Phase != protocol.WorkSucceeded || out.ID != "upd-1" || out.AgentUpdate != "fleet-upgrade" ||
 		out.FromVersion != "v1.0.0" || out.ToVersion != "v2.0.0" || out.Finished == nil {
 		t.Fatalf("Outcome = %+v, %v; want Succeeded v1.0.0 -> v2.0.0", out, err)
 	}
@@ -373,10 +372,10 @@ func TestUpdateLifecycle(t *testing.T) {
 	o := f.options()
 	o.RunningVersion = "v2.0.0"
 	res, err := Apply(context.Background(), o, w)
-	if !errors.Is(err, ErrAlreadyHandled) || res.Previous == nil || res.Previous.Phase != redflagv1.WorkSucceeded {
+	if !errors.Is(err, ErrAlreadyHandled) || res.Previous == nil || res.Previous.Phase != protocol.WorkSucceeded {
 		t.Fatalf("Apply of the same work = %+v, %v; want ErrAlreadyHandled with the Succeeded outcome", res, err)
 	}
-	if wr := ToWorkResult(w, res, err, time.Now()); wr.Phase != redflagv1.WorkSucceeded || wr.ID != "upd-1" {
+	if wr := ToWorkResult(w, res, err, time.Now()); wr.Phase != protocol.WorkSucceeded || wr.ID != "upd-1" {
 		t.Errorf("work result %+v", wr)
 	}
 	// A later update replaces the reported record and stages beside <exe>.
@@ -420,7 +419,7 @@ func TestApplySameWorkWaitsForPromotion(t *testing.T) {
 		quietSupervisor(f).promote(f.record())
 	}()
 	res, err := Apply(context.Background(), o, w)
-	if !errors.Is(err, ErrAlreadyHandled) || res.Previous == nil || res.Previous.Phase != redflagv1.WorkSucceeded {
+	if !errors.Is(err, ErrAlreadyHandled) || res.Previous == nil || res.Previous.Phase != protocol.WorkSucceeded {
 		t.Fatalf("Apply of the same work after the promotion = %+v, %v; want the Succeeded outcome", res, err)
 	}
 }
@@ -458,7 +457,7 @@ func TestOutcomeWithoutSupervisor(t *testing.T) {
 			t.Fatal(err)
 		}
 		out, err := Outcome(f.stateDir, tt.running)
-		if err != nil || out == nil || out.Phase != redflagv1.WorkFailed || out.Reason != tt.reason || !strings.Contains(out.Message, tt.running) {
+		if err != nil || out == nil || out.Phase != protocol.WorkFailed || out.Reason != tt.reason || !strings.Contains(out.Message, tt.running) {
 			t.Errorf("running %s: Outcome = %+v, %v; want Failed %s", tt.running, out, err, tt.reason)
 		}
 		if st := f.record().State; st != StateFailed {

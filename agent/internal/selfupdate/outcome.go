@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/internal/release"
 )
@@ -86,21 +85,21 @@ func outcomeOf(rec *Record, runningVersion string) protocol.WorkResult {
 	}
 	switch {
 	case rec.State == StateConfirmed && rec.Promoted:
-		res.Phase = redflagv1.WorkSucceeded
+		res.Phase = protocol.WorkSucceeded
 		res.Reason = ""
 	case rec.State == StateRolledBack:
-		res.Phase = redflagv1.WorkRolledBack
+		res.Phase = protocol.WorkRolledBack
 	case rec.State == StateFailed:
-		res.Phase = redflagv1.WorkFailed
+		res.Phase = protocol.WorkFailed
 	case release.CompareVersions(rec.ToVersion, runningVersion) == 0:
 		// Not finished, seen by the new version itself: it runs (swapped
 		// in without a supervisor, or a trial nobody decides on).
-		res.Phase, res.Reason, res.Message = redflagv1.WorkSucceeded, "", rec.ToVersion+" is running"
+		res.Phase, res.Reason, res.Message = protocol.WorkSucceeded, "", rec.ToVersion+" is running"
 	case release.CompareVersions(rec.FromVersion, runningVersion) == 0:
-		res.Phase, res.Reason = redflagv1.WorkFailed, ReasonNotApplied
+		res.Phase, res.Reason = protocol.WorkFailed, ReasonNotApplied
 		res.Message = fmt.Sprintf("the agent restarted as %s, not %s: the staged binary never ran or was not promoted (no supervisor?), or it was replaced by hand", runningVersion, rec.ToVersion)
 	default:
-		res.Phase, res.Reason = redflagv1.WorkFailed, ReasonUnexpectedVersion
+		res.Phase, res.Reason = protocol.WorkFailed, ReasonUnexpectedVersion
 		res.Message = fmt.Sprintf("the agent is now %s, neither %s nor %s: it was replaced by hand", runningVersion, rec.FromVersion, rec.ToVersion)
 	}
 	if res.Finished == nil && res.Phase.Finished() {
@@ -134,15 +133,15 @@ func ToWorkResult(work protocol.WorkRequest, res Result, err error, started time
 		out.ToVersion = work.AgentVersion.Version
 	}
 	if errors.Is(err, ErrRestart) {
-		out.Phase, out.Message = redflagv1.WorkRunning, "staged "+res.ToVersion+"; restarting to try it"
+		out.Phase, out.Message = protocol.WorkRunning, "staged "+res.ToVersion+"; restarting to try it"
 		return out
 	}
 	now := time.Now().UTC()
 	out.Finished = &now
 	if err == nil {
-		out.Phase, out.Message = redflagv1.WorkSucceeded, "already running "+res.ToVersion
+		out.Phase, out.Message = protocol.WorkSucceeded, "already running "+res.ToVersion
 		return out
 	}
-	out.Phase, out.Reason, out.Message = redflagv1.WorkFailed, ReasonOf(err), err.Error()
+	out.Phase, out.Reason, out.Message = protocol.WorkFailed, ReasonOf(err), err.Error()
 	return out
 }

@@ -26,7 +26,6 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/lock"
 	"github.com/redflag-io/redflag/agent/internal/outbox"
-	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
 )
 
@@ -204,7 +203,7 @@ func TestSuperviseKeepsConfirmedUpdate(t *testing.T) {
 	eventually(t, 10*time.Second, "v2 to start again after the re-exec", func() bool { return count(events(f.stateDir), "v2.0.0 start") == 2 })
 	eventually(t, 10*time.Second, "the second v2 to check in", func() bool { return count(events(f.stateDir), "v2.0.0 checked in") == 2 })
 	got := outcomes(t, f.stateDir)
-	if len(got) != 1 || got[0].Phase != redflagv1.WorkSucceeded || got[0].ID != "upd-1" || got[0].FromVersion != "v1.0.0" || got[0].ToVersion != "v2.0.0" {
+	if len(got) != 1 || got[0].Phase != protocol.WorkSucceeded || got[0].ID != "upd-1" || got[0].FromVersion != "v1.0.0" || got[0].ToVersion != "v2.0.0" {
 		t.Errorf("reported outcomes %+v; want one Succeeded v1.0.0 -> v2.0.0", got)
 	}
 	if !f.record().Reported {
@@ -238,7 +237,7 @@ func TestSuperviseRollsBackSilentUpdate(t *testing.T) {
 
 	eventually(t, 20*time.Second, "v1 to report the rollback", func() bool { return len(outcomes(t, f.stateDir)) > 0 })
 	got := outcomes(t, f.stateDir)[0]
-	if got.Phase != redflagv1.WorkRolledBack || got.Reason != ReasonNoCheckIn || got.FromVersion != "v1.0.0" || got.ToVersion != "v2.0.0" ||
+	if got.Phase != protocol.WorkRolledBack || got.Reason != ReasonNoCheckIn || got.FromVersion != "v1.0.0" || got.ToVersion != "v2.0.0" ||
 		!strings.Contains(got.Message, "did not check in within 1s") {
 		t.Errorf("outcome %+v; want RolledBack NoCheckIn", got)
 	}
@@ -319,7 +318,7 @@ func TestSuperviseRollsBackBrokenRelease(t *testing.T) {
 		}
 		return false
 	})
-	if got.Phase != redflagv1.WorkRolledBack || got.Reason != ReasonCrashedAtStart || got.AgentUpdate != "fleet-upgrade" ||
+	if got.Phase != protocol.WorkRolledBack || got.Reason != ReasonCrashedAtStart || got.AgentUpdate != "fleet-upgrade" ||
 		got.FromVersion != "v1.0.0" || got.ToVersion != "v2.0.0" || !strings.Contains(got.Message, "exit status 1") {
 		t.Errorf("v1 reported %+v; want RolledBack CrashedAtStart v1.0.0 -> v2.0.0", got)
 	}
@@ -412,7 +411,7 @@ func TestSuperviseInterruptedTrial(t *testing.T) {
 				t.Errorf("record %+v, outcome %+v; want %s %s", rec, got, tt.want, tt.reason)
 			}
 			if tt.want == StateConfirmed {
-				if rec.TrialAttempts != 2 || got.Phase != redflagv1.WorkSucceeded || !fileIs(t, f.exe, v2) || !fileIs(t, PreviousPath(f.exe), v1) {
+				if rec.TrialAttempts != 2 || got.Phase != protocol.WorkSucceeded || !fileIs(t, f.exe, v2) || !fileIs(t, PreviousPath(f.exe), v1) {
 					t.Errorf("resumed trial: record %+v, outcome %+v; want v2 promoted after a second attempt", rec, got)
 				}
 			} else if !fileIs(t, f.exe, v1) || count(events(f.stateDir), "v2.0.0 start") != 0 {
@@ -489,7 +488,7 @@ func (f *fixture) assertRolledBackAfterKill(v1 []byte) {
 	if rec.State != StateRolledBack || rec.Reason != ReasonCrashedAtStart || rec.TrialAttempts != 2 || !strings.Contains(rec.Message, "rolled back to v1.0.0") {
 		t.Errorf("record %+v; want RolledBack CrashedAtStart after two trials", rec)
 	}
-	if got.Phase != redflagv1.WorkRolledBack || got.Reason != ReasonCrashedAtStart || got.ID != "upd-1" {
+	if got.Phase != protocol.WorkRolledBack || got.Reason != ReasonCrashedAtStart || got.ID != "upd-1" {
 		t.Errorf("outcome %+v; want RolledBack CrashedAtStart", got)
 	}
 	if !fileIs(t, f.exe, v1) {
@@ -513,7 +512,7 @@ func (f *fixture) assertPromotedAfterKill(v1, v2 []byte, supervisorPID int) {
 	t := f.t
 	t.Helper()
 	rec, got := f.record(), outcomes(t, f.stateDir)[0]
-	if rec.State != StateConfirmed || !rec.Promoted || rec.TrialAttempts != 2 || got.Phase != redflagv1.WorkSucceeded {
+	if rec.State != StateConfirmed || !rec.Promoted || rec.TrialAttempts != 2 || got.Phase != protocol.WorkSucceeded {
 		t.Errorf("record %+v, outcome %+v; want Confirmed, promoted after two trials, Succeeded", rec, got)
 	}
 	if !fileIs(t, f.exe, v2) || !fileIs(t, PreviousPath(f.exe), v1) {
@@ -562,12 +561,12 @@ func TestSuperviseRecoversConfirmedUpdate(t *testing.T) {
 			rec, got := f.record(), outcomes(t, f.stateDir)[0]
 			assertNoFile(t, NextPath(f.exe), "the staged binary")
 			if !tt.promoted {
-				if rec.State != StateFailed || rec.Reason != ReasonPromoteFailed || got.Phase != redflagv1.WorkFailed || !fileIs(t, f.exe, v1) || len(reexecs) != 0 {
+				if rec.State != StateFailed || rec.Reason != ReasonPromoteFailed || got.Phase != protocol.WorkFailed || !fileIs(t, f.exe, v1) || len(reexecs) != 0 {
 					t.Errorf("record %+v, outcome %+v, re-execs %d; want Failed PromoteFailed with v1 running", rec, got, len(reexecs))
 				}
 				return
 			}
-			if rec.State != StateConfirmed || !rec.Promoted || got.Phase != redflagv1.WorkSucceeded || !fileIs(t, f.exe, v2) {
+			if rec.State != StateConfirmed || !rec.Promoted || got.Phase != protocol.WorkSucceeded || !fileIs(t, f.exe, v2) {
 				t.Errorf("record %+v, outcome %+v; want v2 promoted and Succeeded", rec, got)
 			}
 			if tt.staged && !fileIs(t, PreviousPath(f.exe), v1) {
@@ -607,7 +606,7 @@ func TestSupervisePromotionFailure(t *testing.T) {
 	if rec.State != StateFailed || rec.Reason != ReasonPromoteFailed || rec.Promoted || !strings.Contains(rec.Message, "v1.0.0 stays") {
 		t.Errorf("record %+v; want Failed PromoteFailed", rec)
 	}
-	if len(got) != 1 || got[0].Phase != redflagv1.WorkFailed || got[0].Reason != ReasonPromoteFailed {
+	if len(got) != 1 || got[0].Phase != protocol.WorkFailed || got[0].Reason != ReasonPromoteFailed {
 		t.Errorf("outcomes %+v; want one Failed PromoteFailed", got)
 	}
 	if !fileIs(t, f.exe, v1) || reexecs != 0 {

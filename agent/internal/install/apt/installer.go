@@ -12,7 +12,7 @@ import (
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
 	"github.com/redflag-io/redflag/agent/internal/scan"
 	scanapt "github.com/redflag-io/redflag/agent/internal/scan/apt"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // lockTimeoutSeconds is how long apt-get waits for the dpkg lock held by
@@ -68,19 +68,19 @@ var (
 func (i Installer) Refreshes() bool { return !i.NoRefresh }
 
 // Manager implements installer.Installer.
-func (Installer) Manager() v1alpha1.PackageManager { return v1alpha1.ManagerApt }
+func (Installer) Manager() protocol.PackageManager { return protocol.ManagerApt }
 
 // Selects implements installer.Installer: a rollout names a Debian
 // package by its name, as apt list shows it.
-func (Installer) Selects(name string, u v1alpha1.PendingUpdate) bool { return name == u.Name }
+func (Installer) Selects(name string, u protocol.PendingUpdate) bool { return name == u.Name }
 
 // Keys implements installer.Installer.
-func (Installer) Keys(u v1alpha1.PendingUpdate) []string { return []string{u.Name} }
+func (Installer) Keys(u protocol.PendingUpdate) []string { return []string{u.Name} }
 
 // Pending implements installer.Installer: apt-get update, then the apt
 // scanner. A failed refresh (a mirror down) is logged and the listing
 // goes ahead with the lists on disk.
-func (i Installer) Pending(ctx context.Context, log *slog.Logger) ([]v1alpha1.PendingUpdate, error) {
+func (i Installer) Pending(ctx context.Context, log *slog.Logger) ([]protocol.PendingUpdate, error) {
 	if !i.NoRefresh {
 		_, err := scan.Command{Path: prog(i.AptGet, "apt-get"), Args: updateArgs, Env: cLocale}.Run(ctx)
 		switch {

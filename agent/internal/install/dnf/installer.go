@@ -12,7 +12,7 @@ import (
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
 	"github.com/redflag-io/redflag/agent/internal/scan"
 	scandnf "github.com/redflag-io/redflag/agent/internal/scan/dnf"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // env keeps dnf's headings in the English the parser reads and its table
@@ -41,20 +41,20 @@ type Installer struct {
 var _ installer.Installer = Installer{}
 
 // Manager implements installer.Installer.
-func (Installer) Manager() v1alpha1.PackageManager { return v1alpha1.ManagerDnf }
+func (Installer) Manager() protocol.PackageManager { return protocol.ManagerDnf }
 
 // Selects implements installer.Installer: a rollout names an RPM package
 // by its name, or by name.arch.
-func (Installer) Selects(name string, u v1alpha1.PendingUpdate) bool {
+func (Installer) Selects(name string, u protocol.PendingUpdate) bool {
 	return name == u.Name || strings.HasPrefix(name, u.Name+".") && validArch(name[len(u.Name)+1:])
 }
 
 // Keys implements installer.Installer.
-func (Installer) Keys(u v1alpha1.PendingUpdate) []string { return []string{u.Name} }
+func (Installer) Keys(u protocol.PendingUpdate) []string { return []string{u.Name} }
 
 // Pending implements installer.Installer with the dnf scanner, which
 // refreshes expired metadata itself.
-func (i Installer) Pending(ctx context.Context, _ *slog.Logger) ([]v1alpha1.PendingUpdate, error) {
+func (i Installer) Pending(ctx context.Context, _ *slog.Logger) ([]protocol.PendingUpdate, error) {
 	return scandnf.Runner{DNF: i.DNF, RPM: i.RPM}.Scan(ctx)
 }
 

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // stub stands in for dnf and rpm: two small sh programs that log their
@@ -80,7 +80,7 @@ func (s *stub) calls(t *testing.T) []string {
 func request(names ...string) installer.Request {
 	r := installer.Request{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, n := range names {
-		r.Updates = append(r.Updates, v1alpha1.PendingUpdate{Manager: v1alpha1.ManagerDnf, Name: n})
+		r.Updates = append(r.Updates, protocol.PendingUpdate{Manager: protocol.ManagerDnf, Name: n})
 	}
 	return r
 }
@@ -170,7 +170,7 @@ func TestInstallerInstallFailureReportsWhatChanged(t *testing.T) {
 }
 
 func TestSelects(t *testing.T) {
-	u := v1alpha1.PendingUpdate{Name: "openssl-libs"}
+	u := protocol.PendingUpdate{Name: "openssl-libs"}
 	for name, want := range map[string]bool{"openssl-libs": true, "openssl-libs.x86_64": true, "openssl": false, "openssl-libs.X": false, "openssl-libs-devel": false} {
 		if got := (Installer{}).Selects(name, u); got != want {
 			t.Errorf("Selects(%q) = %v, want %v", name, got, want)

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/test/dnftest"
 )
 
@@ -22,7 +22,7 @@ import (
 func sandboxRequest(names ...string) installer.Request {
 	req := installer.Request{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, n := range names {
-		req.Updates = append(req.Updates, v1alpha1.PendingUpdate{Manager: v1alpha1.ManagerDnf, Name: n})
+		req.Updates = append(req.Updates, protocol.PendingUpdate{Manager: protocol.ManagerDnf, Name: n})
 	}
 	return req
 }

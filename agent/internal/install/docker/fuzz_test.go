@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
-func pendingNamed(name string) v1alpha1.PendingUpdate {
-	return v1alpha1.PendingUpdate{Manager: v1alpha1.ManagerDocker, Name: name}
+func pendingNamed(name string) protocol.PendingUpdate {
+	return protocol.PendingUpdate{Manager: protocol.ManagerDocker, Name: name}
 }
 
 // FuzzBuildSpec feeds engine records of any shape: a replacement is

@@ -13,7 +13,7 @@ import (
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
 	"github.com/redflag-io/redflag/agent/internal/scan"
 	scandocker "github.com/redflag-io/redflag/agent/internal/scan/docker"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // Defaults of Installer's durations.
@@ -46,10 +46,10 @@ type Installer struct {
 var _ installer.Installer = Installer{}
 
 // Manager implements installer.Installer.
-func (Installer) Manager() v1alpha1.PackageManager { return v1alpha1.ManagerDocker }
+func (Installer) Manager() protocol.PackageManager { return protocol.ManagerDocker }
 
 // Pending implements installer.Installer with the Docker scanner.
-func (i Installer) Pending(ctx context.Context, _ *slog.Logger) ([]v1alpha1.PendingUpdate, error) {
+func (i Installer) Pending(ctx context.Context, _ *slog.Logger) ([]protocol.PendingUpdate, error) {
 	return scandocker.Runner{Host: i.Host, ConfigPath: i.ConfigPath}.Scan(ctx)
 }
 
@@ -123,7 +123,7 @@ func (i Installer) Install(ctx context.Context, req installer.Request, _ install
 
 // update pulls one image and recreates its containers. It returns the
 // change once every container runs the new image.
-func (i Installer) update(ctx context.Context, eng *engine, rc *recreator, u v1alpha1.PendingUpdate, kc authn.Keychain) (*installer.Change, []string, error) {
+func (i Installer) update(ctx context.Context, eng *engine, rc *recreator, u protocol.PendingUpdate, kc authn.Keychain) (*installer.Change, []string, error) {
 	ref, err := scandocker.ParseReference(u.Name)
 	if err != nil {
 		return nil, nil, err

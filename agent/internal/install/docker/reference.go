@@ -7,14 +7,14 @@ import (
 	"strings"
 
 	scandocker "github.com/redflag-io/redflag/agent/internal/scan/docker"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // Selects implements installer.Installer: a rollout names an image as a
 // docker command would, normalized ("nginx" is docker.io/library/nginx).
 // A name with a tag picks that tag; a name without one picks every tag
 // of the repository ("nginx" updates nginx:1.27 and nginx:latest).
-func (Installer) Selects(name string, u v1alpha1.PendingUpdate) bool {
+func (Installer) Selects(name string, u protocol.PendingUpdate) bool {
 	want, err := scandocker.ParseReference(name)
 	if err != nil {
 		return false
@@ -32,7 +32,7 @@ func (Installer) Selects(name string, u v1alpha1.PendingUpdate) bool {
 // Keys implements installer.Installer: exclude globs match the name as
 // the scan reports it ("nginx:1.27"), the repository without its tag
 // ("nginx") and the full reference ("docker.io/library/nginx:1.27").
-func (Installer) Keys(u v1alpha1.PendingUpdate) []string {
+func (Installer) Keys(u protocol.PendingUpdate) []string {
 	ref, err := scandocker.ParseReference(u.Name)
 	if err != nil {
 		return []string{u.Name}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // Installer installs the pending updates of one package manager.
 type Installer interface {
 	// Manager names the package manager.
-	Manager() v1alpha1.PackageManager
+	Manager() protocol.PackageManager
 	// Pending lists the updates the manager offers now. It returns an
 	// error wrapping scan.ErrNotInstalled when the manager is absent from
 	// this host, and may return updates together with an error wrapping
@@ -18,13 +18,13 @@ type Installer interface {
 	// may first refresh the manager's metadata (apt-get update), logging
 	// a refresh that failed rather than failing: the install then works
 	// from what the host already knows, as the scan did.
-	Pending(ctx context.Context, log *slog.Logger) ([]v1alpha1.PendingUpdate, error)
+	Pending(ctx context.Context, log *slog.Logger) ([]protocol.PendingUpdate, error)
 	// Selects reports whether name, as a rollout writes it in
 	// spec.packages.names, picks u.
-	Selects(name string, u v1alpha1.PendingUpdate) bool
+	Selects(name string, u protocol.PendingUpdate) bool
 	// Keys are the names of u that spec.packages.exclude globs are
 	// matched against.
-	Keys(u v1alpha1.PendingUpdate) []string
+	Keys(u protocol.PendingUpdate) []string
 	// Plan resolves what installing req.Updates would change, changing
 	// nothing. The plan lists every package the manager would touch,
 	// including ones the rollout did not select.
@@ -46,7 +46,7 @@ type Refresher interface {
 // Request is what the orchestrator asks of one Installer.
 type Request struct {
 	// Updates are the selected pending updates; never empty.
-	Updates []v1alpha1.PendingUpdate
+	Updates []protocol.PendingUpdate
 	// AllowNewDependencies is the rollout's permission to pull in
 	// packages it did not select. The orchestrator has already refused a
 	// plan that needs it; an installer that cannot plan dependencies in

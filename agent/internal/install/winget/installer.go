@@ -8,7 +8,7 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // Installer upgrades with winget. The zero value runs "winget" from PATH.
@@ -20,16 +20,16 @@ type Installer struct {
 }
 
 // Manager implements installer.Installer.
-func (Installer) Manager() v1alpha1.PackageManager { return v1alpha1.ManagerWinget }
+func (Installer) Manager() protocol.PackageManager { return protocol.ManagerWinget }
 
 // Selects implements installer.Installer: a rollout names a package by
 // its winget id, case-insensitively as winget matches ids.
-func (Installer) Selects(name string, u v1alpha1.PendingUpdate) bool {
+func (Installer) Selects(name string, u protocol.PendingUpdate) bool {
 	return strings.EqualFold(name, u.Name)
 }
 
 // Keys implements installer.Installer.
-func (Installer) Keys(u v1alpha1.PendingUpdate) []string { return []string{u.Name} }
+func (Installer) Keys(u protocol.PendingUpdate) []string { return []string{u.Name} }
 
 // Plan implements installer.Installer. winget cannot resolve an upgrade
 // in advance, so the plan is the selection with the versions the scan
@@ -53,7 +53,7 @@ func (Installer) Plan(_ context.Context, req installer.Request) (installer.Plan,
 type runFunc func(context.Context, scan.Command) (scan.Result, error)
 
 // listFunc lists the pending upgrades again after installing.
-type listFunc func(context.Context) ([]v1alpha1.PendingUpdate, error)
+type listFunc func(context.Context) ([]protocol.PendingUpdate, error)
 
 // install upgrades each selected package, then checks with list which
 // ones really changed. It stops at the first failure.
@@ -64,7 +64,7 @@ func (i Installer) install(ctx context.Context, req installer.Request, run runFu
 	}
 	var (
 		res  installer.Result
-		done []v1alpha1.PendingUpdate
+		done []protocol.PendingUpdate
 		fail error
 	)
 	for _, u := range req.Updates {
@@ -102,11 +102,11 @@ func (i Installer) install(ctx context.Context, req installer.Request, run runFu
 // after: a package the scan no longer lists is at the version the plan
 // named; one still listed at its old version was not upgraded, which is
 // noted instead.
-func confirm(ctx context.Context, res installer.Result, done []v1alpha1.PendingUpdate, list listFunc, req installer.Request) installer.Result {
+func confirm(ctx context.Context, res installer.Result, done []protocol.PendingUpdate, list listFunc, req installer.Request) installer.Result {
 	if len(done) == 0 {
 		return res
 	}
-	now := map[string]v1alpha1.PendingUpdate{}
+	now := map[string]protocol.PendingUpdate{}
 	after, err := list(ctx)
 	if err != nil {
 		req.Log.Warn("could not list upgrades again to confirm them", "err", err)

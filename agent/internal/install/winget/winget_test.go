@@ -13,7 +13,7 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 func TestUpgradeArgs(t *testing.T) {
@@ -103,11 +103,11 @@ func (f *fakeWinget) run(_ context.Context, c scan.Command) (scan.Result, error)
 	return res, nil
 }
 
-func up(id, from, to string) v1alpha1.PendingUpdate {
-	return v1alpha1.PendingUpdate{Manager: v1alpha1.ManagerWinget, Name: id, CurrentVersion: from, AvailableVersion: to}
+func up(id, from, to string) protocol.PendingUpdate {
+	return protocol.PendingUpdate{Manager: protocol.ManagerWinget, Name: id, CurrentVersion: from, AvailableVersion: to}
 }
 
-func request(us ...v1alpha1.PendingUpdate) installer.Request {
+func request(us ...protocol.PendingUpdate) installer.Request {
 	return installer.Request{Updates: us, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
@@ -118,8 +118,8 @@ func TestInstall(t *testing.T) {
 	}}
 	// After the upgrades the scan lists 7-Zip no more, and Git still at
 	// its old version although winget said it upgraded it.
-	list := func(context.Context) ([]v1alpha1.PendingUpdate, error) {
-		return []v1alpha1.PendingUpdate{up("git.git", "2.45.0", "2.46.0")}, nil
+	list := func(context.Context) ([]protocol.PendingUpdate, error) {
+		return []protocol.PendingUpdate{up("git.git", "2.45.0", "2.46.0")}, nil
 	}
 	req := request(up("7zip.7zip", "23.01", "24.08"), up("VideoLAN.VLC", "3.0.20", "3.0.21"),
 		up("Microsoft.VCRedist.2015+.x64", "14.38.33135.0", "14.40.33816.0"), up("Git.Git", "2.45.0", "2.46.0"))
@@ -149,7 +149,7 @@ func TestInstall(t *testing.T) {
 
 func TestInstallStopsAtFirstFailure(t *testing.T) {
 	f := &fakeWinget{exits: map[string]int{"Zoom.Zoom": exit(0x8A150006)}}
-	list := func(context.Context) ([]v1alpha1.PendingUpdate, error) { return nil, nil }
+	list := func(context.Context) ([]protocol.PendingUpdate, error) { return nil, nil }
 	req := request(up("7zip.7zip", "23.01", "24.08"), up("Zoom.Zoom", "6.2.5", "6.2.6"), up("Git.Git", "2.45.0", "2.46.0"))
 	res, err := Installer{}.install(context.Background(), req, f.run, list)
 	if !errors.Is(err, ErrUpgradeFailed) || !strings.Contains(err.Error(), "Zoom.Zoom") {

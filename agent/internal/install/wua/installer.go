@@ -8,7 +8,7 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // ErrInstallFailed is wrapped when Windows Update reports updates it
@@ -19,11 +19,11 @@ var ErrInstallFailed = errors.New("windows update installation failed")
 type Installer struct{}
 
 // Manager implements installer.Installer.
-func (Installer) Manager() v1alpha1.PackageManager { return v1alpha1.ManagerWindowsUpdate }
+func (Installer) Manager() protocol.PackageManager { return protocol.ManagerWindowsUpdate }
 
 // Selects implements installer.Installer: a rollout names an update by
 // its title or by one of its KB ids, with or without the "KB".
-func (Installer) Selects(name string, u v1alpha1.PendingUpdate) bool {
+func (Installer) Selects(name string, u protocol.PendingUpdate) bool {
 	if strings.EqualFold(name, u.Name) {
 		return true
 	}
@@ -40,12 +40,12 @@ func (Installer) Selects(name string, u v1alpha1.PendingUpdate) bool {
 }
 
 // Keys implements installer.Installer: the title and the KB ids.
-func (Installer) Keys(u v1alpha1.PendingUpdate) []string {
+func (Installer) Keys(u protocol.PendingUpdate) []string {
 	return append([]string{u.Name}, kbs(u)...)
 }
 
 // kbs splits the scanner's "KB5037771,KB890830".
-func kbs(u v1alpha1.PendingUpdate) []string {
+func kbs(u protocol.PendingUpdate) []string {
 	var out []string
 	for kb := range strings.SplitSeq(u.AvailableVersion, ",") {
 		if kb = strings.ToUpper(strings.TrimSpace(kb)); kb != "" {

@@ -9,13 +9,13 @@ import (
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
 	"github.com/redflag-io/redflag/agent/internal/scan"
 	scanwua "github.com/redflag-io/redflag/agent/internal/scan/wua"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 var _ installer.Installer = Installer{}
 
 // Pending implements installer.Installer with the Windows Update scanner.
-func (Installer) Pending(ctx context.Context, _ *slog.Logger) ([]v1alpha1.PendingUpdate, error) {
+func (Installer) Pending(ctx context.Context, _ *slog.Logger) ([]protocol.PendingUpdate, error) {
 	return scanwua.Runner{}.Scan(ctx)
 }
 

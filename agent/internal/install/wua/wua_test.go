@@ -14,7 +14,7 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/install/installer"
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 const (
@@ -124,7 +124,7 @@ func TestInstallRunsPowerShell(t *testing.T) {
 		return scan.Result{Stdout: read(t, "installed-reboot.json")}, nil
 	}
 	req := installer.Request{
-		Updates: []v1alpha1.PendingUpdate{{Name: cumulative, AvailableVersion: "KB5037771"}, {Name: defender, AvailableVersion: "KB2267602"}},
+		Updates: []protocol.PendingUpdate{{Name: cumulative, AvailableVersion: "KB5037771"}, {Name: defender, AvailableVersion: "KB2267602"}},
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	res, err := Installer{}.install(context.Background(), req, run)
@@ -137,7 +137,7 @@ func TestInstallRunsPowerShell(t *testing.T) {
 }
 
 func TestSelectsByTitleOrKB(t *testing.T) {
-	u := v1alpha1.PendingUpdate{Name: cumulative, AvailableVersion: "KB5037771,KB890830"}
+	u := protocol.PendingUpdate{Name: cumulative, AvailableVersion: "KB5037771,KB890830"}
 	for name, want := range map[string]bool{
 		"KB5037771": true, "kb5037771": true, "5037771": true, "890830": true, cumulative: true,
 		"KB503777": false, "KB5037772": false, "Cumulative": false,

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // upgradableFrom opens the bracketed tail of an upgradable line (C locale).
@@ -21,7 +21,7 @@ const upgradableFrom = "[upgradable from: "
 // Lines that look like entries but cannot be read are reported in an error
 // wrapping scan.ErrMalformed; the updates that could be read are returned
 // with it. A read failure is returned wrapped.
-func Parse(r io.Reader) ([]v1alpha1.PendingUpdate, error) {
+func Parse(r io.Reader) ([]protocol.PendingUpdate, error) {
 	var (
 		list     scan.List
 		problems scan.Problems
@@ -66,25 +66,25 @@ func skip(line string) bool {
 //	name/archive[,archive...] version arch [upgradable from: version]
 //
 // It returns a non-empty reason when the line is not of that form.
-func parseLine(line string) (v1alpha1.PendingUpdate, string) {
+func parseLine(line string) (protocol.PendingUpdate, string) {
 	head, from, ok := strings.Cut(line, upgradableFrom)
 	if !ok {
-		return v1alpha1.PendingUpdate{}, "no \"[upgradable from:\" part"
+		return protocol.PendingUpdate{}, "no \"[upgradable from:\" part"
 	}
 	current, ok := strings.CutSuffix(from, "]")
 	if !ok || current == "" || strings.ContainsAny(current, " \t]") {
-		return v1alpha1.PendingUpdate{}, "bad installed version"
+		return protocol.PendingUpdate{}, "bad installed version"
 	}
 	fields := strings.Fields(head)
 	if len(fields) != 3 {
-		return v1alpha1.PendingUpdate{}, "want name/archive, version and architecture"
+		return protocol.PendingUpdate{}, "want name/archive, version and architecture"
 	}
 	name, archives, ok := strings.Cut(fields[0], "/")
 	if !ok || name == "" {
-		return v1alpha1.PendingUpdate{}, "no name/archive"
+		return protocol.PendingUpdate{}, "no name/archive"
 	}
-	return v1alpha1.PendingUpdate{
-		Manager:          v1alpha1.ManagerApt,
+	return protocol.PendingUpdate{
+		Manager:          protocol.ManagerApt,
 		Name:             name,
 		CurrentVersion:   current,
 		AvailableVersion: fields[1],

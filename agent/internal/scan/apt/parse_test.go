@@ -8,12 +8,12 @@ import (
 	"testing"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
-func up(name, current, available, source string, security bool) v1alpha1.PendingUpdate {
-	return v1alpha1.PendingUpdate{
-		Manager: v1alpha1.ManagerApt, Name: name, CurrentVersion: current,
+func up(name, current, available, source string, security bool) protocol.PendingUpdate {
+	return protocol.PendingUpdate{
+		Manager: protocol.ManagerApt, Name: name, CurrentVersion: current,
 		AvailableVersion: available, Source: source, Security: security,
 	}
 }
@@ -24,13 +24,13 @@ func TestParseRecorded(t *testing.T) {
 		total     int
 		security  int
 		malformed bool
-		contains  []v1alpha1.PendingUpdate
+		contains  []protocol.PendingUpdate
 		absent    []string
 	}{
 		{
 			// Recorded on this Debian 12 machine, stdout and stderr together.
 			file: "debian12-bookworm.txt", total: 80, security: 20,
-			contains: []v1alpha1.PendingUpdate{
+			contains: []protocol.PendingUpdate{
 				up("base-files", "12.4+deb12u11", "12.4+deb12u14", "oldstable", false),
 				up("libcups2", "2.4.2-3+deb12u8", "2.4.2-3+deb12u9", "oldstable,oldstable-security", true),
 				up("libgnutls30", "3.7.9-2+deb12u6", "3.7.9-2+deb12u7", "oldstable-security", true),
@@ -39,7 +39,7 @@ func TestParseRecorded(t *testing.T) {
 		},
 		{
 			file: "ubuntu2204-jammy.txt", total: 8, security: 5,
-			contains: []v1alpha1.PendingUpdate{
+			contains: []protocol.PendingUpdate{
 				up("libc6", "2.35-0ubuntu3.6", "2.35-0ubuntu3.7", "jammy-updates,jammy-security", true),
 				up("libssl3", "3.0.2-0ubuntu1.15", "3.0.2-0ubuntu1.15+esm1", "jammy-infra-security", true),
 				up("vim", "2:8.2.3995-1ubuntu2.15", "2:8.2.3995-1ubuntu2.16", "jammy-updates,jammy-security", true),
@@ -50,7 +50,7 @@ func TestParseRecorded(t *testing.T) {
 		{file: "none-done.txt"},
 		{
 			file: "noise-and-malformed.txt", total: 2, security: 1, malformed: true,
-			contains: []v1alpha1.PendingUpdate{
+			contains: []protocol.PendingUpdate{
 				up("tzdata", "2024a-0+deb12u1", "2024b-0+deb12u1", "stable-updates", false),
 				up("openssh-server", "1:9.2p1-2+deb12u2", "1:9.2p1-2+deb12u3", "stable-security", true),
 			},
@@ -76,7 +76,7 @@ func TestParseRecorded(t *testing.T) {
 				t.Errorf("got %d updates, want %d", len(got), tt.total)
 			}
 			sec := 0
-			byName := map[string]v1alpha1.PendingUpdate{}
+			byName := map[string]protocol.PendingUpdate{}
 			for _, u := range got {
 				byName[u.Name] = u
 				if u.Security {
@@ -103,7 +103,7 @@ func TestParseRecorded(t *testing.T) {
 func TestParseLine(t *testing.T) {
 	tests := []struct {
 		line   string
-		want   v1alpha1.PendingUpdate
+		want   protocol.PendingUpdate
 		reason bool
 	}{
 		{
@@ -161,14 +161,14 @@ func TestParseTruncatesLongFields(t *testing.T) {
 
 // checkAll asserts every update is fit for an Agent's status and names are
 // unique.
-func checkAll(t *testing.T, got []v1alpha1.PendingUpdate) {
+func checkAll(t *testing.T, got []protocol.PendingUpdate) {
 	t.Helper()
 	seen := map[string]bool{}
 	for _, u := range got {
 		if err := scan.Check(u); err != nil {
 			t.Errorf("%+v: %v", u, err)
 		}
-		if u.Manager != v1alpha1.ManagerApt {
+		if u.Manager != protocol.ManagerApt {
 			t.Errorf("%+v: manager %q", u, u.Manager)
 		}
 		if seen[u.Name] {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/test/apttest"
 )
 
@@ -114,7 +114,7 @@ func upgradable(t *testing.T, sb *apttest.Sandbox) []string {
 	return out
 }
 
-func entries(updates []v1alpha1.PendingUpdate) []string {
+func entries(updates []protocol.PendingUpdate) []string {
 	var out []string
 	for _, u := range updates {
 		out = append(out, u.Name+" "+u.CurrentVersion+"→"+u.AvailableVersion)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // listArgs is the fixed argument list of the scan; never built from input.
@@ -35,7 +35,7 @@ var _ scan.OptionScanner = Runner{}
 // showhold`, one name per line). apt itself refuses to upgrade them
 // unattended; marking them lets the agent leave them out and the
 // Agent's status show them as held.
-func (r Runner) markHeld(ctx context.Context, updates []v1alpha1.PendingUpdate) error {
+func (r Runner) markHeld(ctx context.Context, updates []protocol.PendingUpdate) error {
 	if len(updates) == 0 {
 		return nil
 	}
@@ -61,13 +61,13 @@ func (r Runner) markHeld(ctx context.Context, updates []v1alpha1.PendingUpdate) 
 var showholdArgs = []string{"showhold"}
 
 // Manager implements scan.Scanner.
-func (Runner) Manager() v1alpha1.PackageManager { return v1alpha1.ManagerApt }
+func (Runner) Manager() protocol.PackageManager { return protocol.ManagerApt }
 
 // Scan runs `apt list --upgradable` with LANG=C and LC_ALL=C over the
 // inherited environment and parses its standard output. It does not
 // refresh the package lists (an install refreshes them itself as its first
 // step). The deadline comes from ctx.
-func (r Runner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
+func (r Runner) Scan(ctx context.Context) ([]protocol.PendingUpdate, error) {
 	return r.ScanWith(ctx, scan.Options{})
 }
 
@@ -78,7 +78,7 @@ func (r Runner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
 // would report fewer updates than there are. A refresh that fails does
 // not fail the scan: the updates read from the old lists come back with an
 // error wrapping scan.ErrNotRefreshed that says why.
-func (r Runner) ScanWith(ctx context.Context, opts scan.Options) ([]v1alpha1.PendingUpdate, error) {
+func (r Runner) ScanWith(ctx context.Context, opts scan.Options) ([]protocol.PendingUpdate, error) {
 	refreshErr := r.refresh(ctx, opts.RefreshListsAfter)
 	res, err := scan.Command{Path: prog(r.Apt, "apt"), Args: listArgs, Env: cLocale}.Run(ctx)
 	if err != nil {

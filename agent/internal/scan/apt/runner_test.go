@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/test/apttest"
 )
 
@@ -41,7 +41,7 @@ func TestRunnerSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []v1alpha1.PendingUpdate{
+	want := []protocol.PendingUpdate{
 		up("redflag-secpkg", "1.0", "1.1", "redflag-stable-security", true),
 		up("redflag-testpkg", "1.0", "2.0", "redflag-stable", false),
 	}

@@ -2,7 +2,7 @@ package dnf
 
 import (
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // Merge turns check-update entries into PendingUpdates: the installed
@@ -12,7 +12,7 @@ import (
 // of several architectures collapse into one per package name, Security if
 // any is. Obsoleting packages that are not an upgrade of their own name
 // are reported with no current version.
-func Merge(upgrades []Upgrade, inst Installed, advisories []Advisory) []v1alpha1.PendingUpdate {
+func Merge(upgrades []Upgrade, inst Installed, advisories []Advisory) []protocol.PendingUpdate {
 	secure := make(map[string]bool)
 	for _, a := range advisories {
 		if a.Security {
@@ -21,8 +21,8 @@ func Merge(upgrades []Upgrade, inst Installed, advisories []Advisory) []v1alpha1
 	}
 	var list scan.List
 	for _, u := range upgrades {
-		list.Add(v1alpha1.PendingUpdate{
-			Manager:          v1alpha1.ManagerDnf,
+		list.Add(protocol.PendingUpdate{
+			Manager:          protocol.ManagerDnf,
 			Name:             u.Name,
 			CurrentVersion:   inst.version(u.Name, u.Arch),
 			AvailableVersion: u.EVR,

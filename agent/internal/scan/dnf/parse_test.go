@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 func open(t *testing.T, name string) *os.File {
@@ -165,11 +165,11 @@ func TestMergeRHEL9(t *testing.T) {
 		t.Fatal(err)
 	}
 	const base, app = "rhel-9-for-x86_64-baseos-rpms", "rhel-9-for-x86_64-appstream-rpms"
-	u := func(name, cur, avail, src string, sec bool) v1alpha1.PendingUpdate {
-		return v1alpha1.PendingUpdate{Manager: v1alpha1.ManagerDnf, Name: name, CurrentVersion: cur,
+	u := func(name, cur, avail, src string, sec bool) protocol.PendingUpdate {
+		return protocol.PendingUpdate{Manager: protocol.ManagerDnf, Name: name, CurrentVersion: cur,
 			AvailableVersion: avail, Source: src, Security: sec}
 	}
-	want := []v1alpha1.PendingUpdate{
+	want := []protocol.PendingUpdate{
 		u("NetworkManager", "1:1.44.0-5.el9_3", "1:1.46.0-4.el9_4", base, false),
 		u("NetworkManager-libnm", "1:1.44.0-5.el9_3", "1:1.46.0-4.el9_4", base, false),
 		u("containers-common", "2:1-90.el9_4", "2:1-91.el9_4.rhaos4.16.el9.20240513", app, false),
@@ -216,14 +216,14 @@ func TestMergeFedora41(t *testing.T) {
 
 // checkAll asserts every update is fit for an Agent's status and names are
 // unique.
-func checkAll(t *testing.T, got []v1alpha1.PendingUpdate) {
+func checkAll(t *testing.T, got []protocol.PendingUpdate) {
 	t.Helper()
 	seen := map[string]bool{}
 	for _, u := range got {
 		if err := scan.Check(u); err != nil {
 			t.Errorf("%+v: %v", u, err)
 		}
-		if u.Manager != v1alpha1.ManagerDnf {
+		if u.Manager != protocol.ManagerDnf {
 			t.Errorf("%+v: manager %q", u, u.Manager)
 		}
 		if seen[u.Name] {

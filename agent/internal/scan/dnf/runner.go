@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // Fixed argument lists; never built from input.
@@ -42,10 +42,10 @@ type Runner struct {
 var _ scan.OptionScanner = Runner{}
 
 // Manager implements scan.Scanner.
-func (Runner) Manager() v1alpha1.PackageManager { return v1alpha1.ManagerDnf }
+func (Runner) Manager() protocol.PackageManager { return protocol.ManagerDnf }
 
 // Scan is ScanWith under the zero Options: dnf's own metadata expiry.
-func (r Runner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
+func (r Runner) Scan(ctx context.Context) ([]protocol.PendingUpdate, error) {
 	return r.ScanWith(ctx, scan.Options{})
 }
 
@@ -67,7 +67,7 @@ func (r Runner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
 // passed as that expiry, so the ScanSchedule's bound holds on dnf hosts
 // as it does on apt ones. A refresh that fails makes dnf fail (or, with
 // skip_if_unavailable, warn), as it would from the host's own settings.
-func (r Runner) ScanWith(ctx context.Context, opts scan.Options) ([]v1alpha1.PendingUpdate, error) {
+func (r Runner) ScanWith(ctx context.Context, opts scan.Options) ([]protocol.PendingUpdate, error) {
 	dnf, rpm := r.DNF, r.RPM
 	if dnf == "" {
 		dnf = "dnf"

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/test/dnftest"
 )
 
@@ -60,10 +60,10 @@ func TestSandboxScanListsUpdates(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := map[string]v1alpha1.PendingUpdate{
-				"redflag-sec":   {Manager: v1alpha1.ManagerDnf, Name: "redflag-sec", CurrentVersion: "1.0-1", AvailableVersion: "1.1-1", Security: true, Source: "redflag-test"},
-				"redflag-plain": {Manager: v1alpha1.ManagerDnf, Name: "redflag-plain", CurrentVersion: "1.0-1", AvailableVersion: "2.0-2", Source: "redflag-test"},
-				"redflag-epoch": {Manager: v1alpha1.ManagerDnf, Name: "redflag-epoch", CurrentVersion: "1:1.0-1", AvailableVersion: "1:1.5-1", Source: "redflag-test"},
+			want := map[string]protocol.PendingUpdate{
+				"redflag-sec":   {Manager: protocol.ManagerDnf, Name: "redflag-sec", CurrentVersion: "1.0-1", AvailableVersion: "1.1-1", Security: true, Source: "redflag-test"},
+				"redflag-plain": {Manager: protocol.ManagerDnf, Name: "redflag-plain", CurrentVersion: "1.0-1", AvailableVersion: "2.0-2", Source: "redflag-test"},
+				"redflag-epoch": {Manager: protocol.ManagerDnf, Name: "redflag-epoch", CurrentVersion: "1:1.0-1", AvailableVersion: "1:1.5-1", Source: "redflag-test"},
 			}
 			if len(got) != len(want) {
 				t.Fatalf("got %d updates, want %d: %+v", len(got), len(want), got)
@@ -156,9 +156,9 @@ func TestSandboxScanVersionLocked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []v1alpha1.PendingUpdate{
-		{Manager: v1alpha1.ManagerDnf, Name: "redflag-other", CurrentVersion: "1.0-1", AvailableVersion: "1.5-1", Source: "redflag-test"},
-		{Manager: v1alpha1.ManagerDnf, Name: "redflag-app", CurrentVersion: "1.0-1", AvailableVersion: "2.0-1", Security: true, Source: "redflag-test", Held: true},
+	want := []protocol.PendingUpdate{
+		{Manager: protocol.ManagerDnf, Name: "redflag-other", CurrentVersion: "1.0-1", AvailableVersion: "1.5-1", Source: "redflag-test"},
+		{Manager: protocol.ManagerDnf, Name: "redflag-app", CurrentVersion: "1.0-1", AvailableVersion: "2.0-1", Security: true, Source: "redflag-test", Held: true},
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Scan = %+v\nwant %+v", got, want)
@@ -192,7 +192,7 @@ func TestSandboxScanEverythingLocked(t *testing.T) {
 	s.Setenv(t)
 	s.Run(t, "dnf", "versionlock", "add", "redflag-app")
 	got, err := Runner{}.Scan(context.Background())
-	want := []v1alpha1.PendingUpdate{{Manager: v1alpha1.ManagerDnf, Name: "redflag-app", CurrentVersion: "1.0-1", AvailableVersion: "2.0-1", Source: "redflag-test", Held: true}}
+	want := []protocol.PendingUpdate{{Manager: protocol.ManagerDnf, Name: "redflag-app", CurrentVersion: "1.0-1", AvailableVersion: "2.0-1", Source: "redflag-test", Held: true}}
 	if err != nil || !slices.Equal(got, want) {
 		t.Fatalf("Scan = %+v, %v; want %+v", got, err, want)
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // maxLocks bounds the lock patterns kept from one `dnf versionlock list`;
@@ -137,7 +137,7 @@ func heldUpgrades(all, visible []Upgrade, patterns []string) ([]Upgrade, map[str
 }
 
 // markHeld sets Held on the updates of the named packages.
-func markHeld(updates []v1alpha1.PendingUpdate, names map[string]bool) {
+func markHeld(updates []protocol.PendingUpdate, names map[string]bool) {
 	for i := range updates {
 		updates[i].Held = names[updates[i].Name]
 	}

@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // comparison is the outcome of checking targets against registries.
@@ -59,8 +59,8 @@ func compare(ctx context.Context, eng *Engine, reg *Registry, targets []target) 
 		res.remote[t.ref.String()] = remote
 		for _, digests := range local {
 			if !slices.Contains(digests, remote) {
-				res.list.Add(v1alpha1.PendingUpdate{
-					Manager:          v1alpha1.ManagerDocker,
+				res.list.Add(protocol.PendingUpdate{
+					Manager:          protocol.ManagerDocker,
 					Name:             t.ref.Familiar(),
 					CurrentVersion:   digests[0],
 					AvailableVersion: remote,

@@ -5,7 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 func FuzzParseReference(f *testing.F) {
@@ -37,7 +37,7 @@ func FuzzParseReference(f *testing.F) {
 		}
 		// Whatever parses makes a PendingUpdate that passes the API bounds
 		// once bounded.
-		u := scan.Bound(v1alpha1.PendingUpdate{Manager: v1alpha1.ManagerDocker, Name: ref.Familiar(), Source: ref.Domain, CurrentVersion: ref.Digest})
+		u := scan.Bound(protocol.PendingUpdate{Manager: protocol.ManagerDocker, Name: ref.Familiar(), Source: ref.Domain, CurrentVersion: ref.Digest})
 		if err := scan.Check(u); err != nil {
 			t.Fatalf("ParseReference(%q): %v", in, err)
 		}

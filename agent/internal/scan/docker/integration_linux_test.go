@@ -7,7 +7,7 @@ import (
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
 	"github.com/redflag-io/redflag/agent/internal/scan/docker"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/test/dockertest"
 )
 
@@ -58,8 +58,8 @@ func TestRealEngine(t *testing.T) {
 	if listed := d.Docker(t, "ps", "--no-trunc", "--filter", "name=^two$", "--format", "{{.Image}}"); listed == two {
 		t.Fatalf("container two is still listed as %s; the moved-tag path is not exercised", listed)
 	}
-	want := v1alpha1.PendingUpdate{
-		Manager: v1alpha1.ManagerDocker, Name: two,
+	want := protocol.PendingUpdate{
+		Manager: protocol.ManagerDocker, Name: two,
 		CurrentVersion: oldDigest, AvailableVersion: newDigest, Source: reg,
 	}
 
@@ -81,7 +81,7 @@ func TestRealEngine(t *testing.T) {
 }
 
 // checkOnly scans with r and wants exactly the update want.
-func checkOnly(t *testing.T, ctx context.Context, r docker.Runner, want v1alpha1.PendingUpdate) {
+func checkOnly(t *testing.T, ctx context.Context, r docker.Runner, want protocol.PendingUpdate) {
 	t.Helper()
 	got, err := r.Scan(ctx)
 	if err != nil {

@@ -10,21 +10,20 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"github.com/redflag-io/redflag/internal/protocol"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
 )
 
 // Inventory lists the engine's containers, stopped ones included, and its
 // local images, and says for each running container whether its registry
 // serves a newer image under its tag. The lists are cut to
-// v1alpha1.MaxDockerContainers and MaxDockerImages (running containers
+// protocol.MaxDockerContainers and MaxDockerImages (running containers
 // first, then by name; images by repository and tag) and every string to
 // its schema bound. It returns an error wrapping scan.ErrNotInstalled
 // without an engine, and the inventory together with a *PartialError when
 // some registries or containers could not be read.
-func (r Runner) Inventory(ctx context.Context) (*v1alpha1.DockerInventory, error) {
+func (r Runner) Inventory(ctx context.Context) (*protocol.DockerInventory, error) {
 	s, err := r.open(ctx)
 	if err != nil {
 		return nil, err
@@ -47,11 +46,11 @@ func (r Runner) Inventory(ctx context.Context) (*v1alpha1.DockerInventory, error
 		byID[img.ID] = img.Image
 	}
 	rows := imageRows(images)
-	inv := &v1alpha1.DockerInventory{
+	inv := &protocol.DockerInventory{
 		TotalContainers: clamp32(len(containers)),
 		TotalImages:     clamp32(len(rows)),
-		Truncated:       len(containers) > v1alpha1.MaxDockerContainers || len(rows) > v1alpha1.MaxDockerImages,
-		Images:          rows[:min(len(rows), v1alpha1.MaxDockerImages)],
+		Truncated:       len(containers) > protocol.MaxDockerContainers || len(rows) > protocol.MaxDockerImages,
+		Images:          rows[:min(len(rows), protocol.MaxDockerImages)],
 	}
 	slices.SortFunc(containers, func(a, b Container) int {
 		if ra, rb := a.State == "running", b.State == "running"; ra && !rb {
@@ -61,7 +60,7 @@ func (r Runner) Inventory(ctx context.Context) (*v1alpha1.DockerInventory, error
 		}
 		return cmp.Compare(containerName(a), containerName(b))
 	})
-	for _, c := range containers[:min(len(containers), v1alpha1.MaxDockerContainers)] {
+	for _, c := range containers[:min(len(containers), protocol.MaxDockerContainers)] {
 		// Restarts, health and the tag the container was created with
 		// are only in its own record.
 		d, err := s.eng.Container(ctx, c.ID)
@@ -84,12 +83,12 @@ func (r Runner) Inventory(ctx context.Context) (*v1alpha1.DockerInventory, error
 
 // containerRow is c as the Agent's status shows it. remote holds the
 // registry digest of every tag that could be checked.
-func containerRow(c Container, d ContainerDetail, img Image, remote map[string]string) v1alpha1.DockerContainer {
+func containerRow(c Container, d ContainerDetail, img Image, remote map[string]string) protocol.DockerContainer {
 	image := c.Image
 	if d.Config.Image != "" {
 		image = d.Config.Image // the tag, even after it moved to a newer image
 	}
-	row := v1alpha1.DockerContainer{
+	row := protocol.DockerContainer{
 		Name:     scan.Clean(containerName(c), 128),
 		Image:    scan.Clean(image, 128),
 		ImageID:  scan.Clean(c.ImageID, 80),
@@ -114,11 +113,11 @@ func containerRow(c Container, d ContainerDetail, img Image, remote map[string]s
 	want, checked := remote[ref.String()]
 	switch {
 	case err != nil || !checked || len(local) == 0:
-		row.Update = v1alpha1.ImageUpdateUnknown
+		row.Update = protocol.ImageUpdateUnknown
 	case slices.Contains(local, want):
-		row.Update = v1alpha1.ImageUpToDate
+		row.Update = protocol.ImageUpToDate
 	default:
-		row.Update = v1alpha1.ImageUpdateAvailable
+		row.Update = protocol.ImageUpdateAvailable
 	}
 	return row
 }
@@ -126,10 +125,10 @@ func containerRow(c Container, d ContainerDetail, img Image, remote map[string]s
 // imageRows lists images as `docker images` does, one row per tag and one
 // for an untagged image, sorted by repository and tag with untagged ones
 // last.
-func imageRows(images []ImageSummary) []v1alpha1.DockerImage {
-	var rows []v1alpha1.DockerImage
+func imageRows(images []ImageSummary) []protocol.DockerImage {
+	var rows []protocol.DockerImage
 	for _, img := range images {
-		row := v1alpha1.DockerImage{ID: scan.Clean(img.ID, 80), Size: max(img.Size, 0), Created: unixTime(img.Created)}
+		row := protocol.DockerImage{ID: scan.Clean(img.ID, 80), Size: max(img.Size, 0), Created: unixTime(img.Created)}
 		tagged := false
 		for _, t := range img.RepoTags {
 			ref, err := ParseReference(t)
@@ -149,7 +148,7 @@ func imageRows(images []ImageSummary) []v1alpha1.DockerImage {
 			rows = append(rows, row)
 		}
 	}
-	slices.SortFunc(rows, func(a, b v1alpha1.DockerImage) int {
+	slices.SortFunc(rows, func(a, b protocol.DockerImage) int {
 		if (a.Repository == "") != (b.Repository == "") {
 			return cmp.Compare(b.Repository, a.Repository)
 		}
@@ -166,11 +165,11 @@ func containerName(c Container) string {
 	return strings.TrimPrefix(c.Names[0], "/")
 }
 
-func unixTime(sec int64) *metav1.Time {
+func unixTime(sec int64) *protocol.Time {
 	if sec <= 0 {
 		return nil
 	}
-	t := metav1.NewTime(time.Unix(sec, 0).UTC())
+	t := protocol.NewTime(time.Unix(sec, 0).UTC())
 	return &t
 }
 

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scan/docker"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 	"github.com/redflag-io/redflag/test/dockertest"
 )
 
@@ -46,7 +46,7 @@ func TestRealEngineInventory(t *testing.T) {
 
 	t.Setenv("DOCKER_HOST", d.Host)
 	r := docker.Runner{ConfigPath: t.TempDir() + "/config.json"}
-	var inv *v1alpha1.DockerInventory
+	var inv *protocol.DockerInventory
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -67,10 +67,10 @@ func TestRealEngineInventory(t *testing.T) {
 	}
 	t.Logf("inventory after %s: %d containers, %d images", time.Since(start).Round(time.Millisecond), inv.TotalContainers, inv.TotalImages)
 
-	want := map[string]v1alpha1.DockerContainer{
-		"current": {Name: "current", Image: cur, ImageID: curID, ImageDigest: d.RepoDigest(t, curID, reg+"/redflag/current"), State: "running", Update: v1alpha1.ImageUpToDate},
-		"moved":   {Name: "moved", Image: moved, ImageID: movedOld, ImageDigest: d.RepoDigest(t, movedOld, reg+"/redflag/moved"), State: "running", Update: v1alpha1.ImageUpdateAvailable},
-		"local":   {Name: "local", Image: local, ImageID: localID, State: "running", Update: v1alpha1.ImageUpdateUnknown},
+	want := map[string]protocol.DockerContainer{
+		"current": {Name: "current", Image: cur, ImageID: curID, ImageDigest: d.RepoDigest(t, curID, reg+"/redflag/current"), State: "running", Update: protocol.ImageUpToDate},
+		"moved":   {Name: "moved", Image: moved, ImageID: movedOld, ImageDigest: d.RepoDigest(t, movedOld, reg+"/redflag/moved"), State: "running", Update: protocol.ImageUpdateAvailable},
+		"local":   {Name: "local", Image: local, ImageID: localID, State: "running", Update: protocol.ImageUpdateUnknown},
 		"idle":    {Name: "idle", Image: cur, ImageID: curID, ImageDigest: d.RepoDigest(t, curID, reg+"/redflag/current"), State: "created"},
 		"fails":   {Name: "fails", Image: reg + "/redflag/fails:1", ImageID: failsID, ImageDigest: d.RepoDigest(t, failsID, reg+"/redflag/fails"), State: "exited", Restarts: 2, Health: "unhealthy"},
 	}
@@ -114,7 +114,7 @@ func TestRealEngineInventory(t *testing.T) {
 	}
 }
 
-func row(inv *v1alpha1.DockerInventory, name string) *v1alpha1.DockerContainer {
+func row(inv *protocol.DockerInventory, name string) *protocol.DockerContainer {
 	for i := range inv.Containers {
 		if inv.Containers[i].Name == name {
 			return &inv.Containers[i]

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // Runner scans the local Docker engine's images against their
@@ -34,13 +34,13 @@ type Runner struct {
 var _ scan.Scanner = Runner{}
 
 // Manager implements scan.Scanner.
-func (Runner) Manager() v1alpha1.PackageManager { return v1alpha1.ManagerDocker }
+func (Runner) Manager() protocol.PackageManager { return protocol.ManagerDocker }
 
 // Scan implements scan.Scanner. It returns an error wrapping
 // scan.ErrNotInstalled when no engine socket exists. When some images
 // could be checked and others not (a registry down, a login refused), it
 // returns the updates found together with a *PartialError.
-func (r Runner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
+func (r Runner) Scan(ctx context.Context) ([]protocol.PendingUpdate, error) {
 	s, err := r.open(ctx)
 	if err != nil {
 		return nil, err

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // down is a loopback registry nobody listens on.
@@ -51,7 +51,7 @@ func scene(t *testing.T) (*fakeEngine, *fakeRegistry) {
 	return e, f
 }
 
-func scanWith(t *testing.T, r Runner) ([]v1alpha1.PendingUpdate, error) {
+func scanWith(t *testing.T, r Runner) ([]protocol.PendingUpdate, error) {
 	t.Helper()
 	if r.ConfigPath == "" {
 		r.ConfigPath = filepath.Join(t.TempDir(), "absent.json") // not the host's logins
@@ -61,9 +61,9 @@ func scanWith(t *testing.T, r Runner) ([]v1alpha1.PendingUpdate, error) {
 	return r.Scan(ctx)
 }
 
-func outdated(name string) v1alpha1.PendingUpdate {
+func outdated(name string) protocol.PendingUpdate {
 	host, _, _ := strings.Cut(name, "/")
-	return v1alpha1.PendingUpdate{Manager: v1alpha1.ManagerDocker, Name: name, CurrentVersion: dgA, AvailableVersion: dgB, Source: host}
+	return protocol.PendingUpdate{Manager: protocol.ManagerDocker, Name: name, CurrentVersion: dgA, AvailableVersion: dgB, Source: host}
 }
 
 func TestRunnerScan(t *testing.T) {
@@ -112,7 +112,7 @@ func TestRunnerNotInstalled(t *testing.T) {
 	if !errors.Is(err, scan.ErrNotInstalled) {
 		t.Fatalf("no socket: %v, want ErrNotInstalled", err)
 	}
-	if m := (Runner{}).Manager(); m != v1alpha1.ManagerDocker {
+	if m := (Runner{}).Manager(); m != protocol.ManagerDocker {
 		t.Errorf("Manager() = %q", m)
 	}
 }

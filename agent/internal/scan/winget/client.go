@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // clientPackage is one package as ClientScript prints it: the properties
@@ -25,7 +25,7 @@ type clientPackage struct {
 // single object or nothing. Packages without an update are skipped; the
 // first of AvailableVersions, which winget sorts newest first, is the
 // candidate. A decoding error is returned wrapped.
-func ParseClientJSON(data []byte) ([]v1alpha1.PendingUpdate, error) {
+func ParseClientJSON(data []byte) ([]protocol.PendingUpdate, error) {
 	pkgs, err := scan.DecodePSArray[clientPackage](data)
 	if err != nil {
 		return nil, fmt.Errorf("winget client output: %w", err)
@@ -46,8 +46,8 @@ func ParseClientJSON(data []byte) ([]v1alpha1.PendingUpdate, error) {
 		if p.IsUpdateAvailable == nil && (available == "" || available == current) {
 			continue
 		}
-		list.Add(v1alpha1.PendingUpdate{
-			Manager:          v1alpha1.ManagerWinget,
+		list.Add(protocol.PendingUpdate{
+			Manager:          protocol.ManagerWinget,
 			Name:             p.ID,
 			CurrentVersion:   current,
 			AvailableVersion: available,

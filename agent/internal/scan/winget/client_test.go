@@ -7,15 +7,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 func TestParseClientJSON(t *testing.T) {
 	tests := []struct {
 		file string
-		want []v1alpha1.PendingUpdate
+		want []protocol.PendingUpdate
 	}{
-		{file: "client-array.json", want: []v1alpha1.PendingUpdate{
+		{file: "client-array.json", want: []protocol.PendingUpdate{
 			up("Microsoft.Edge", "124.0.2478.80", "125.0.2535.51", "winget"),
 			up("Microsoft.VCRedist.2015+.x64", "14.38.33135.0", "14.40.33810.0", "winget"),
 			up("Tencent.QQ.NT", "9.9.9.22578", "9.9.10.23873", "winget"),
@@ -23,12 +23,12 @@ func TestParseClientJSON(t *testing.T) {
 			up("9N0DX20HK701", "1.19.11213.0", "1.20.11271.0", "msstore"),
 		}},
 		// One package: ConvertTo-Json prints a bare object.
-		{file: "client-single.json", want: []v1alpha1.PendingUpdate{
+		{file: "client-single.json", want: []protocol.PendingUpdate{
 			up("Microsoft.VisualStudioCode.Insiders.Extension.Pack", "1.89.0", "1.89.1", "winget"),
 		}},
 		// Windows PowerShell 5.1 wrapping, BOM, older InstalledVersion
 		// property, no IsUpdateAvailable.
-		{file: "client-ps51-wrapped.json", want: []v1alpha1.PendingUpdate{
+		{file: "client-ps51-wrapped.json", want: []protocol.PendingUpdate{
 			up("7zip.7zip", "23.01", "24.05", "winget"),
 		}},
 		{file: "client-empty.json"},

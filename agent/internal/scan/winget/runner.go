@@ -9,7 +9,7 @@ import (
 	"fmt"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // upgradeArgs is the fixed argument list of the table scan.
@@ -33,12 +33,12 @@ type Runner struct {
 var _ scan.Scanner = Runner{}
 
 // Manager implements scan.Scanner.
-func (Runner) Manager() v1alpha1.PackageManager { return v1alpha1.ManagerWinget }
+func (Runner) Manager() protocol.PackageManager { return protocol.ManagerWinget }
 
 // Scan lists upgrades through ClientScript when the PowerShell module is
 // installed (untruncated, unlocalised JSON), and otherwise through the
 // `winget upgrade` table. The deadline comes from ctx.
-func (r Runner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
+func (r Runner) Scan(ctx context.Context) ([]protocol.PendingUpdate, error) {
 	res, err := scan.PowerShellCommand(ClientScript, exitNoClientModule).Run(ctx)
 	if err == nil && res.ExitCode == 0 {
 		updates, err := ParseClientJSON(res.Stdout)

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // Column order of the upgrade table; Source is absent when no package has
@@ -37,7 +37,7 @@ type table struct {
 // A header that cannot be a winget upgrade table (fewer than four or more
 // than five columns) is reported in an error wrapping scan.ErrMalformed,
 // returned with the updates from the other tables.
-func ParseTable(r io.Reader) ([]v1alpha1.PendingUpdate, error) {
+func ParseTable(r io.Reader) ([]protocol.PendingUpdate, error) {
 	var lines []string
 	if err := scan.Lines(r, func(_ int, line string) error {
 		lines = append(lines, screen(line))
@@ -101,9 +101,9 @@ func newTable(header string) (*table, string) {
 }
 
 // row reads line as a table row under the first measure it fits.
-func (t *table) row(line string) (v1alpha1.PendingUpdate, bool) {
+func (t *table) row(line string) (protocol.PendingUpdate, bool) {
 	if strings.TrimSpace(line) == "" {
-		return v1alpha1.PendingUpdate{}, false
+		return protocol.PendingUpdate{}, false
 	}
 	for i, m := range measures {
 		f, ok := split(line, m, t.starts[i])
@@ -114,8 +114,8 @@ func (t *table) row(line string) (v1alpha1.PendingUpdate, bool) {
 			strings.ContainsAny(f[colID], " \t") || strings.ContainsAny(f[colAvailable], " \t") {
 			continue
 		}
-		u := v1alpha1.PendingUpdate{
-			Manager:          v1alpha1.ManagerWinget,
+		u := protocol.PendingUpdate{
+			Manager:          protocol.ManagerWinget,
 			Name:             f[colID],
 			CurrentVersion:   f[colVersion],
 			AvailableVersion: f[colAvailable],
@@ -125,7 +125,7 @@ func (t *table) row(line string) (v1alpha1.PendingUpdate, bool) {
 		}
 		return u, true
 	}
-	return v1alpha1.PendingUpdate{}, false
+	return protocol.PendingUpdate{}, false
 }
 
 // split cuts line into the columns starting at starts, as placed by m. It

@@ -9,18 +9,18 @@ import (
 	"testing"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
-func up(id, current, available, source string) v1alpha1.PendingUpdate {
-	return v1alpha1.PendingUpdate{Manager: v1alpha1.ManagerWinget, Name: id,
+func up(id, current, available, source string) protocol.PendingUpdate {
+	return protocol.PendingUpdate{Manager: protocol.ManagerWinget, Name: id,
 		CurrentVersion: current, AvailableVersion: available, Source: source}
 }
 
 func TestParseTable(t *testing.T) {
 	tests := []struct {
 		file string
-		want []v1alpha1.PendingUpdate
+		want []protocol.PendingUpdate
 	}{
 		{
 			// winget 1.8 layout, redirected (120 columns): spinner residue
@@ -28,7 +28,7 @@ func TestParseTable(t *testing.T) {
 			// Asian width, a truncated Name and a truncated Id, a second
 			// table of packages needing explicit targeting.
 			file: "upgrade-en-1.8.txt",
-			want: []v1alpha1.PendingUpdate{
+			want: []protocol.PendingUpdate{
 				up("Microsoft.Edge", "124.0.2478.80", "125.0.2535.51", "winget"),
 				up("Microsoft.VCRedist.2015+.x64", "14.38.33135.0", "14.40.33810.0", "winget"),
 				up("Mozilla.Firefox.de", "125.0.3", "126.0", "winget"),
@@ -46,7 +46,7 @@ func TestParseTable(t *testing.T) {
 		{
 			// Older winget: cells counted per character, "..." truncation.
 			file: "upgrade-en-1.4-charwidth.txt",
-			want: []v1alpha1.PendingUpdate{
+			want: []protocol.PendingUpdate{
 				up("Microsoft.Edge", "124.0.2478.80", "125.0.2535.51", "winget"),
 				up("Microsoft.VCRedist.2015+.x64", "14.38.33135.0", "14.40.33810.0", "winget"),
 				up("Mozilla.Firefox.de", "125.0.3", "126.0", "winget"),
@@ -63,7 +63,7 @@ func TestParseTable(t *testing.T) {
 		{
 			// German, no Source column.
 			file: "upgrade-de-nosource.txt",
-			want: []v1alpha1.PendingUpdate{
+			want: []protocol.PendingUpdate{
 				up("Mozilla.Firefox.de", "125.0.3", "126.0", ""),
 				up("Notepad++.Notepad++", "8.6.5", "8.6.7", ""),
 			},
@@ -72,7 +72,7 @@ func TestParseTable(t *testing.T) {
 			// Japanese: wide characters in the header and in names,
 			// fullwidth Latin letters.
 			file: "upgrade-ja.txt",
-			want: []v1alpha1.PendingUpdate{
+			want: []protocol.PendingUpdate{
 				up("Microsoft.Edge", "124.0.2478.80", "125.0.2535.51", "winget"),
 				up("Hidemaru.Hidemaru", "9.22", "9.34", "winget"),
 				up("7zip.7zip", "23.01", "24.05", "winget"),
@@ -138,14 +138,14 @@ func TestLayoutClusters(t *testing.T) {
 
 // checkAll asserts every update is fit for an Agent's status and names are
 // unique.
-func checkAll(t *testing.T, got []v1alpha1.PendingUpdate) {
+func checkAll(t *testing.T, got []protocol.PendingUpdate) {
 	t.Helper()
 	seen := map[string]bool{}
 	for _, u := range got {
 		if err := scan.Check(u); err != nil {
 			t.Errorf("%+v: %v", u, err)
 		}
-		if u.Manager != v1alpha1.ManagerWinget || u.Security {
+		if u.Manager != protocol.ManagerWinget || u.Security {
 			t.Errorf("%+v: manager %q security %v", u, u.Manager, u.Security)
 		}
 		if seen[u.Name] {

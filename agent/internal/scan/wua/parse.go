@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // securityUpdatesID is the CategoryID of the "Security Updates"
@@ -59,15 +59,15 @@ func (c *categories) UnmarshalJSON(data []byte) error {
 
 // Parse reads SearchScript's JSON output and returns one PendingUpdate per
 // title. A decoding error is returned wrapped.
-func Parse(data []byte) ([]v1alpha1.PendingUpdate, error) {
+func Parse(data []byte) ([]protocol.PendingUpdate, error) {
 	updates, err := scan.DecodePSArray[update](data)
 	if err != nil {
 		return nil, fmt.Errorf("windows update search output: %w", err)
 	}
 	var list scan.List
 	for _, u := range updates {
-		list.Add(v1alpha1.PendingUpdate{
-			Manager:          v1alpha1.ManagerWindowsUpdate,
+		list.Add(protocol.PendingUpdate{
+			Manager:          protocol.ManagerWindowsUpdate,
 			Name:             u.Title,
 			AvailableVersion: kbs(u.KBArticleIDs),
 			Security:         u.security(),

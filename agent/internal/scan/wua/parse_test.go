@@ -8,20 +8,20 @@ import (
 	"testing"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
-func up(title, kb, source string, security bool) v1alpha1.PendingUpdate {
-	return v1alpha1.PendingUpdate{Manager: v1alpha1.ManagerWindowsUpdate, Name: title,
+func up(title, kb, source string, security bool) protocol.PendingUpdate {
+	return protocol.PendingUpdate{Manager: protocol.ManagerWindowsUpdate, Name: title,
 		AvailableVersion: kb, Source: source, Security: security}
 }
 
 func TestParse(t *testing.T) {
 	tests := []struct {
 		file string
-		want []v1alpha1.PendingUpdate
+		want []protocol.PendingUpdate
 	}{
-		{file: "win11-search.json", want: []v1alpha1.PendingUpdate{
+		{file: "win11-search.json", want: []protocol.PendingUpdate{
 			up("2024-05 Cumulative Update for Windows 11 Version 23H2 for x64-based Systems (KB5037771)", "KB5037771", "Security Updates", true),
 			up("2024-05 Cumulative Update for .NET Framework 3.5 and 4.8.1 for Windows 11, version 23H2 for x64 (KB5037591)", "KB5037591", "Updates", false),
 			up("Security Intelligence Update for Microsoft Defender Antivirus - KB2267602 (Version 1.411.285.0) - Current Channel (Broad)", "KB2267602", "Definition Updates", false),
@@ -33,13 +33,13 @@ func TestParse(t *testing.T) {
 		}},
 		// One result: ConvertTo-Json without -InputObject prints a bare
 		// object, and single-element lists as scalars.
-		{file: "single-result.json", want: []v1alpha1.PendingUpdate{
+		{file: "single-result.json", want: []protocol.PendingUpdate{
 			up("2024-05 Cumulative Update for Windows Server 2022 for x64-based Systems (KB5037782)", "KB5037782", "Security Updates", true),
 		}},
 		// Windows PowerShell 5.1 wrapping and a BOM; a localised
 		// classification recognised by its CategoryID; categories as plain
 		// names; a numeric KB id; a blank title dropped.
-		{file: "ps51-wrapped.json", want: []v1alpha1.PendingUpdate{
+		{file: "ps51-wrapped.json", want: []protocol.PendingUpdate{
 			up("2024-04 Kumulatives Update für Windows 10 Version 22H2 für x64-basierte Systeme (KB5036893)", "KB5036893", "Sicherheitsupdates", true),
 			up("Microsoft Silverlight (KB4481252)", "KB4481252", "Feature Packs", false),
 		}},
@@ -98,14 +98,14 @@ func TestSearchScriptEmitsParsedFields(t *testing.T) {
 
 // checkAll asserts every update is fit for an Agent's status and names are
 // unique.
-func checkAll(t *testing.T, got []v1alpha1.PendingUpdate) {
+func checkAll(t *testing.T, got []protocol.PendingUpdate) {
 	t.Helper()
 	seen := map[string]bool{}
 	for _, u := range got {
 		if err := scan.Check(u); err != nil {
 			t.Errorf("%+v: %v", u, err)
 		}
-		if u.Manager != v1alpha1.ManagerWindowsUpdate {
+		if u.Manager != protocol.ManagerWindowsUpdate {
 			t.Errorf("%+v: manager %q", u, u.Manager)
 		}
 		if seen[u.Name] {

@@ -7,7 +7,7 @@ import (
 	"fmt"
 
 	"github.com/redflag-io/redflag/agent/internal/scan"
-	"github.com/redflag-io/redflag/api/v1alpha1"
+	"github.com/redflag-io/redflag/internal/protocol"
 )
 
 // Runner scans with the Windows Update Agent through Windows PowerShell.
@@ -16,11 +16,11 @@ type Runner struct{}
 var _ scan.Scanner = Runner{}
 
 // Manager implements scan.Scanner.
-func (Runner) Manager() v1alpha1.PackageManager { return v1alpha1.ManagerWindowsUpdate }
+func (Runner) Manager() protocol.PackageManager { return protocol.ManagerWindowsUpdate }
 
 // Scan runs SearchScript and parses its output. A search can take minutes
 // (it may contact Windows Update); the deadline comes from ctx.
-func (Runner) Scan(ctx context.Context) ([]v1alpha1.PendingUpdate, error) {
+func (Runner) Scan(ctx context.Context) ([]protocol.PendingUpdate, error) {
 	res, err := scan.PowerShellCommand(SearchScript).Run(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("windows update scan: %w", err)
