@@ -413,9 +413,11 @@ func TestApplySameWorkWaitsForPromotion(t *testing.T) {
 		t.Fatalf("Apply of the same work before the promotion = %v; want it to wait until ctx ends", err)
 	}
 
-	// Promoted while it waits: the recorded success.
+	// Promoted while it waits: the recorded success. The delay is the
+	// point (the promotion must come after Apply has begun polling, a
+	// poll or so later), not a wait for something to be observed.
 	go func() {
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(decisionPoll + decisionPoll/5)
 		quietSupervisor(f).promote(f.record())
 	}()
 	res, err := Apply(context.Background(), o, w)
