@@ -136,7 +136,7 @@ func (t *agentTable) remove(key string) {
 	}
 	delete(t.states, key)
 	s.forget()
-	if t.peak >= 1024 && len(t.states) < t.peak/4 {
+	if t.peak > 64 && len(t.states) < t.peak/4 {
 		states := make(map[string]*agentState, len(t.states))
 		for k, v := range t.states {
 			states[k] = v

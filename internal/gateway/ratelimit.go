@@ -88,6 +88,9 @@ func retryAfterSeconds(d time.Duration) int {
 func (s *agentState) allow(perSecond float64, burst int, now time.Time) (bool, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.gone {
+		return true, 0 // a request racing the Agent's delete; nothing to keep
+	}
 	if s.limiter == nil {
 		s.limiter = rate.NewLimiter(rate.Limit(perSecond), burst)
 	}

@@ -36,7 +36,7 @@ func (g *Gateway) applyScan(ctx context.Context, rec *agentRecord, sr *protocol.
 	run := redflagv1.SubsystemStatus{Name: sr.Subsystem, LastRun: &finished, Result: sr.Result, Message: truncate(sr.Message, redflagv1.MaxMessageLength)}
 	_, nowScan := scanNowValue(sr.ID)
 	if !nowScan && unchangedScan(rec, run, sr.UpdatesHash) {
-		// Nothing but the time changed: no write now (see scanLedger).
+		// Nothing but the time changed: no write now (see scanledger.go).
 		rec.st.recordRun(run)
 		return nil
 	}
