@@ -28,7 +28,7 @@ import (
 )
 
 // +kubebuilder:rbac:groups=redflag.io,resources=agents,verbs=get;list;watch;create
-// +kubebuilder:rbac:groups=redflag.io,resources=agents/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=redflag.io,resources=agents/status,verbs=get;patch
 // +kubebuilder:rbac:groups=redflag.io,resources=registrationtokens,verbs=get;list;watch
 // +kubebuilder:rbac:groups=redflag.io,resources=scanschedules,verbs=get;list;watch
 // +kubebuilder:rbac:groups=redflag.io,resources=agentupdates,verbs=get;list;watch
