@@ -58,7 +58,7 @@ func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, body []by
 		fail(w, http.StatusUnauthorized, protocol.CodeReplay, "nonce was used before; requests cannot be replayed")
 		return nil
 	}
-	if ok, wait := g.agentLimits.allow(rec.key, now); !ok {
+	if ok, wait := rec.st.allow(g.opts.PerAgentRate, g.opts.PerAgentBurst, now); !ok {
 		failRetry(w, http.StatusTooManyRequests, protocol.CodeRateLimited, retryAfterSeconds(wait), "agent %s is sending too many requests", a.Agent)
 		return nil
 	}

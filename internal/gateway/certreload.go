@@ -28,6 +28,9 @@ type servingCert struct {
 	crt     []byte // tls.crt of current, to tell a change
 	key     []byte
 	expiry  prometheus.Gauge // current's notAfter, for the metrics endpoint
+	// readVersion is the resourceVersion of the Secret last read and
+	// judged, whatever came of it: a test waits for it rather than sleep.
+	readVersion atomic.Value
 }
 
 func newServingCert(m servingMaterial, expiry prometheus.Gauge) *servingCert {
@@ -63,6 +66,12 @@ func (s *servingCert) leaf() *x509.Certificate {
 	return leaf
 }
 
+// lastRead is the resourceVersion of the Secret the watcher last judged.
+func (s *servingCert) lastRead() string {
+	v, _ := s.readVersion.Load().(string)
+	return v
+}
+
 // watch reloads the Secret until ctx ends. A Secret that is missing or
 // holds a broken pair is logged and the current certificate kept: serving
 // a certificate that still works beats serving none.
@@ -77,6 +86,7 @@ func (s *servingCert) watch(ctx context.Context, r client.Reader, w client.Write
 			log.Error(err, "reading the gateway's TLS Secret to pick up a renewed certificate; keeping the current one", "secret", key.String())
 			return
 		}
+		defer s.readVersion.Store(secret.ResourceVersion)
 		renewed, err := renewDue(secret.Data, clk.Now())
 		if err != nil {
 			log.Error(err, "renewing the gateway's self-signed certificate", "secret", key.String())

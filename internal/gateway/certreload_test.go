@@ -41,7 +41,7 @@ func TestARenewedCertificateIsServedWithoutARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := client.ObjectKey{Namespace: gatewayNamespace, Name: "reload-test-tls"}
-	rewrite := func(crt, k []byte) {
+	rewrite := func(crt, k []byte) (resourceVersion string) {
 		t.Helper()
 		var s corev1.Secret
 		if err := env.Client.Get(ctx, key, &s); err != nil {
@@ -51,6 +51,7 @@ func TestARenewedCertificateIsServedWithoutARestart(t *testing.T) {
 		if err := env.Client.Update(ctx, &s); err != nil {
 			t.Fatal(err)
 		}
+		return s.ResourceVersion
 	}
 	rewrite(renewed[keyTLSCert], renewed[keyTLSKey])
 	pair, err := tls.X509KeyPair(renewed[keyTLSCert], renewed[keyTLSKey])
@@ -64,8 +65,8 @@ func TestARenewedCertificateIsServedWithoutARestart(t *testing.T) {
 	eventually(t, "the renewed certificate to be served", func() bool { return served() == want })
 
 	// A broken Secret (a half-written renewal, a bad edit) is not served.
-	rewrite([]byte("not a certificate"), renewed[keyTLSKey])
-	time.Sleep(500 * time.Millisecond)
+	broken := rewrite([]byte("not a certificate"), renewed[keyTLSKey])
+	eventually(t, "the gateway to read the broken Secret", func() bool { return g.serving.lastRead() == broken })
 	if got := served(); got != want {
 		t.Errorf("after a broken Secret the gateway serves serial %s, want the last good one %s", got, want)
 	}

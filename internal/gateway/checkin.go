@@ -45,10 +45,10 @@ func (g *Gateway) handleCheckIn(w http.ResponseWriter, r *http.Request) {
 	if work != nil {
 		key += "|" + work.ID
 	}
-	if suspect, addrs := g.clones.checkIn(rec.key, clientIP(r), now, g.nextCheckIn(interval, heartbeat)); suspect {
+	if suspect, addrs := rec.st.checkIn(clientIP(r), now, g.nextCheckIn(interval, heartbeat)); suspect {
 		g.warnAtMostEvery(rec, events.CloneSuspected, cloneMessage(addrs), clonePeriod)
 	}
-	answer, cached := g.docs.get(rec, sendFacts, heartbeat, key, now)
+	answer, cached := rec.st.cachedDoc(rec, sendFacts, heartbeat, key, now)
 	if !cached {
 		var err error
 		if answer, err = g.answer(rec, interval, sendFacts, heartbeat, scans, work, now); err != nil {
@@ -56,7 +56,7 @@ func (g *Gateway) handleCheckIn(w http.ResponseWriter, r *http.Request) {
 			fail(w, http.StatusInternalServerError, protocol.CodeInternal, "could not sign the work document")
 			return
 		}
-		g.docs.put(rec, sendFacts, heartbeat, key, now, interval, answer)
+		rec.st.cacheDoc(rec, sendFacts, heartbeat, key, now, interval, answer)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -73,14 +73,17 @@ func TestUnchangedCheckInsWriteNothing(t *testing.T) {
 	if _, err := host.CheckIn(ctx, h.id, protocol.CheckInRequest{AgentVersion: "v0.1.0"}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // let any queued write land
+	// Any write the first check-in queued has landed.
+	eventually(t, "the gateway's background writes to finish", gw.backgroundIdle)
 	before, rv := writes.Load(), getAgent(t, h.id.Agent).ResourceVersion
 	for range 100 {
 		if _, err := host.CheckIn(ctx, h.id, protocol.CheckInRequest{AgentVersion: "v0.1.0"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(500 * time.Millisecond)
+	// Check-ins write only through the liveness writer, queued before
+	// the answer: once it is idle, any write they caused has been made.
+	eventually(t, "the gateway's background writes to finish", gw.backgroundIdle)
 	if n := writes.Load() - before; n != 0 {
 		t.Errorf("100 unchanged check-ins made %d API writes, want 0", n)
 	}
@@ -92,14 +95,14 @@ func TestUnchangedCheckInsWriteNothing(t *testing.T) {
 	until := metav1.NewTime(time.Now().Add(time.Hour).Truncate(time.Second))
 	updateAgent(t, h.id.Agent, func(a *redflagv1.Agent) { a.Spec.Heartbeat = &redflagv1.HeartbeatSpec{Until: until} })
 	eventually(t, "gateway sees heartbeat mode", func() bool { return gw.agents.get(h.id.Agent).heartbeatUntil.Equal(until.Time) })
-	time.Sleep(300 * time.Millisecond)
+	eventually(t, "the gateway's background writes to finish", gw.backgroundIdle)
 	before = writes.Load()
 	for range 50 {
 		if _, err := host.CheckIn(ctx, h.id, protocol.CheckInRequest{AgentVersion: "v0.1.0"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(500 * time.Millisecond)
+	eventually(t, "the gateway's background writes to finish", gw.backgroundIdle)
 	if n := writes.Load() - before; n != 0 {
 		t.Errorf("50 unchanged heartbeat check-ins made %d API writes, want 0", n)
 	}
@@ -151,6 +154,18 @@ func TestFactsReportIsAppliedOnceAndOnlyWhenChanged(t *testing.T) {
 	_ = json.Unmarshal(sd.Payload, &doc)
 	if doc.SendFacts {
 		t.Error("check-in asks for facts the gateway already holds")
+	}
+
+	// Facts that went back to nothing are stored as nothing: the reboot
+	// the host needed was made, and the mount was unmounted.
+	facts.Hash, facts.System.RebootRequired, facts.System.RebootReason, facts.Storage = "hash-2", false, "", nil
+	rep.IdempotencyKey = "facts-3"
+	if _, err := host.Report(ctx, h.id, rep); err != nil {
+		t.Fatal(err)
+	}
+	if a := getAgent(t, h.id.Agent); a.Status.FactsHash != "hash-2" || a.Status.System.RebootRequired || a.Status.System.RebootReason != "" || len(a.Status.Storage) != 0 {
+		t.Errorf("after a host reported no reboot needed and no mounts the Agent shows factsHash %q, reboot required %v (%q), %d mounts",
+			a.Status.FactsHash, a.Status.System.RebootRequired, a.Status.System.RebootReason, len(a.Status.Storage))
 	}
 }
 

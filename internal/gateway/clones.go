@@ -4,7 +4,6 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -24,7 +23,7 @@ import (
 // just before them, yet on time for the check-in before last: the other
 // copy's schedule.
 //
-// cloneWatch counts such check-ins among each agent's last cloneWindow.
+// checkInTrail counts such check-ins among each agent's last cloneWindow.
 // Two copies make at least every other check-in one of them; a single agent
 // makes one only by coincidence (a retry after a failure that lands one
 // interval after the check-in before last: a failing agent backs off with
@@ -48,13 +47,8 @@ const (
 	onTimeWithin = 0.15
 )
 
-type cloneWatch struct {
-	mu     sync.Mutex
-	trails map[string]*checkInTrail
-}
-
-// checkInTrail is what cloneWatch keeps of one agent: a few timestamps and
-// a byte of marks.
+// checkInTrail is what clone detection keeps of one agent (in
+// agentState.trail): a few timestamps and a byte of marks.
 type checkInTrail struct {
 	// last and prev are when the latest check-in and the one before it
 	// arrived; lastNext and prevNext are the nextCheckIn their answers told.
@@ -71,30 +65,33 @@ type checkInTrail struct {
 	addrs []string
 }
 
-// report notes that the agent delivered a report at now: a check-in right
-// after it may come early.
-func (c *cloneWatch) report(key string, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t := c.trails[key]; t != nil {
+// reported notes that the agent delivered a report at now: a check-in
+// right after it may come early.
+func (s *agentState) reported(now time.Time) {
+	s.mu.Lock()
+	s.trail.report(now)
+	s.mu.Unlock()
+}
+
+// checkIn records a check-in that arrived at now from addr and was
+// answered with nextCheckIn next, and reports whether the agent's recent
+// check-ins look like two hosts', with the recent client addresses.
+func (s *agentState) checkIn(addr string, now time.Time, next time.Duration) (suspect bool, addrs []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone {
+		return false, nil
+	}
+	return s.trail.checkIn(addr, now, next)
+}
+
+func (t *checkInTrail) report(now time.Time) {
+	if !t.last.IsZero() {
 		t.reportedAt = now
 	}
 }
 
-// checkIn records a check-in of the agent key that arrived at now from addr
-// and was answered with nextCheckIn next. It reports whether the agent's
-// recent check-ins look like two hosts', and the recent client addresses.
-func (c *cloneWatch) checkIn(key, addr string, now time.Time, next time.Duration) (suspect bool, addrs []string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.trails == nil {
-		c.trails = map[string]*checkInTrail{}
-	}
-	t := c.trails[key]
-	if t == nil {
-		t = &checkInTrail{}
-		c.trails[key] = t
-	}
+func (t *checkInTrail) checkIn(addr string, now time.Time, next time.Duration) (suspect bool, addrs []string) {
 	t.marks <<= 1
 	if t.onOtherSchedule(now) {
 		t.marks |= 1
@@ -129,13 +126,6 @@ func (t *checkInTrail) onOtherSchedule(now time.Time) bool {
 	}
 	slack := time.Duration(onTimeWithin * float64(t.prevNext))
 	return sincePrev >= t.prevNext-slack && sincePrev <= t.prevNext+slack
-}
-
-// forget drops an agent's trail (it was deleted).
-func (c *cloneWatch) forget(key string) {
-	c.mu.Lock()
-	delete(c.trails, key)
-	c.mu.Unlock()
 }
 
 // cloneMessage is the CloneSuspected Warning (within the 512 characters a

@@ -54,10 +54,10 @@ func (h *simHost) schedule(r *rand.Rand, p simParams, t time.Time) {
 	}
 }
 
-// simulate runs hosts sharing one Agent against a cloneWatch and returns
+// simulate runs hosts sharing one Agent against a checkInTrail and returns
 // the number of check-ins until it first suspected a clone (0: never).
 func simulate(r *rand.Rand, p simParams, hosts []*simHost) int {
-	var c cloneWatch
+	var c checkInTrail
 	for n := 1; n <= p.maxCheckIns; n++ {
 		h := hosts[0]
 		for _, o := range hosts[1:] {
@@ -67,13 +67,13 @@ func simulate(r *rand.Rand, p simParams, hosts []*simHost) int {
 		}
 		t := h.at
 		if h.report {
-			c.report("ns/a", t.Add(-20*time.Millisecond))
+			c.report(t.Add(-20 * time.Millisecond))
 		}
-		if suspect, _ := c.checkIn("ns/a", h.addr, t, p.interval); suspect {
+		if suspect, _ := c.checkIn(h.addr, t, p.interval); suspect {
 			return n
 		}
 		if r.Float64() < p.factsAfter {
-			c.report("ns/a", t.Add(30*time.Millisecond))
+			c.report(t.Add(30 * time.Millisecond))
 		}
 		h.schedule(r, p, t)
 	}
@@ -118,21 +118,18 @@ func TestCloneWatchTellsTwoHostsFromOne(t *testing.T) {
 	}
 }
 
-// TestCloneWatchNamesAddressesAndForgets: the Warning names the copies'
-// addresses, a bounded few, and a deleted agent's trail goes.
-func TestCloneWatchNamesAddressesAndForgets(t *testing.T) {
-	var c cloneWatch
+// TestCloneWatchNamesAddresses: the Warning names the copies' addresses, a
+// bounded few. (A deleted agent's trail goes with its state:
+// TestAgentTableForgetsEverythingOnDelete.)
+func TestCloneWatchNamesAddresses(t *testing.T) {
+	var c checkInTrail
 	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	var addrs []string
 	for i := range 10 {
 		at := t0.Add(time.Duration(i) * time.Minute)
-		_, addrs = c.checkIn("ns/a", fmt.Sprintf("10.0.0.%d", i%6), at, time.Minute)
+		_, addrs = c.checkIn(fmt.Sprintf("10.0.0.%d", i%6), at, time.Minute)
 	}
 	if want := []string{"10.0.0.0", "10.0.0.1", "10.0.0.2", "10.0.0.3"}; fmt.Sprint(addrs) != fmt.Sprint(want) {
 		t.Errorf("addresses %v, want the %d most recent %v", addrs, cloneAddrs, want)
-	}
-	c.forget("ns/a")
-	if len(c.trails) != 0 {
-		t.Errorf("%d trails left after forgetting the only agent", len(c.trails))
 	}
 }

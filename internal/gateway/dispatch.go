@@ -3,7 +3,6 @@ package gateway
 import (
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
@@ -19,7 +18,7 @@ func (g *Gateway) dueScans(rec *agentRecord, now time.Time) []protocol.ScanReque
 	if rec.paused {
 		return nil
 	}
-	plan := g.plans.get(rec, g.schedules)
+	plan := g.planOf(rec)
 	if rec.scanNow != "" {
 		return scanNow(rec, plan)
 	}
@@ -37,7 +36,7 @@ func (g *Gateway) dueScans(rec *agentRecord, now time.Time) []protocol.ScanReque
 		if !ok {
 			continue
 		}
-		last, result := g.ledger.lastRun(rec, sub)
+		last, result := rec.st.lastRun(rec, sub)
 		at := e.DueAt(rec.key, sub, last, result, retry)
 		if now.Before(at) {
 			continue
@@ -61,42 +60,32 @@ func withBound(req protocol.ScanRequest, plan schedule.Plan) protocol.ScanReques
 	return req
 }
 
-// planCache keeps each agent's merged plan until its record or any schedule
-// changes, so a check-in does not re-merge schedules and re-parse selectors.
-type planCache struct {
-	mu      sync.Mutex
-	entries map[string]cachedPlan
-}
-
+// Each agent's merged plan is kept (agentState.plan) until its record or
+// any schedule changes, so a check-in does not re-merge schedules and
+// re-parse selectors.
 type cachedPlan struct {
 	rec     *agentRecord
 	version uint64
 	plan    schedule.Plan
 }
 
-func (c *planCache) get(rec *agentRecord, idx *scheduleIndex) schedule.Plan {
-	v := idx.current()
-	c.mu.Lock()
-	e, ok := c.entries[rec.key]
-	c.mu.Unlock()
-	if ok && e.rec == rec && e.version == v {
+func (g *Gateway) planOf(rec *agentRecord) schedule.Plan {
+	s := rec.st
+	v := g.schedules.current()
+	s.mu.Lock()
+	e := s.plan
+	s.mu.Unlock()
+	if e.rec == rec && e.version == v {
 		return e.plan
 	}
-	schedules, v := idx.of(rec.namespace)
+	schedules, v := g.schedules.of(rec.namespace)
 	plan := schedule.For(rec.labels, schedules)
-	c.mu.Lock()
-	if c.entries == nil {
-		c.entries = map[string]cachedPlan{}
+	s.mu.Lock()
+	if !s.gone {
+		s.plan = cachedPlan{rec: rec, version: v, plan: plan}
 	}
-	c.entries[rec.key] = cachedPlan{rec: rec, version: v, plan: plan}
-	c.mu.Unlock()
+	s.mu.Unlock()
 	return plan
-}
-
-func (c *planCache) forget(key string) {
-	c.mu.Lock()
-	delete(c.entries, key)
-	c.mu.Unlock()
 }
 
 // scanNowPrefix marks the IDs of scans asked for with the scan-now

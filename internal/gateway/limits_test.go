@@ -82,7 +82,7 @@ func TestRateLimitsAnswer429WithRetryAfter(t *testing.T) {
 
 	// While limited, a flood of reports is refused before anything is
 	// applied: the Agent does not change.
-	time.Sleep(300 * time.Millisecond) // let any write from before land
+	eventually(t, "the strict gateway's background writes to finish", strict.backgroundIdle)
 	before := getAgent(t, id.Agent)
 	for i := range 10 {
 		rep := protocol.Report{IdempotencyKey: "flood-" + string(rune('a'+i)), Kind: protocol.ReportFacts, Time: time.Now(),

@@ -2,51 +2,49 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/timing"
 )
 
-// liveness keeps each agent's last check-in in memory and persists it coarsely
-// through a background writer, so check-ins never wait on the API server.
+// liveness persists each agent's last check-in (kept in its agentState)
+// coarsely through a background writer, so check-ins never wait on the API
+// server.
 type liveness struct {
-	mu        sync.Mutex
-	lastSeen  map[string]time.Time
-	persisted map[string]time.Time // what this replica last wrote
-	queued    map[string]bool
-	versions  map[string]string // agent version reported, when changed
-	queue     chan *agentRecord
+	queue chan *agentRecord
+	// busy counts writes queued or being made, so a test can tell that
+	// the writer is idle rather than sleep and hope.
+	busy atomic.Int64
 }
 
 func newLiveness() *liveness {
-	return &liveness{
-		lastSeen: map[string]time.Time{}, persisted: map[string]time.Time{},
-		queued: map[string]bool{}, versions: map[string]string{}, queue: make(chan *agentRecord, 4096),
-	}
+	return &liveness{queue: make(chan *agentRecord, 4096)}
 }
 
 // seen records a check-in and queues a write when the stored lastSeen is too
 // old (or the agent reports a new version). It never blocks: with the queue
 // full the write waits for a later check-in.
 func (l *liveness) seen(rec *agentRecord, version string, interval time.Duration, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lastSeen[rec.key] = now
-	stored := rec.persistedLastSeen
-	if p := l.persisted[rec.key]; p.After(stored) {
-		stored = p
+	s := rec.st
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone {
+		return
 	}
-	versionChanged := version != "" && version != rec.agentVersion && version != l.versions[rec.key]
+	s.lastSeen = now
+	stored := rec.persistedLastSeen
+	if s.persisted.After(stored) {
+		stored = s.persisted
+	}
+	versionChanged := version != "" && version != rec.agentVersion && version != s.version
 	if versionChanged {
-		l.versions[rec.key] = version
+		s.version = version
 	}
 	// Due when the stored value is PersistAfter away from now on either
 	// side, compared rather than subtracted. A lastSeen ahead of the clock
@@ -56,35 +54,44 @@ func (l *liveness) seen(rec *agentRecord, version string, interval time.Duration
 	// from it, never showed a dead host silent.
 	p := timing.PersistAfter(interval)
 	due := stored.IsZero() || !stored.After(now.Add(-p)) || !stored.Before(now.Add(p)) || versionChanged
-	if !due || l.queued[rec.key] {
+	if !due || s.queued {
 		return
 	}
+	l.busy.Add(1)
 	select {
 	case l.queue <- rec:
-		l.queued[rec.key] = true
+		s.queued = true
 	default:
+		l.busy.Add(-1)
 	}
 }
 
-// run writes queued lastSeen values until ctx ends.
-// run writes queued lastSeen values until ctx ends. pending supplies scan
-// runs remembered but not yet stored, which ride along in the same write.
-func (l *liveness) run(ctx context.Context, c client.Client, log logr.Logger, pending func(*agentRecord) []redflagv1.SubsystemStatus) {
+// idle reports whether no liveness write is queued or in progress.
+func (l *liveness) idle() bool { return l.busy.Load() == 0 }
+
+// run writes queued lastSeen values until ctx ends. write stores one (see
+// Gateway.persistLastSeen).
+func (l *liveness) run(ctx context.Context, log logr.Logger, write func(context.Context, *agentRecord, time.Time, string) error) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case rec := <-l.queue:
-			l.mu.Lock()
-			at, version := l.lastSeen[rec.key], l.versions[rec.key]
-			l.mu.Unlock()
-			err := persistLastSeen(ctx, c, rec, at, version, pending(rec))
-			l.mu.Lock()
-			delete(l.queued, rec.key)
-			if err == nil {
-				l.persisted[rec.key] = at
+			s := rec.st
+			s.mu.Lock()
+			at, version, gone := s.lastSeen, s.version, s.gone
+			s.mu.Unlock()
+			var err error
+			if !gone {
+				err = write(ctx, rec, at, version)
 			}
-			l.mu.Unlock()
+			s.mu.Lock()
+			s.queued = false
+			if err == nil && !s.gone {
+				s.persisted = at
+			}
+			s.mu.Unlock()
+			l.busy.Add(-1)
 			if err != nil {
 				log.Error(err, "persisting lastSeen; the next check-in retries", "agent", rec.key)
 			}
@@ -92,27 +99,25 @@ func (l *liveness) run(ctx context.Context, c client.Client, log logr.Logger, pe
 	}
 }
 
-// persistLastSeen merge-patches status.lastSeen (and agentVersion) only, so it
-// never rewrites anything else from a stale copy. Scan runs that ride along
-// replace the whole subsystems list, so that write is made only against the
-// version they were laid over (a conflict waits for the next check-in).
-func persistLastSeen(ctx context.Context, c client.Client, rec *agentRecord, at time.Time, version string, subsystems []redflagv1.SubsystemStatus) error {
-	status := map[string]any{"lastSeen": metav1.NewTime(at.Truncate(time.Second))}
-	if version != "" {
-		status["agentVersion"] = version
-	}
-	body := map[string]any{"status": status}
+// persistLastSeen writes status.lastSeen (and agentVersion) blind, so it
+// never rewrites anything else from a stale copy. Scan runs remembered but
+// not yet stored (scanledger.go) ride along; they replace the whole
+// subsystems list, so that write is made only against the version they
+// were laid over (a conflict waits for the next check-in).
+func (g *Gateway) persistLastSeen(ctx context.Context, rec *agentRecord, at time.Time, version string) error {
+	w := statusOf(rec)
+	w.blind = true
+	subsystems := rec.st.pendingRuns(rec)
 	if len(subsystems) > 0 {
-		status["subsystems"] = subsystems
-		body["metadata"] = map[string]any{"resourceVersion": rec.resourceVersion}
+		w.lockTo = rec.resourceVersion
 	}
-	patch, err := json.Marshal(body)
+	err := g.patchStatus(ctx, w, func(a *redflagv1.Agent) (*redflagv1.HistoryEntry, error) {
+		a.Status.LastSeen = &metav1.Time{Time: at.Truncate(time.Second)}
+		a.Status.AgentVersion = version
+		a.Status.Subsystems = subsystems
+		return nil, nil
+	})
 	if err != nil {
-		return fmt.Errorf("encoding lastSeen patch: %w", err)
-	}
-	a := &redflagv1.Agent{}
-	a.Namespace, a.Name = rec.namespace, rec.name
-	if err := c.Status().Patch(ctx, a, client.RawPatch("application/merge-patch+json", patch)); err != nil {
 		return fmt.Errorf("patching %s status.lastSeen: %w", rec.key, err)
 	}
 	return nil

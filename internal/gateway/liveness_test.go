@@ -24,7 +24,7 @@ func TestLivenessRewritesALastSeenFromTheFuture(t *testing.T) {
 		{"year 1", time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC), true},
 	} {
 		l := newLiveness()
-		rec := &agentRecord{key: "ns/a", persistedLastSeen: tc.stored}
+		rec := &agentRecord{st: &agentState{}, key: "ns/a", persistedLastSeen: tc.stored}
 		l.seen(rec, "", time.Minute, now)
 		if got := len(l.queue) == 1; got != tc.due {
 			t.Errorf("%s: write queued = %v, want %v", tc.name, got, tc.due)

@@ -20,6 +20,10 @@ type nonceShard struct {
 	seen map[[16]byte]int64 // expiry, unix nanoseconds
 	// nextSweep is when this shard next drops expired entries.
 	nextSweep int64
+	// peak is the most entries seen since the map was last rebuilt: Go
+	// maps do not shrink, so once a burst has expired (a mass enrollment,
+	// a flood of check-ins) the map is rebuilt at its new size.
+	peak int
 }
 
 func newNonceCache(window time.Duration) *nonceCache {
@@ -40,11 +44,7 @@ func (c *nonceCache) firstUse(agent, nonce string, now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if n >= s.nextSweep {
-		for k, exp := range s.seen {
-			if exp <= n {
-				delete(s.seen, k)
-			}
-		}
+		s.sweep(n)
 		s.nextSweep = n + int64(c.window/4)
 	}
 	if exp, ok := s.seen[key]; ok && exp > n {
@@ -57,5 +57,37 @@ func (c *nonceCache) firstUse(agent, nonce string, now time.Time) bool {
 	// centuries ahead that passed it would outlive its entry here and be
 	// replayable once the entry expired.
 	s.seen[key] = n + int64(2*c.window)
+	s.peak = max(s.peak, len(s.seen))
 	return true
+}
+
+// sweep drops the entries expired at n (unix nanoseconds); the caller
+// holds s.mu.
+func (s *nonceShard) sweep(n int64) {
+	for k, exp := range s.seen {
+		if exp <= n {
+			delete(s.seen, k)
+		}
+	}
+	if s.peak > 64 && len(s.seen) < s.peak/4 {
+		seen := make(map[[16]byte]int64, len(s.seen))
+		for k, v := range s.seen {
+			seen[k] = v
+		}
+		s.seen, s.peak = seen, len(seen)
+	}
+}
+
+// expire sweeps every shard as of now, and reports how many nonces are
+// still remembered (for tests; requests sweep as they come).
+func (c *nonceCache) expire(now time.Time) int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		s.sweep(now.UnixNano())
+		n += len(s.seen)
+		s.mu.Unlock()
+	}
+	return n
 }

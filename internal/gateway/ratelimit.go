@@ -8,7 +8,7 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// limiterSet holds one token bucket per key (client address or agent),
+// limiterSet holds one token bucket per key (client address),
 // dropping buckets idle for a while so the map does not grow without bound.
 type limiterSet struct {
 	limit rate.Limit
@@ -80,4 +80,25 @@ func (l *limiterSet) take(key string, now time.Time) {
 // retryAfterSeconds rounds a wait up to whole seconds, at least one.
 func retryAfterSeconds(d time.Duration) int {
 	return max(1, int(math.Ceil(d.Seconds())))
+}
+
+// allow takes one token of the agent's own budget (perSecond, burst),
+// kept in its state so it goes when the Agent does. When none is left it
+// returns false and how long to wait.
+func (s *agentState) allow(perSecond float64, burst int, now time.Time) (bool, time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone {
+		return true, 0 // a request racing the Agent's delete; nothing to keep
+	}
+	if s.limiter == nil {
+		s.limiter = rate.NewLimiter(rate.Limit(perSecond), burst)
+	}
+	if s.limiter.AllowN(now, 1) {
+		return true, 0
+	}
+	r := s.limiter.ReserveN(now, 1)
+	wait := r.DelayFrom(now)
+	r.CancelAt(now)
+	return false, wait
 }

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
@@ -24,29 +23,24 @@ import (
 // that triggered it does not wait for it.
 const rebindTimeout = 30 * time.Second
 
-// rebindSet holds the rebinds being recorded now, so a burst of requests
-// from a rebound host writes once.
-type rebindSet struct {
-	mu       sync.Mutex
-	inflight map[string]bool
-}
-
-func (s *rebindSet) start(key string) bool {
+// startRebind notes that the rebind to machineID is being recorded now
+// (agentState.rebinding), so a burst of requests from a rebound host
+// writes once; it reports false when it already is.
+func (s *agentState) startRebind(machineID string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inflight[key] {
+	if s.rebinding == machineID || s.gone {
 		return false
 	}
-	if s.inflight == nil {
-		s.inflight = map[string]bool{}
-	}
-	s.inflight[key] = true
+	s.rebinding = machineID
 	return true
 }
 
-func (s *rebindSet) done(key string) {
+func (s *agentState) rebindDone(machineID string) {
 	s.mu.Lock()
-	delete(s.inflight, key)
+	if s.rebinding == machineID {
+		s.rebinding = ""
+	}
 	s.mu.Unlock()
 }
 
@@ -55,12 +49,13 @@ func (s *rebindSet) done(key string) {
 // requests may call it again; storeRebind then finds the echo and writes
 // nothing.
 func (g *Gateway) recordRebind(rec *agentRecord) {
-	key := rec.key + "\x00" + rec.machineID
-	if !g.rebinds.start(key) {
+	if !rec.st.startRebind(rec.machineID) {
 		return
 	}
+	g.rebindsInFlight.Add(1)
 	go func() {
-		defer g.rebinds.done(key)
+		defer g.rebindsInFlight.Add(-1)
+		defer rec.st.rebindDone(rec.machineID)
 		ctx, cancel := context.WithTimeout(context.Background(), rebindTimeout)
 		defer cancel()
 		if err := g.storeRebind(ctx, rec); err != nil {
@@ -73,7 +68,7 @@ func (g *Gateway) recordRebind(rec *agentRecord) {
 // MachineIDRebound, unless the Agent changed meanwhile (another Agent of the
 // same name, or the annotation moved on) or the echo is already there.
 func (g *Gateway) storeRebind(ctx context.Context, rec *agentRecord) error {
-	err := g.updateAgentStatus(ctx, rec, func(a *redflagv1.Agent) (*redflagv1.HistoryEntry, error) {
+	err := g.patchStatus(ctx, statusOf(rec), func(a *redflagv1.Agent) (*redflagv1.HistoryEntry, error) {
 		if a.UID != rec.uid || a.Annotations[redflagv1.RebindMachineIDAnnotation] != rec.machineID || a.Status.ReboundMachineID == rec.machineID {
 			return nil, errNoChange
 		}

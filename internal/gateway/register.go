@@ -290,12 +290,16 @@ func newAgent(tok *redflagv1.RegistrationToken, name string, req *protocol.Regis
 // initialStatus stores what the host said of itself at enrollment. A failure
 // here is not fatal: the first check-in asks for facts again.
 func (g *Gateway) initialStatus(ctx context.Context, agent *redflagv1.Agent, req *protocol.RegisterRequest, now time.Time) {
-	// A merge patch, not an update: the Agent controller adds its finalizer
-	// right after the create, and an update carrying the create's
-	// resourceVersion then lost the race and left the status empty.
-	base := agent.DeepCopy()
-	setFirstStatus(agent, req, now)
-	if err := g.client.Status().Patch(ctx, agent, client.MergeFrom(base)); err != nil {
+	// Blind, not locked to the create's resourceVersion: the Agent
+	// controller adds its finalizer right after the create, and a write
+	// carrying that version then lost the race and left the status empty.
+	// The status is empty, so every field set is new.
+	w := statusWrite{key: client.ObjectKeyFromObject(agent), blind: true}
+	err := g.patchStatus(ctx, w, func(a *redflagv1.Agent) (*redflagv1.HistoryEntry, error) {
+		setFirstStatus(a, req, now)
+		return nil, nil
+	})
+	if err != nil {
 		g.log.Error(err, "writing a new agent's first status", "agent", agent.Namespace+"/"+agent.Name)
 	}
 }

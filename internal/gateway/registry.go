@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"crypto/ed25519"
-	"strconv"
 	"sync"
 	"time"
 
@@ -20,6 +19,9 @@ import (
 // informer cache once per change. Records are never mutated after they are
 // stored, so handlers read them without locks.
 type agentRecord struct {
+	// st is the agent's state in the table (agenttable.go); nil for a
+	// record that was never stored there.
+	st              *agentState
 	key             string // namespace/name
 	namespace, name string
 	uid             types.UID
@@ -59,10 +61,7 @@ type agentRecord struct {
 
 // ref is a reference to the Agent, enough to address Events to it.
 func (r *agentRecord) ref() *redflagv1.Agent {
-	a := &redflagv1.Agent{}
-	a.Namespace, a.Name, a.UID = r.namespace, r.name, r.uid
-	a.APIVersion, a.Kind = redflagv1.GroupVersion.String(), "Agent"
-	return a
+	return agentRef(r.namespace, r.name, r.uid)
 }
 
 func recordOf(a *redflagv1.Agent) *agentRecord {
@@ -113,90 +112,6 @@ func recordOf(a *redflagv1.Agent) *agentRecord {
 		}
 	}
 	return r
-}
-
-// registry indexes agentRecords by namespace/name, fed by the Agent informer.
-type registry struct {
-	mu     sync.RWMutex
-	agents map[string]*agentRecord
-}
-
-func newRegistry() *registry { return &registry{agents: map[string]*agentRecord{}} }
-
-func (r *registry) get(key string) *agentRecord {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.agents[key]
-}
-
-// put stores the informer's copy, unless the gateway has already stored a
-// newer one it wrote itself (see wrote).
-func (r *registry) put(a *redflagv1.Agent) {
-	rec := recordOf(a)
-	r.mu.Lock()
-	if cur := r.agents[rec.key]; cur == nil || !olderVersion(rec.resourceVersion, cur.resourceVersion) {
-		r.agents[rec.key] = rec
-	}
-	r.mu.Unlock()
-}
-
-// wrote stores an Agent this gateway has just written, so the agent's next
-// request is judged against it rather than against an informer a moment
-// behind: a burst of reports (an outbox flushed after an outage, a scan
-// repeated at once) would otherwise find the old status, conflict or write
-// the same change again. It only replaces an older record; an Agent the
-// informer has already removed stays removed.
-func (r *registry) wrote(a *redflagv1.Agent) {
-	rec := recordOf(a)
-	r.mu.Lock()
-	if cur := r.agents[rec.key]; cur != nil && olderVersion(cur.resourceVersion, rec.resourceVersion) {
-		r.agents[rec.key] = rec
-	}
-	r.mu.Unlock()
-}
-
-// olderVersion reports whether resource version a is known to be older than
-// b. Versions are opaque to clients in general; the API server's are etcd
-// revisions, so they compare as numbers, and anything else counts as not
-// older, which leaves the informer's word final.
-func olderVersion(a, b string) bool {
-	x, errA := strconv.ParseUint(a, 10, 64)
-	y, errB := strconv.ParseUint(b, 10, 64)
-	return errA == nil && errB == nil && x < y
-}
-
-func (r *registry) remove(key string) {
-	r.mu.Lock()
-	delete(r.agents, key)
-	r.mu.Unlock()
-}
-
-func (r *registry) size() int {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return len(r.agents)
-}
-
-// handler keeps the registry in step with the informer.
-func (r *registry) handler() toolscache.ResourceEventHandler {
-	return toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { r.upsert(obj) },
-		UpdateFunc: func(_, obj any) { r.upsert(obj) },
-		DeleteFunc: func(obj any) {
-			if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-				obj = d.Obj
-			}
-			if a, ok := obj.(*redflagv1.Agent); ok {
-				r.remove(a.Namespace + "/" + a.Name)
-			}
-		},
-	}
-}
-
-func (r *registry) upsert(obj any) {
-	if a, ok := obj.(*redflagv1.Agent); ok {
-		r.put(a)
-	}
 }
 
 // tokenIndex maps a token's public id to its object, fed by the

@@ -13,12 +13,12 @@ func agentAt(rv, updatesHash string) *redflagv1.Agent {
 	return a
 }
 
-// TestRegistryKeepsWhatTheGatewayWrote: the gateway's own write is what the
+// TestAgentTableKeepsWhatTheGatewayWrote: the gateway's own write is what the
 // agent's next request is judged against, even while the informer still
 // delivers older copies; the informer's newer copies, and its deletions,
 // win.
-func TestRegistryKeepsWhatTheGatewayWrote(t *testing.T) {
-	r := newRegistry()
+func TestAgentTableKeepsWhatTheGatewayWrote(t *testing.T) {
+	r := newAgentTable()
 	const key = "fleet/web-1"
 	hash := func() string {
 		t.Helper()

@@ -2,13 +2,10 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
-
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	"slices"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/events"
@@ -35,7 +32,7 @@ func (g *Gateway) handleReport(w http.ResponseWriter, r *http.Request) {
 	if rec == nil {
 		return
 	}
-	g.clones.report(rec.key, now)
+	rec.st.reported(now)
 	var rep protocol.Report
 	if !decode(w, body, &rep) {
 		return
@@ -44,7 +41,7 @@ func (g *Gateway) handleReport(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, protocol.CodeBadRequest, "idempotencyKey must be 1-128 characters")
 		return
 	}
-	if g.applied.seen(rec.key, rep.IdempotencyKey) {
+	if rec.st.appliedBefore(rep.IdempotencyKey) {
 		reply(w, protocol.ReportResponse{Duplicate: true})
 		return
 	}
@@ -81,12 +78,14 @@ func (g *Gateway) handleReport(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusInternalServerError, protocol.CodeInternal, "could not apply the report")
 		return
 	}
-	g.applied.add(rec.key, rep.IdempotencyKey)
+	rec.st.noteApplied(rep.IdempotencyKey)
 	reply(w, protocol.ReportResponse{})
 }
 
-// applyFacts merge-patches the facts the gateway owns, and only when their
-// hash changed, so an unchanged report writes nothing.
+// applyFacts stores the facts the gateway owns, and only when their hash
+// changed, so an unchanged report writes nothing. A change of what
+// FactsChanged is about (OS, kernel, architecture) is recorded in the same
+// write, judged on the copy the facts are laid over.
 func (g *Gateway) applyFacts(ctx context.Context, rec *agentRecord, f *factsReport) error {
 	if f.Hash == "" || len(f.Hash) > 64 {
 		return nil
@@ -108,24 +107,17 @@ func (g *Gateway) applyFacts(ctx context.Context, rec *agentRecord, f *factsRepo
 	sys := f.System
 	sys.CPUModel, sys.RebootReason = truncate(sys.CPUModel, 128), truncate(sys.RebootReason, 256)
 	sys.BootTime = g.hostTime(sys.BootTime)
-	status := map[string]any{
-		"hostname": truncate(f.Hostname, 253), "os": clampOS(f.OS), "system": sys,
-		"storage": clamped, "factsHash": f.Hash,
-	}
-	if f.AgentVersion != "" {
-		status["agentVersion"] = truncate(f.AgentVersion, 64)
-	}
-	if osInfo := clampOS(f.OS); g.factsChangedInCache(ctx, rec, osInfo) {
-		return g.storeChangedFacts(ctx, rec, f, osInfo, sys, clamped)
-	}
-	patch, err := json.Marshal(map[string]any{"status": status})
+	osInfo := clampOS(f.OS)
+	err := g.patchStatus(ctx, statusOf(rec), func(a *redflagv1.Agent) (*redflagv1.HistoryEntry, error) {
+		before := a.Status.OS
+		a.Status.Hostname, a.Status.OS, a.Status.System, a.Status.Storage, a.Status.FactsHash = truncate(f.Hostname, 253), osInfo, sys, clamped, f.Hash
+		if f.AgentVersion != "" {
+			a.Status.AgentVersion = truncate(f.AgentVersion, 64)
+		}
+		return g.factsChanged(before, osInfo), nil
+	})
 	if err != nil {
-		return fmt.Errorf("encoding facts patch: %w", err)
-	}
-	a := &redflagv1.Agent{}
-	a.Namespace, a.Name = rec.namespace, rec.name
-	if err := g.client.Status().Patch(ctx, a, client.RawPatch("application/merge-patch+json", patch)); err != nil {
-		return fmt.Errorf("patching %s facts: %w", rec.key, err)
+		return fmt.Errorf("storing facts of %s: %w", rec.key, err)
 	}
 	return nil
 }
@@ -135,40 +127,33 @@ func (g *Gateway) applyFacts(ctx context.Context, rec *agentRecord, f *factsRepo
 // the same entry as a Kubernetes Event.
 func (g *Gateway) agentEvent(ctx context.Context, rec *agentRecord, reason events.Reason, e *protocol.AgentEvent) error {
 	entry := g.recorder.Entry(reason, e.Message, e.Metadata)
-	err := g.updateAgentStatus(ctx, rec, func(*redflagv1.Agent) (*redflagv1.HistoryEntry, error) { return &entry, nil })
+	err := g.patchStatus(ctx, statusOf(rec), func(*redflagv1.Agent) (*redflagv1.HistoryEntry, error) { return &entry, nil })
 	if err != nil {
 		return fmt.Errorf("recording %s on %s: %w", reason.Name, rec.key, err)
 	}
 	return nil
 }
 
-// appliedKeys remembers the last idempotency keys applied per agent. It lives
-// in memory: a report retried across a gateway restart is applied again,
-// which is harmless for facts (same content) and shows as a repeated Event.
-type appliedKeys struct {
-	mu   sync.Mutex
-	keys map[string][]string
-}
-
+// The last idempotency keys applied are remembered per agent
+// (agentState.applied). They live in memory: a report retried across a
+// gateway restart is applied again, which is harmless for facts (same
+// content) and shows as a repeated Event.
 const appliedPerAgent = 64
 
-func (a *appliedKeys) seen(agent, key string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, k := range a.keys[agent] {
-		if k == key {
-			return true
-		}
-	}
-	return false
+func (s *agentState) appliedBefore(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Contains(s.applied, key)
 }
 
-func (a *appliedKeys) add(agent, key string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	ks := append(a.keys[agent], key)
-	if len(ks) > appliedPerAgent {
-		ks = ks[len(ks)-appliedPerAgent:]
+func (s *agentState) noteApplied(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone {
+		return
 	}
-	a.keys[agent] = ks
+	s.applied = append(s.applied, key)
+	if len(s.applied) > appliedPerAgent {
+		s.applied = slices.Delete(s.applied, 0, len(s.applied)-appliedPerAgent)
+	}
 }

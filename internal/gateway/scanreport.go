@@ -35,11 +35,11 @@ func (g *Gateway) applyScan(ctx context.Context, rec *agentRecord, sr *scanRepor
 	run := redflagv1.SubsystemStatus{Name: sr.Subsystem, LastRun: &finished, Result: sr.Result, Message: truncate(sr.Message, redflagv1.MaxMessageLength)}
 	_, nowScan := scanNowValue(sr.ID)
 	if !nowScan && unchangedScan(rec, run, sr.UpdatesHash) {
-		// Nothing but the time changed: no write now (see scanLedger).
-		g.ledger.record(rec.key, run)
+		// Nothing but the time changed: no write now (see scanledger.go).
+		rec.st.recordRun(run)
 		return nil
 	}
-	err := g.updateAgentStatus(ctx, rec, func(a *redflagv1.Agent) (*redflagv1.HistoryEntry, error) {
+	err := g.patchStatus(ctx, statusOf(rec), func(a *redflagv1.Agent) (*redflagv1.HistoryEntry, error) {
 		var announce *redflagv1.HistoryEntry
 		prev := redflagv1.SubsystemStatus{Name: sr.Subsystem}
 		i := slices.IndexFunc(a.Status.Subsystems, func(s redflagv1.SubsystemStatus) bool { return s.Name == sr.Subsystem })
@@ -84,7 +84,7 @@ func (g *Gateway) applyScan(ctx context.Context, rec *agentRecord, sr *scanRepor
 		return fmt.Errorf("storing %s scan of %s: %w", sr.Subsystem, rec.key, err)
 	}
 	// Stored: the status is authoritative for this subsystem again.
-	g.ledger.drop(rec.key, sr.Subsystem)
+	rec.st.dropRun(sr.Subsystem)
 	return nil
 }
 

@@ -222,7 +222,8 @@ func TestMachineIDRebind(t *testing.T) {
 	if err := gw.storeRebind(ctx, pending); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // any other recording would land now
+	// The check-ins' own recordings (in the background) are done.
+	eventually(t, "the gateway's background writes to finish", gw.backgroundIdle)
 	a := getAgent(t, h.id.Agent)
 	if a.ResourceVersion != echoed {
 		t.Error("recording a rebind already echoed wrote the Agent again")
@@ -314,7 +315,7 @@ func TestReportsWriteOnlyTheSigningAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "B is offered its work", func() bool { return checkInDoc(t, b).Work != nil })
-	time.Sleep(300 * time.Millisecond) // let B's own writes land
+	eventually(t, "the gateway's background writes to finish", gw.backgroundIdle) // B's own writes
 	bBefore := getAgent(t, b.id.Agent)
 	bEvents := normalEvents(t, ns, bName)
 
@@ -402,7 +403,9 @@ func TestReplayedRegistrationChangesNothing(t *testing.T) {
 	_ = json.Unmarshal(first, &resp)
 	key := resp.Namespace + "/" + resp.AgentName
 	eventually(t, "the gateway knows the agent", func() bool { return gw.agents.get(key) != nil })
-	time.Sleep(200 * time.Millisecond) // the first status write
+	// The first status write is made before the answer; nothing else
+	// is under way.
+	eventually(t, "the gateway's background writes to finish", gw.backgroundIdle)
 	before := getAgent(t, key).ResourceVersion
 
 	// The same answer, but for created: the replay made nothing.

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"sync"
 	"time"
 
 	"github.com/redflag-io/redflag/internal/events"
@@ -10,11 +9,6 @@ import (
 // warnPeriod is the least time between two Warnings of one reason on one
 // agent: a flood of forged requests must not become a flood of Events.
 const warnPeriod = time.Minute
-
-type warnLimiter struct {
-	mu   sync.Mutex
-	last map[string]time.Time
-}
 
 // warn records a Warning Event on the agent, at most once per warnPeriod per
 // reason. It writes no history: a forged request must not be able to make
@@ -26,14 +20,26 @@ func (g *Gateway) warn(rec *agentRecord, reason events.Reason, message string) {
 // warnAtMostEvery is warn with its own period, for conditions that last
 // (a suspected clone) rather than single refused requests.
 func (g *Gateway) warnAtMostEvery(rec *agentRecord, reason events.Reason, message string, period time.Duration) {
-	now := g.clock.Now()
-	key := rec.key + "\x00" + reason.Name
-	g.warned.mu.Lock()
-	if last, ok := g.warned.last[key]; ok && now.Sub(last) < period {
-		g.warned.mu.Unlock()
+	if !rec.st.mayWarn(reason.Name, g.clock.Now(), period) {
 		return
 	}
-	g.warned.last[key] = now
-	g.warned.mu.Unlock()
 	g.recorder.Emit(rec.ref(), g.recorder.Entry(reason, message, nil))
+}
+
+// mayWarn reports whether a Warning of reason may be emitted now, and if
+// so notes it. The map holds one entry per reason, a handful.
+func (s *agentState) mayWarn(reason string, now time.Time, period time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if last, ok := s.warned[reason]; ok && now.Sub(last) < period {
+		return false
+	}
+	if s.gone {
+		return true // nothing to remember it in
+	}
+	if s.warned == nil {
+		s.warned = map[string]time.Time{}
+	}
+	s.warned[reason] = now
+	return true
 }

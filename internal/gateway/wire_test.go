@@ -118,8 +118,9 @@ func TestSlowBodiesAndBadJSONAnswerWithoutInternals(t *testing.T) {
 			send func(conn net.Conn, head string)
 		}{
 			{"slow body", http.StatusRequestTimeout, protocol.CodeRequestTimeout, func(conn net.Conn, head string) {
+				// One byte of a hundred, then nothing: the answer comes
+				// when the server's read timeout ends the wait.
 				_, _ = io.WriteString(conn, head+"{")
-				time.Sleep(time.Second)
 			}},
 			{"body cut short", http.StatusBadRequest, protocol.CodeBadRequest, func(conn net.Conn, head string) {
 				_, _ = io.WriteString(conn, head+"{")

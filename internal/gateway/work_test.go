@@ -9,6 +9,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	redflagv1 "github.com/redflag-io/redflag/api/v1alpha1"
 	"github.com/redflag-io/redflag/internal/protocol"
@@ -44,8 +45,10 @@ func TestWorkGoesOnlyToSlotHoldersAndReportsLandOnTheAgent(t *testing.T) {
 	if err := env.Client.Create(ctx, au); err != nil {
 		t.Fatal(err)
 	}
-	// Not in the slots yet: no work.
-	time.Sleep(200 * time.Millisecond)
+	// Not in the slots yet: no work, once the gateway has seen it.
+	eventually(t, "the gateway's cache has the AgentUpdate", func() bool {
+		return gw.client.Get(ctx, client.ObjectKeyFromObject(au), &redflagv1.AgentUpdate{}) == nil
+	})
 	if doc := checkInDoc(t, h); doc.Work != nil {
 		t.Fatalf("work %+v handed out before a slot was written", doc.Work)
 	}

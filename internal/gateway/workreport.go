@@ -39,7 +39,7 @@ func (g *Gateway) applyWork(ctx context.Context, rec *agentRecord, wr *workRepor
 	} else if rec.workID == wr.ID {
 		status.AgentUpdate = truncate(wr.AgentUpdate, 253)
 	}
-	err := g.updateAgentStatus(ctx, rec, func(a *redflagv1.Agent) (*redflagv1.HistoryEntry, error) {
+	err := g.patchStatus(ctx, statusOf(rec), func(a *redflagv1.Agent) (*redflagv1.HistoryEntry, error) {
 		if cur := a.Status.CurrentWork; cur != nil && cur.ID == status.ID && cur.Phase.Finished() {
 			if lateAfterTimeout(cur, status) {
 				// The rollout gave up on the host before this result came:
