@@ -177,22 +177,5 @@ func olderVersion(a, b string) bool {
 // handler keeps the table in step with the informer: a delete forgets the
 // agent whole.
 func (t *agentTable) handler() toolscache.ResourceEventHandler {
-	return toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { t.upsert(obj) },
-		UpdateFunc: func(_, obj any) { t.upsert(obj) },
-		DeleteFunc: func(obj any) {
-			if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-				obj = d.Obj
-			}
-			if a, ok := obj.(*redflagv1.Agent); ok {
-				t.remove(a.Namespace + "/" + a.Name)
-			}
-		},
-	}
-}
-
-func (t *agentTable) upsert(obj any) {
-	if a, ok := obj.(*redflagv1.Agent); ok {
-		t.put(a)
-	}
+	return indexHandler(t.put, func(a *redflagv1.Agent) { t.remove(a.Namespace + "/" + a.Name) })
 }

@@ -157,22 +157,7 @@ func (t *tokenIndex) remove(n types.NamespacedName) {
 }
 
 func (t *tokenIndex) handler() toolscache.ResourceEventHandler {
-	return toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { t.upsert(obj) },
-		UpdateFunc: func(_, obj any) { t.upsert(obj) },
-		DeleteFunc: func(obj any) {
-			if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-				obj = d.Obj
-			}
-			if tok, ok := obj.(*redflagv1.RegistrationToken); ok {
-				t.remove(types.NamespacedName{Namespace: tok.Namespace, Name: tok.Name})
-			}
-		},
-	}
-}
-
-func (t *tokenIndex) upsert(obj any) {
-	if tok, ok := obj.(*redflagv1.RegistrationToken); ok {
-		t.set(tok)
-	}
+	return indexHandler(t.set, func(tok *redflagv1.RegistrationToken) {
+		t.remove(types.NamespacedName{Namespace: tok.Namespace, Name: tok.Name})
+	})
 }

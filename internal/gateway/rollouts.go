@@ -82,27 +82,14 @@ func (x *rolloutIndex) workFor(rec *agentRecord, now time.Time) *protocol.WorkRe
 }
 
 func (x *rolloutIndex) handler() toolscache.ResourceEventHandler {
-	return toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { x.upsert(obj) },
-		UpdateFunc: func(_, obj any) { x.upsert(obj) },
-		DeleteFunc: func(obj any) {
-			if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-				obj = d.Obj
-			}
-			if au, ok := obj.(*redflagv1.AgentUpdate); ok {
-				x.mu.Lock()
-				delete(x.byNS[au.Namespace], au.Name)
-				x.mu.Unlock()
-			}
-		},
-	}
+	return indexHandler(x.upsert, func(au *redflagv1.AgentUpdate) {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		delete(x.byNS[au.Namespace], au.Name)
+	})
 }
 
-func (x *rolloutIndex) upsert(obj any) {
-	au, ok := obj.(*redflagv1.AgentUpdate)
-	if !ok {
-		return
-	}
+func (x *rolloutIndex) upsert(au *redflagv1.AgentUpdate) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if len(au.Status.Slots) == 0 || !au.DeletionTimestamp.IsZero() {

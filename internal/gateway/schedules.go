@@ -43,28 +43,15 @@ func (s *scheduleIndex) current() uint64 {
 }
 
 func (s *scheduleIndex) handler() toolscache.ResourceEventHandler {
-	return toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { s.upsert(obj) },
-		UpdateFunc: func(_, obj any) { s.upsert(obj) },
-		DeleteFunc: func(obj any) {
-			if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-				obj = d.Obj
-			}
-			if sc, ok := obj.(*redflagv1.ScanSchedule); ok {
-				s.mu.Lock()
-				delete(s.byNS[sc.Namespace], sc.Name)
-				s.version++
-				s.mu.Unlock()
-			}
-		},
-	}
+	return indexHandler(s.upsert, func(sc *redflagv1.ScanSchedule) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.byNS[sc.Namespace], sc.Name)
+		s.version++
+	})
 }
 
-func (s *scheduleIndex) upsert(obj any) {
-	sc, ok := obj.(*redflagv1.ScanSchedule)
-	if !ok {
-		return
-	}
+func (s *scheduleIndex) upsert(sc *redflagv1.ScanSchedule) {
 	// Only what planning reads: a small copy, not the status.
 	slim := redflagv1.ScanSchedule{Spec: *sc.Spec.DeepCopy()}
 	slim.Name, slim.Namespace, slim.CreationTimestamp = sc.Name, sc.Namespace, sc.CreationTimestamp
