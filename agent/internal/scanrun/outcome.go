@@ -45,11 +45,6 @@ type Outcome struct {
 	Took protocol.Duration `json:"took"`
 }
 
-// failed is true for a present source that ran and did not succeed.
-func (o Outcome) failed() bool {
-	return o.Present && (o.Result == protocol.RunFailed || o.Result == protocol.RunTimedOut)
-}
-
 func clipMessage(s string) string {
 	return scan.Clean(s, maxMessage)
 }
